@@ -1,0 +1,237 @@
+//! Typed configuration, read once at start: command-line flags, then `SWITCHBOARD_*`
+//! environment variables, then an optional TOML file, then defaults.
+//!
+//! This is the only crate that reads the environment. Every option is listed in the README
+//! and in `switchboard.example.toml` at the repository root.
+
+mod database;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use database::{DatabaseUrl, InvalidDatabaseUrl};
+
+/// Where the server listens unless told otherwise: loopback, so a first start exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
+/// The data folder unless told otherwise, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "switchboard-data";
+/// The owner account created on an empty data folder unless told otherwise.
+pub const DEFAULT_OWNER_EMAIL: &str = "owner@localhost";
+
+/// Options shared by every command, as flags or environment variables.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Options {
+    /// TOML file with defaults for the options below.
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder [default: ./switchboard-data].
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host:port/db) for the control database; each workspace
+    /// gets its own database next to it. Without it, SQLite files in the data folder.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// File holding the server secret that protects master keys at rest and signs CSRF tokens
+    /// [default: DATA_DIR/secret.key, created on first start].
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_SECRET_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub secret_key_file: Option<PathBuf>,
+    /// Address the HTTP server listens on [default: 127.0.0.1:8700].
+    #[arg(long, global = true, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Mark session cookies `Secure` [default: true]. Browsers accept Secure cookies from
+    /// http://localhost and 127.0.0.1; set false only behind plain HTTP on another host.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_COOKIE_SECURE",
+        value_name = "BOOL"
+    )]
+    pub cookie_secure: Option<bool>,
+    /// Email of the owner account created on an empty data folder [default: owner@localhost].
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_OWNER_EMAIL",
+        value_name = "EMAIL"
+    )]
+    pub owner_email: Option<String>,
+    /// Log filter, in tracing's env-filter syntax [default: info].
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The TOML file's shape: the same options, by their snake_case names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOptions {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    listen: Option<String>,
+    cookie_secure: Option<bool>,
+    owner_email: Option<String>,
+    log: Option<String>,
+}
+
+/// Where workspace and control records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite files inside the data folder.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres(DatabaseUrl),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub secret_key_file: PathBuf,
+    pub listen: SocketAddr,
+    pub cookie_secure: bool,
+    pub owner_email: String,
+    pub log: String,
+}
+
+/// A configuration that cannot be used, with the option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("invalid --listen {value:?}: expected an address such as 127.0.0.1:8700")]
+    Listen { value: String },
+    #[error("invalid --database-url: {0}")]
+    DatabaseUrl(#[from] InvalidDatabaseUrl),
+}
+
+impl Config {
+    /// Merges flags and environment (`options`) over the config file over the defaults.
+    pub fn load(options: Options) -> Result<Config, ConfigError> {
+        let file = match &options.config {
+            Some(path) => read_file(path)?,
+            None => FileOptions::default(),
+        };
+        let data_dir = options
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let listen_text = options
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Listen {
+            value: listen_text.clone(),
+        })?;
+        let database = match options.database_url.or(file.database_url) {
+            Some(url) if !url.trim().is_empty() => Database::Postgres(DatabaseUrl::parse(&url)?),
+            _ => Database::Sqlite,
+        };
+        let secret_key_file = options
+            .secret_key_file
+            .or(file.secret_key_file)
+            .unwrap_or_else(|| data_dir.join("secret.key"));
+        Ok(Config {
+            data_dir,
+            database,
+            secret_key_file,
+            listen,
+            cookie_secure: options.cookie_secure.or(file.cookie_secure).unwrap_or(true),
+            owner_email: options
+                .owner_email
+                .or(file.owner_email)
+                .unwrap_or_else(|| DEFAULT_OWNER_EMAIL.into()),
+            log: options.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileOptions, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let config = Config::load(Options::default()).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("switchboard-data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8700");
+        assert_eq!(config.database, Database::Sqlite);
+        assert_eq!(
+            config.secret_key_file,
+            PathBuf::from("switchboard-data/secret.key")
+        );
+        assert!(config.cookie_secure);
+    }
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/sb\"\nlog = \"debug\"\n",
+        )
+        .unwrap();
+        let options = Options {
+            config: Some(path),
+            listen: Some("127.0.0.1:9001".into()),
+            ..Options::default()
+        };
+        let config = Config::load(options).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/sb"));
+        assert_eq!(config.log, "debug");
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let listen = Options {
+            listen: Some("localhost".into()),
+            ..Options::default()
+        };
+        assert!(
+            Config::load(listen)
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid --listen")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "listne = 1\n").unwrap();
+        let err = Config::load(Options {
+            config: Some(path),
+            ..Options::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `listne`"), "{err}");
+    }
+}

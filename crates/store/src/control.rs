@@ -1,0 +1,6 @@
+//! The control database's tables, one module per table family.
+
+pub(crate) mod keys;
+pub(crate) mod sessions;
+pub(crate) mod users;
+pub(crate) mod workspaces;

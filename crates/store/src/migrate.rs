@@ -1,0 +1,75 @@
+//! Versioned migrations, applied in order, each in its own transaction.
+//!
+//! The version row is inserted first, inside the migration's transaction: when the server and
+//! the CLI start at the same moment, the second one to insert waits on the first one's lock
+//! and then sees a duplicate version, so it skips instead of applying a migration twice.
+
+use sqlx::AnyPool;
+
+use crate::{StoreError, Timestamp, is_unique_violation};
+
+/// One schema change. The SQL is portable; a change that needs backend-specific SQL gets a
+/// second text field here.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The control database's migrations.
+pub(crate) const CONTROL: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/control/0001_initial.sql"),
+}];
+
+/// Every workspace records database's migrations.
+pub(crate) const WORKSPACE: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/workspace/0001_initial.sql"),
+}];
+
+/// Applies what `pool` lacks of `migrations`.
+pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(pool)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut tx = pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let claimed = sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(Timestamp::now().to_string())
+        .execute(&mut *tx)
+        .await;
+        match claimed {
+            Err(e) if is_unique_violation(&e) => continue,
+            other => other.map_err(StoreError::from_sqlx)?,
+        };
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::Migration {
+                version: migration.version,
+                message: e.to_string(),
+            })?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! A workspace's records database: the source of truth for everything the workspace owns
+//! except raw events. It records its own workspace id, checked on every open.
+
+use sb_types::{Timestamp, WorkspaceId};
+use sqlx::AnyPool;
+
+use crate::{StoreError, migrate};
+
+/// An open workspace records database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WorkspaceDb {
+    workspace: WorkspaceId,
+    pool: AnyPool,
+}
+
+impl WorkspaceDb {
+    /// Migrates a new, empty database and stamps it with its workspace.
+    pub(crate) async fn initialise(
+        workspace: WorkspaceId,
+        pool: AnyPool,
+        created_at: Timestamp,
+    ) -> Result<WorkspaceDb, StoreError> {
+        migrate::run(&pool, migrate::WORKSPACE).await?;
+        sqlx::query("INSERT INTO workspace_meta (workspace_id, created_at) VALUES ($1, $2)")
+            .bind(workspace.to_string())
+            .bind(created_at.to_string())
+            .execute(&pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(WorkspaceDb { workspace, pool })
+    }
+
+    /// Brings an existing database to the current schema and checks whose it is.
+    pub(crate) async fn open(
+        workspace: WorkspaceId,
+        pool: AnyPool,
+    ) -> Result<WorkspaceDb, StoreError> {
+        migrate::run(&pool, migrate::WORKSPACE).await?;
+        let owner: Option<String> = sqlx::query_scalar("SELECT workspace_id FROM workspace_meta")
+            .fetch_optional(&pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if owner.as_deref() != Some(workspace.to_string().as_str()) {
+            pool.close().await;
+            return Err(StoreError::Corrupt(format!(
+                "records database of workspace {workspace} belongs to {}",
+                owner.as_deref().unwrap_or("no workspace")
+            )));
+        }
+        Ok(WorkspaceDb { workspace, pool })
+    }
+
+    /// The workspace this database belongs to, as stamped inside it.
+    pub async fn stamped_workspace(&self) -> Result<WorkspaceId, StoreError> {
+        let id: String = sqlx::query_scalar("SELECT workspace_id FROM workspace_meta")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        crate::decode("workspace_meta.workspace_id", WorkspaceId::parse(&id))
+    }
+
+    /// The workspace this handle was opened for.
+    pub fn workspace(&self) -> WorkspaceId {
+        self.workspace
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}

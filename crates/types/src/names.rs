@@ -1,0 +1,197 @@
+//! Validated names and enumerations: workspace names, email addresses, key kinds, member roles.
+
+use std::fmt;
+
+use crate::InvalidValue;
+
+/// The longest workspace name accepted, in characters.
+pub const WORKSPACE_NAME_MAX: usize = 100;
+
+/// A workspace name: trimmed, 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkspaceName(String);
+
+impl WorkspaceName {
+    /// Trims and checks `text`.
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let name = text.trim();
+        if name.is_empty() {
+            return Err(InvalidValue("workspace name must not be empty".into()));
+        }
+        let chars = name.chars().count();
+        if chars > WORKSPACE_NAME_MAX {
+            return Err(InvalidValue(format!(
+                "workspace name is {chars} characters long; the limit is {WORKSPACE_NAME_MAX}"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "workspace name must not contain control characters".into(),
+            ));
+        }
+        Ok(WorkspaceName(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkspaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, trimmed and lower-cased, of the form `local@domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Normalises and checks `text`. The check is deliberately shallow (one `@`, a non-empty
+    /// local part, a dotted or `localhost` domain, no spaces): deliverability is proven by mail,
+    /// not by a regular expression.
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let email = text.trim().to_lowercase();
+        let bad = || InvalidValue(format!("not an email address: {:?}", text.trim()));
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+        let domain_ok = domain == "localhost"
+            || (domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        if local.is_empty() || domain.contains('@') || !domain_ok {
+            return Err(bad());
+        }
+        Ok(Email(email))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! word_enum {
+    ($(#[$doc:meta])* $name:ident, $noun:literal { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The lowercase word used in the database, the CLI and the API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+
+            /// Parses the lowercase word.
+            pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+                match text {
+                    $($word => Ok($name::$variant),)+
+                    _ => Err(InvalidValue(format!(
+                        concat!("unknown ", $noun, " {:?}; expected one of: {}"),
+                        text,
+                        [$($word),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// What an API key may do, following Keen's key kinds.
+    KeyKind, "key kind" {
+        /// Everything, including administration.
+        Master = "master",
+        /// Record events and other writes.
+        Write = "write",
+        /// Queries and reads.
+        Read = "read",
+    }
+);
+
+word_enum!(
+    /// A member's role in a workspace.
+    Role, "role" {
+        /// Created the workspace; can do everything, including deleting it.
+        Owner = "owner",
+        /// Manages members and keys.
+        Admin = "admin",
+        /// Reads and writes the workspace's data.
+        Member = "member",
+        /// Reads only.
+        Viewer = "viewer",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_names() {
+        assert_eq!(WorkspaceName::parse("  Acme  ").unwrap().as_str(), "Acme");
+        assert!(WorkspaceName::parse("   ").is_err());
+        assert!(WorkspaceName::parse(&"x".repeat(WORKSPACE_NAME_MAX)).is_ok());
+        let long = WorkspaceName::parse(&"é".repeat(WORKSPACE_NAME_MAX + 1)).unwrap_err();
+        assert!(long.0.contains("the limit is 100"), "{long}");
+        assert!(WorkspaceName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse(" Ana@Acme.COM ").unwrap().as_str(),
+            "ana@acme.com"
+        );
+        assert!(Email::parse("owner@localhost").is_ok());
+        for bad in [
+            "",
+            "ana",
+            "@acme.com",
+            "ana@",
+            "ana@acme",
+            "a b@acme.com",
+            "a@b@c.com",
+            "a@.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for kind in KeyKind::ALL {
+            assert_eq!(KeyKind::parse(kind.as_str()).unwrap(), *kind);
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), *role);
+        }
+        let err = Role::parse("boss").unwrap_err();
+        assert_eq!(
+            err.0,
+            "unknown role \"boss\"; expected one of: owner, admin, member, viewer"
+        );
+    }
+}
