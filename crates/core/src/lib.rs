@@ -1,1 +1,79 @@
-//! placeholder
+//! Domain services and the application handle: workspaces, users, API keys, login sessions,
+//! and the first start. No HTTP and no SQL here: `sb-http` calls these services, and they call
+//! `sb-store`.
+
+mod access;
+mod bootstrap;
+mod error;
+mod keys;
+mod login_limits;
+mod passwords;
+mod secret;
+mod sessions;
+mod users;
+mod workspaces;
+
+use std::sync::Arc;
+
+pub use access::{Access, Actor, Permission};
+pub use bootstrap::{FirstStart, generate_password};
+pub use error::CoreError;
+pub use keys::{CreatedKey, KeyView, looks_like_api_key};
+pub use login_limits::LoginLimits;
+use sb_store::Store;
+pub use sb_store::{Member, User, Workspace};
+pub use secret::ServerSecret;
+pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
+pub use workspaces::{CreatedWorkspace, WorkspaceSummary};
+
+/// The application handle shared by every request and command. Cheap to clone.
+#[derive(Clone)]
+pub struct Switchboard {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    secret: ServerSecret,
+    login_limits: LoginLimits,
+}
+
+impl Switchboard {
+    /// Opens the data folder and the databases named by `config`, and loads (or on first use
+    /// creates) the server secret.
+    pub async fn open(config: &sb_config::Config) -> Result<Switchboard, CoreError> {
+        let store = Store::open(&config.data_dir, &config.database).await?;
+        let secret = ServerSecret::load_or_create(&config.secret_key_file)?;
+        Ok(Switchboard::from_parts(store, secret))
+    }
+
+    /// A handle over an already opened store.
+    pub fn from_parts(store: Store, secret: ServerSecret) -> Switchboard {
+        Switchboard {
+            inner: Arc::new(Inner {
+                store,
+                secret,
+                login_limits: LoginLimits::default(),
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The server secret, for signing tokens.
+    pub fn secret(&self) -> &ServerSecret {
+        &self.inner.secret
+    }
+
+    /// Which database backend is in use: "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.backend().name()
+    }
+
+    /// Closes the databases.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+}

@@ -1,1 +1,85 @@
-//! placeholder
+//! HTTP for Switchboard: the JSON API under `/api/v1`, the web pages, the embedded assets,
+//! and the one mapping from error kinds to HTTP statuses.
+//!
+//! `router(state)` builds everything; handlers parse, call one `sb-core` service, and convert
+//! the answer. Tests drive the router with `tower::ServiceExt::oneshot`.
+
+mod api;
+mod assets;
+mod auth;
+mod cookies;
+mod error;
+mod pages;
+mod ui;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use sb_core::Switchboard;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, error_code};
+
+/// Largest request body accepted, in bytes, until a part needs more.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub switchboard: Switchboard,
+    pages: pages::Pages,
+    cookie_secure: bool,
+}
+
+impl AppState {
+    /// `cookie_secure` marks the session and CSRF cookies `Secure`.
+    pub fn new(switchboard: Switchboard, cookie_secure: bool) -> AppState {
+        AppState {
+            switchboard,
+            pages: pages::Pages::new(),
+            cookie_secure,
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let security = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    ];
+    let mut router = Router::new()
+        .merge(api::routes())
+        .merge(ui::routes())
+        .merge(assets::routes())
+        .route("/healthz", axum::routing::get(healthz))
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    for (name, value) in security {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(TraceLayer::new_for_http())
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}

@@ -1,0 +1,12 @@
+//! The native JSON API under `/api/v1`. Request and response types here are wire types
+//! (DTOs), converted explicitly from domain types.
+
+mod workspaces;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().merge(workspaces::routes())
+}

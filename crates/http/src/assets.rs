@@ -1,0 +1,51 @@
+//! Static assets (stylesheet, vendored JavaScript, icon), embedded in the binary. Names carry
+//! a version, so they are cached for a year.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "app-1.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../web/assets/app.css"),
+    ),
+    (
+        "htmx-2.0.11.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/vendor/htmx-2.0.11.min.js"),
+    ),
+    (
+        "app-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/app.js"),
+    ),
+    (
+        "icon-1.svg",
+        "image/svg+xml",
+        include_bytes!("../../../web/assets/icon.svg"),
+    ),
+];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/assets/{name}", get(asset))
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}

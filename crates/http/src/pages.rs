@@ -1,0 +1,119 @@
+//! Server-rendered pages: the minijinja templates from `web/templates`, embedded in the
+//! binary, and the HTML error pages.
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, context};
+use sb_core::CoreError;
+
+use crate::error::{public_message, status};
+
+/// Every template, by name, embedded at compile time.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../../web/templates/base.html"),
+    ),
+    (
+        "shell.html",
+        include_str!("../../../web/templates/shell.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../../web/templates/login.html"),
+    ),
+    (
+        "overview.html",
+        include_str!("../../../web/templates/overview.html"),
+    ),
+    (
+        "part.html",
+        include_str!("../../../web/templates/part.html"),
+    ),
+    (
+        "settings.html",
+        include_str!("../../../web/templates/settings.html"),
+    ),
+    (
+        "key_row.html",
+        include_str!("../../../web/templates/key_row.html"),
+    ),
+    (
+        "no_workspace.html",
+        include_str!("../../../web/templates/no_workspace.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../../web/templates/error.html"),
+    ),
+];
+
+/// The template environment. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Pages {
+    env: Arc<Environment<'static>>,
+}
+
+impl Pages {
+    pub(crate) fn new() -> Pages {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .expect("templates compile; a test renders each");
+        }
+        Pages { env: Arc::new(env) }
+    }
+
+    /// Renders `template` with `ctx` and answers with `status`. Pages are never cached: they
+    /// can show secrets (a new key) and always show per-user data.
+    pub(crate) fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        ctx: minijinja::Value,
+    ) -> Response {
+        let rendered = self.env.get_template(template).and_then(|t| t.render(ctx));
+        match rendered {
+            Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+            Err(error) => {
+                tracing::error!(%error, template, "template failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: a page failed to render",
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    /// A full-page error with a title and an explanation.
+    pub(crate) fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        self.render(
+            status,
+            "error.html",
+            context! { title, message, status => status.as_u16() },
+        )
+    }
+
+    /// The page for a failed domain operation.
+    pub(crate) fn core_error(&self, error: &CoreError) -> Response {
+        let status = status(error.kind());
+        let title = status.canonical_reason().unwrap_or("Error");
+        self.error(status, title, &public_message(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let pages = Pages::new();
+        for (name, _) in TEMPLATES {
+            assert!(pages.env.get_template(name).is_ok(), "{name}");
+        }
+    }
+}

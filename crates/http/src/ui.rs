@@ -1,0 +1,26 @@
+//! The web pages: login, the workspace shell with its navigation, and settings.
+
+mod login;
+mod settings;
+mod shell;
+mod workspace;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(workspace::home))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/w/{id}", get(workspace::overview))
+        .route("/w/{id}/settings", get(settings::page))
+        .route("/w/{id}/settings/keys", post(settings::create_key))
+        .route(
+            "/w/{id}/settings/keys/{key_id}/revoke",
+            post(settings::revoke_key),
+        )
+        .route("/w/{id}/{part}", get(workspace::part))
+}

@@ -1,0 +1,119 @@
+//! `switchboard serve`: open the data folder, greet a first start, listen, and shut down
+//! gracefully on SIGINT or SIGTERM (in-flight requests finish, databases close).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sb_core::{FirstStart, Switchboard};
+use tokio::sync::watch;
+
+/// How often expired login sessions are deleted.
+const SESSION_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    crate::output::init_logging(&config.log);
+    let switchboard = Switchboard::open(&config)
+        .await
+        .with_context(|| format!("cannot open data folder {}", config.data_dir.display()))?;
+    let first_start = switchboard.first_start(&config.owner_email).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if let Some(first) = &first_start {
+        print_first_start(first, address);
+    }
+    println!(
+        "Switchboard is serving at http://{address}/ (data folder {}, {} database)",
+        config.data_dir.display(),
+        switchboard.backend_name()
+    );
+    tracing::info!(%address, startup_ms = started.elapsed().as_millis() as u64, "serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let purger = tokio::spawn(purge_sessions(switchboard.clone(), stop_rx.clone()));
+    let app = sb_http::router(sb_http::AppState::new(
+        switchboard.clone(),
+        config.cookie_secure,
+    ));
+    let mut shutdown = stop_rx.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    });
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    server.await.context("the HTTP server failed")?;
+    signals.abort();
+    let _ = purger.await;
+    switchboard.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_first_start(first: &FirstStart, address: SocketAddr) {
+    match &first.workspace {
+        Some(_) => println!(
+            "First start: created the owner account and a first workspace. This is shown once."
+        ),
+        None => println!(
+            "First start: created the owner account, owner of the existing workspaces. This is shown once."
+        ),
+    }
+    println!("  Log in at:   http://{address}/login");
+    println!("  Email:       {}", first.owner_email);
+    println!("  Password:    {}", first.owner_password);
+    if let Some(created) = &first.workspace {
+        println!(
+            "  Workspace:   {} ({})",
+            created.workspace.name, created.workspace.id
+        );
+        println!("  Master key:  {}", created.master.secret);
+        println!("  Write key:   {}", created.write.secret);
+        println!("  Read key:    {}", created.read.secret);
+    }
+}
+
+async fn purge_sessions(switchboard: Switchboard, mut stop: watch::Receiver<bool>) {
+    loop {
+        match switchboard.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SESSION_PURGE_EVERY) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
