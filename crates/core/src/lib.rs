@@ -19,7 +19,7 @@ pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use error::CoreError;
 pub use keys::{CreatedKey, KeyView, looks_like_api_key};
-pub use login_limits::LoginLimits;
+pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 use sb_store::Store;
 pub use sb_store::{Member, User, Workspace};
 pub use secret::ServerSecret;

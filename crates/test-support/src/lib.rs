@@ -76,6 +76,16 @@ impl TestBackend {
         &self.database
     }
 
+    /// A configuration on this fixture's data folder and database, otherwise the defaults.
+    pub fn config(&self) -> sb_config::Config {
+        let options = sb_config::Options {
+            data_dir: Some(self.data_dir().to_owned()),
+            database_url: self.database_url(),
+            ..sb_config::Options::default()
+        };
+        sb_config::Config::load(options).expect("test configuration is valid")
+    }
+
     /// The `--database-url` value for the binary, if on PostgreSQL.
     pub fn database_url(&self) -> Option<String> {
         match &self.database {

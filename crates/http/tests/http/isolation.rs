@@ -1,0 +1,148 @@
+//! Tenant isolation: a key or session of workspace A gets 401 or 404 on every route of
+//! workspace B, and cannot change anything there.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use sb_test_support::{TestBackend, backend_tests};
+
+use crate::support::{TestApp, bearer};
+
+backend_tests!(
+    a_tenant_cannot_reach_another_tenant,
+    a_deleted_workspace_takes_its_keys_and_pages
+);
+
+/// Every route that names a workspace, for workspace `id` and one of its keys.
+fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
+    let mut routes = vec![
+        (Method::GET, format!("/api/v1/workspaces/{id}")),
+        (Method::GET, format!("/w/{id}")),
+        (Method::GET, format!("/w/{id}/settings")),
+        (Method::POST, format!("/w/{id}/settings/keys")),
+        (
+            Method::POST,
+            format!("/w/{id}/settings/keys/{key_id}/revoke"),
+        ),
+    ];
+    for part in [
+        "events",
+        "pipelines",
+        "contacts",
+        "checkins",
+        "customers",
+        "search",
+    ] {
+        routes.push((Method::GET, format!("/w/{id}/{part}")));
+    }
+    routes
+}
+
+async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
+    let app = TestApp::start(backend).await;
+    let (b, mut b_browser) = app.other_workspace("Globex", "gina@globex.com").await;
+    let a = &app.first;
+    let mut a_browser = app.login_owner().await;
+    let a_csrf = app
+        .browse(&mut a_browser, &format!("/w/{}", a.workspace.id))
+        .await
+        .csrf();
+    let b_id = b.workspace.id.to_string();
+
+    for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()) {
+        for key in [&a.master, &a.write, &a.read] {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header(header::AUTHORIZATION, bearer(&key.secret))
+                .body(Body::empty())
+                .unwrap();
+            let status = app.send(request).await.status;
+            let expected = if path.starts_with("/api/") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::SEE_OTHER
+            };
+            assert_eq!(
+                status, expected,
+                "{} key of A on {method} {path}",
+                key.key.kind
+            );
+        }
+        let response = if method == Method::GET {
+            app.browse(&mut a_browser, &path).await
+        } else {
+            let form = [("name", "x"), ("kind", "master"), ("csrf", a_csrf.as_str())];
+            app.post_form(&mut a_browser, &path, &form, &[]).await
+        };
+        assert_eq!(
+            response.status,
+            StatusCode::NOT_FOUND,
+            "session of A on {method} {path}"
+        );
+    }
+
+    let cross = format!(
+        "/w/{}/settings/keys/{}/revoke",
+        a.workspace.id, b.master.key.id
+    );
+    let response = app
+        .post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[])
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::NOT_FOUND,
+        "A cannot revoke B's key through A's page"
+    );
+
+    let b_api = format!("/api/v1/workspaces/{b_id}");
+    for key in [&b.master, &b.write, &b.read] {
+        assert_eq!(
+            app.get(&b_api, Some(&bearer(&key.secret))).await.status,
+            StatusCode::OK,
+            "B's keys still work"
+        );
+    }
+    let page = app
+        .browse(&mut b_browser, &format!("/w/{b_id}/settings"))
+        .await;
+    assert_eq!(page.body.matches("status-active").count(), 3);
+    assert!(!page.body.contains("\"x\""));
+
+    for malformed in ["nope", "0123", &"f".repeat(24)] {
+        let response = app
+            .get(
+                &format!("/api/v1/workspaces/{malformed}"),
+                Some(&bearer(&a.master.secret)),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{malformed}");
+        assert_eq!(response.json()["error_code"], "not_found");
+        let page = app.browse(&mut a_browser, &format!("/w/{malformed}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{malformed}");
+    }
+}
+
+async fn a_deleted_workspace_takes_its_keys_and_pages(backend: &TestBackend) {
+    let app = TestApp::start(backend).await;
+    let (b, mut b_browser) = app.other_workspace("Globex", "gina@globex.com").await;
+    let b_id = b.workspace.id.to_string();
+    let access = app
+        .switchboard
+        .operator_access(b.workspace.id)
+        .await
+        .unwrap();
+    app.switchboard.delete_workspace(&access).await.unwrap();
+    let api = format!("/api/v1/workspaces/{b_id}");
+    assert_eq!(
+        app.get(&api, Some(&bearer(&b.master.secret))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.browse(&mut b_browser, &format!("/w/{b_id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let home = app.browse(&mut b_browser, "/").await;
+    assert!(home.body.contains("No workspace yet"), "{}", home.body);
+}

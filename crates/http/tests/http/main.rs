@@ -1,0 +1,8 @@
+//! HTTP tests through the real router (`tower::ServiceExt::oneshot`) on a real store, each on
+//! SQLite and PostgreSQL.
+
+mod api;
+mod isolation;
+mod login;
+mod settings;
+mod support;
