@@ -22,9 +22,7 @@ impl DatabaseUrl {
     /// Checks the scheme, host and database name.
     pub fn parse(text: &str) -> Result<Self, InvalidDatabaseUrl> {
         let fail = |why: &str| {
-            InvalidDatabaseUrl(format!(
-                "{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-            ))
+            InvalidDatabaseUrl(format!("{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"))
         };
         let url = url::Url::parse(text.trim()).map_err(|e| fail(&format!("not a URL ({e})")))?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
@@ -37,9 +35,7 @@ impl DatabaseUrl {
         if database.is_empty() {
             return Err(fail("no database name"));
         }
-        let simple = database
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let simple = database.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !simple || database.len() > MAX_DATABASE_NAME {
             return Err(fail(&format!(
                 "database name {database:?} must be 1 to {MAX_DATABASE_NAME} characters of a-z, 0-9 and _"

@@ -31,41 +31,21 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://user@host:port/db) for the control database; each workspace
     /// gets its own database next to it. Without it, SQLite files in the data folder.
-    #[arg(
-        long,
-        global = true,
-        env = "SWITCHBOARD_DATABASE_URL",
-        value_name = "URL"
-    )]
+    #[arg(long, global = true, env = "SWITCHBOARD_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// File holding the server secret that protects master keys at rest and signs CSRF tokens
     /// [default: DATA_DIR/secret.key, created on first start].
-    #[arg(
-        long,
-        global = true,
-        env = "SWITCHBOARD_SECRET_KEY_FILE",
-        value_name = "FILE"
-    )]
+    #[arg(long, global = true, env = "SWITCHBOARD_SECRET_KEY_FILE", value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
     /// Address the HTTP server listens on [default: 127.0.0.1:8700].
     #[arg(long, global = true, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Mark session cookies `Secure` [default: true]. Browsers accept Secure cookies from
     /// http://localhost and 127.0.0.1; set false only behind plain HTTP on another host.
-    #[arg(
-        long,
-        global = true,
-        env = "SWITCHBOARD_COOKIE_SECURE",
-        value_name = "BOOL"
-    )]
+    #[arg(long, global = true, env = "SWITCHBOARD_COOKIE_SECURE", value_name = "BOOL")]
     pub cookie_secure: Option<bool>,
     /// Email of the owner account created on an empty data folder [default: owner@localhost].
-    #[arg(
-        long,
-        global = true,
-        env = "SWITCHBOARD_OWNER_EMAIL",
-        value_name = "EMAIL"
-    )]
+    #[arg(long, global = true, env = "SWITCHBOARD_OWNER_EMAIL", value_name = "EMAIL")]
     pub owner_email: Option<String>,
     /// Log filter, in tracing's env-filter syntax [default: info].
     #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
@@ -110,10 +90,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    ReadFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ReadFile { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     ParseFile { path: PathBuf, message: String },
     #[error("invalid --listen {value:?}: expected an address such as 127.0.0.1:8700")]
@@ -129,25 +106,15 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileOptions::default(),
         };
-        let data_dir = options
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let listen_text = options
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen = listen_text.parse().map_err(|_| ConfigError::Listen {
-            value: listen_text.clone(),
-        })?;
+        let data_dir = options.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let listen_text = options.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Listen { value: listen_text.clone() })?;
         let database = match options.database_url.or(file.database_url) {
             Some(url) if !url.trim().is_empty() => Database::Postgres(DatabaseUrl::parse(&url)?),
             _ => Database::Sqlite,
         };
-        let secret_key_file = options
-            .secret_key_file
-            .or(file.secret_key_file)
-            .unwrap_or_else(|| data_dir.join("secret.key"));
+        let secret_key_file =
+            options.secret_key_file.or(file.secret_key_file).unwrap_or_else(|| data_dir.join("secret.key"));
         Ok(Config {
             data_dir,
             database,
@@ -164,14 +131,10 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileOptions, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
-        path: path.to_owned(),
-        message: e.message().to_owned(),
-    })
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::ParseFile { path: path.to_owned(), message: e.message().to_owned() })
 }
 
 #[cfg(test)]
@@ -184,10 +147,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("switchboard-data"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:8700");
         assert_eq!(config.database, Database::Sqlite);
-        assert_eq!(
-            config.secret_key_file,
-            PathBuf::from("switchboard-data/secret.key")
-        );
+        assert_eq!(config.secret_key_file, PathBuf::from("switchboard-data/secret.key"));
         assert!(config.cookie_secure);
     }
 
@@ -195,16 +155,10 @@ mod tests {
     fn flags_override_file_and_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchboard.toml");
-        std::fs::write(
-            &path,
-            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/sb\"\nlog = \"debug\"\n",
-        )
-        .unwrap();
-        let options = Options {
-            config: Some(path),
-            listen: Some("127.0.0.1:9001".into()),
-            ..Options::default()
-        };
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/sb\"\nlog = \"debug\"\n")
+            .unwrap();
+        let options =
+            Options { config: Some(path), listen: Some("127.0.0.1:9001".into()), ..Options::default() };
         let config = Config::load(options).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9001");
         assert_eq!(config.data_dir, PathBuf::from("/srv/sb"));
@@ -213,25 +167,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_option() {
-        let listen = Options {
-            listen: Some("localhost".into()),
-            ..Options::default()
-        };
-        assert!(
-            Config::load(listen)
-                .unwrap_err()
-                .to_string()
-                .starts_with("invalid --listen")
-        );
+        let listen = Options { listen: Some("localhost".into()), ..Options::default() };
+        assert!(Config::load(listen).unwrap_err().to_string().starts_with("invalid --listen"));
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listne = 1\n").unwrap();
-        let err = Config::load(Options {
-            config: Some(path),
-            ..Options::default()
-        })
-        .unwrap_err();
+        let err = Config::load(Options { config: Some(path), ..Options::default() }).unwrap_err();
         assert!(err.to_string().contains("unknown field `listne`"), "{err}");
     }
 }

@@ -65,29 +65,12 @@ impl Access {
     pub fn allows(&self, permission: Permission) -> bool {
         use Permission::{Read, Write};
         match &self.actor {
-            Actor::Operator
-            | Actor::Key {
-                kind: KeyKind::Master,
-                ..
-            } => true,
-            Actor::Key {
-                kind: KeyKind::Write,
-                ..
-            } => permission == Write,
-            Actor::Key {
-                kind: KeyKind::Read,
-                ..
-            } => permission == Read,
-            Actor::User {
-                role: Role::Owner | Role::Admin,
-                ..
-            } => true,
-            Actor::User {
-                role: Role::Member, ..
-            } => matches!(permission, Read | Write),
-            Actor::User {
-                role: Role::Viewer, ..
-            } => permission == Read,
+            Actor::Operator | Actor::Key { kind: KeyKind::Master, .. } => true,
+            Actor::Key { kind: KeyKind::Write, .. } => permission == Write,
+            Actor::Key { kind: KeyKind::Read, .. } => permission == Read,
+            Actor::User { role: Role::Owner | Role::Admin, .. } => true,
+            Actor::User { role: Role::Member, .. } => matches!(permission, Read | Write),
+            Actor::User { role: Role::Viewer, .. } => permission == Read,
         }
     }
 
@@ -112,24 +95,8 @@ mod tests {
     #[test]
     fn permission_matrix() {
         let ws = WorkspaceId::generate();
-        let key = |kind| {
-            Access::new(
-                ws,
-                Actor::Key {
-                    id: ApiKeyId::generate(),
-                    kind,
-                },
-            )
-        };
-        let user = |role| {
-            Access::new(
-                ws,
-                Actor::User {
-                    id: UserId::generate(),
-                    role,
-                },
-            )
-        };
+        let key = |kind| Access::new(ws, Actor::Key { id: ApiKeyId::generate(), kind });
+        let user = |role| Access::new(ws, Actor::User { id: UserId::generate(), role });
         let cases = [
             (key(KeyKind::Master), [true, true, true]),
             (key(KeyKind::Write), [false, true, false]),
@@ -140,8 +107,7 @@ mod tests {
             (user(Role::Viewer), [true, false, false]),
         ];
         for (access, expected) in cases {
-            let got =
-                [Permission::Read, Permission::Write, Permission::Admin].map(|p| access.allows(p));
+            let got = [Permission::Read, Permission::Write, Permission::Admin].map(|p| access.allows(p));
             assert_eq!(got, expected, "{:?}", access.actor());
         }
     }

@@ -25,28 +25,17 @@ impl Switchboard {
             return Ok(None);
         }
         let password = generate_password();
-        let owner = self
-            .create_user(owner_email, Some("Owner"), Some(password.clone()))
-            .await?;
+        let owner = self.create_user(owner_email, Some("Owner"), Some(password.clone())).await?;
         let existing = self.store().list_workspaces().await?;
         let workspace = if existing.is_empty() {
-            Some(
-                self.create_workspace(FIRST_WORKSPACE_NAME, Some(owner.id))
-                    .await?,
-            )
+            Some(self.create_workspace(FIRST_WORKSPACE_NAME, Some(owner.id)).await?)
         } else {
             for workspace in existing {
-                self.store()
-                    .add_member(workspace.id, owner.id, Role::Owner)
-                    .await?;
+                self.store().add_member(workspace.id, owner.id, Role::Owner).await?;
             }
             None
         };
-        Ok(Some(FirstStart {
-            owner_email: owner.email.to_string(),
-            owner_password: password,
-            workspace,
-        }))
+        Ok(Some(FirstStart { owner_email: owner.email.to_string(), owner_password: password, workspace }))
     }
 }
 
@@ -54,7 +43,5 @@ impl Switchboard {
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..20)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
 }

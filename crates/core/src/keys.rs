@@ -65,14 +65,10 @@ pub(crate) fn key_name(name: Option<&str>, kind: KeyKind) -> Result<String, Core
         return Ok(format!("{default} key"));
     };
     if name.chars().count() > MAX_KEY_NAME {
-        return Err(CoreError::Invalid(format!(
-            "key name must be at most {MAX_KEY_NAME} characters"
-        )));
+        return Err(CoreError::Invalid(format!("key name must be at most {MAX_KEY_NAME} characters")));
     }
     if name.chars().any(char::is_control) {
-        return Err(CoreError::Invalid(
-            "key name must not contain control characters".into(),
-        ));
+        return Err(CoreError::Invalid("key name must not contain control characters".into()));
     }
     Ok(name.to_owned())
 }
@@ -86,13 +82,7 @@ impl Switchboard {
         name: Option<&str>,
     ) -> Result<CreatedKey, CoreError> {
         access.require(Permission::Admin)?;
-        self.insert_key(
-            access.workspace(),
-            kind,
-            key_name(name, kind)?,
-            access.actor_label(),
-        )
-        .await
+        self.insert_key(access.workspace(), kind, key_name(name, kind)?, access.actor_label()).await
     }
 
     pub(crate) async fn insert_key(
@@ -113,15 +103,11 @@ impl Switchboard {
                 name,
                 secret_hash: secret_hash(&secret),
                 prefix: secret[..8].to_owned(),
-                sealed_secret: (kind == KeyKind::Master)
-                    .then(|| self.secret().seal(secret.as_bytes())),
+                sealed_secret: (kind == KeyKind::Master).then(|| self.secret().seal(secret.as_bytes())),
                 created_by,
             })
             .await?;
-        Ok(CreatedKey {
-            key: record.into(),
-            secret,
-        })
+        Ok(CreatedKey { key: record.into(), secret })
     }
 
     /// The caller's workspace's keys, revoked ones included. Needs admin rights.
@@ -148,28 +134,14 @@ impl Switchboard {
         if !looks_like_api_key(presented) {
             return Err(UNKNOWN);
         }
-        let record = self
-            .store()
-            .active_api_key_by_hash(&secret_hash(presented))
-            .await?
-            .ok_or(UNKNOWN)?;
-        Ok(Access::new(
-            record.workspace,
-            Actor::Key {
-                id: record.id,
-                kind: record.kind,
-            },
-        ))
+        let record = self.store().active_api_key_by_hash(&secret_hash(presented)).await?.ok_or(UNKNOWN)?;
+        Ok(Access::new(record.workspace, Actor::Key { id: record.id, kind: record.kind }))
     }
 
     /// The plain text of a master key of the caller's workspace, unsealed with the server
     /// secret. Keen's scoped keys are AES-encrypted with the master key, so checking one needs
     /// it. Needs admin rights.
-    pub async fn master_key_secret(
-        &self,
-        access: &Access,
-        id: ApiKeyId,
-    ) -> Result<String, CoreError> {
+    pub async fn master_key_secret(&self, access: &Access, id: ApiKeyId) -> Result<String, CoreError> {
         access.require(Permission::Admin)?;
         let record = self
             .store()
@@ -178,9 +150,8 @@ impl Switchboard {
             .into_iter()
             .find(|k| k.id == id && k.kind == KeyKind::Master && k.revoked_at.is_none())
             .ok_or(CoreError::NotFound("master key"))?;
-        let sealed = record
-            .sealed_secret
-            .ok_or_else(|| CoreError::Secret("master key was stored unsealed".into()))?;
+        let sealed =
+            record.sealed_secret.ok_or_else(|| CoreError::Secret("master key was stored unsealed".into()))?;
         String::from_utf8(self.secret().unseal(&sealed)?)
             .map_err(|_| CoreError::Secret("sealed key is not text".into()))
     }
@@ -194,10 +165,7 @@ mod tests {
     fn default_names_and_limits() {
         assert_eq!(key_name(None, KeyKind::Master).unwrap(), "Master key");
         assert_eq!(key_name(Some("  "), KeyKind::Read).unwrap(), "Read key");
-        assert_eq!(
-            key_name(Some(" web app "), KeyKind::Write).unwrap(),
-            "web app"
-        );
+        assert_eq!(key_name(Some(" web app "), KeyKind::Write).unwrap(), "web app");
         assert!(key_name(Some(&"k".repeat(MAX_KEY_NAME + 1)), KeyKind::Write).is_err());
     }
 

@@ -49,13 +49,7 @@ impl Switchboard {
 
     /// A handle over an already opened store.
     pub fn from_parts(store: Store, secret: ServerSecret) -> Switchboard {
-        Switchboard {
-            inner: Arc::new(Inner {
-                store,
-                secret,
-                login_limits: LoginLimits::default(),
-            }),
-        }
+        Switchboard { inner: Arc::new(Inner { store, secret, login_limits: LoginLimits::default() }) }
     }
 
     pub(crate) fn store(&self) -> &Store {

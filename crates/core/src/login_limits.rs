@@ -26,17 +26,14 @@ impl LoginLimits {
     pub fn blocked(&self, account: &str, address: IpAddr) -> Option<Duration> {
         let now = Instant::now();
         let mut failures = self.lock();
-        [
-            (account_key(account), PER_ACCOUNT),
-            (address_key(address), PER_ADDRESS),
-        ]
-        .into_iter()
-        .filter_map(|(key, limit)| {
-            let times = failures.get_mut(&key)?;
-            prune(times, now);
-            (times.len() >= limit).then(|| WINDOW.saturating_sub(now - times[0]))
-        })
-        .max()
+        [(account_key(account), PER_ACCOUNT), (address_key(address), PER_ADDRESS)]
+            .into_iter()
+            .filter_map(|(key, limit)| {
+                let times = failures.get_mut(&key)?;
+                prune(times, now);
+                (times.len() >= limit).then(|| WINDOW.saturating_sub(now - times[0]))
+            })
+            .max()
     }
 
     /// Records one failed attempt.
@@ -62,9 +59,7 @@ impl LoginLimits {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -77,10 +72,7 @@ fn address_key(address: IpAddr) -> String {
 }
 
 fn prune(times: &mut VecDeque<Instant>, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-    {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
         times.pop_front();
     }
 }
@@ -100,10 +92,7 @@ mod tests {
         }
         let wait = limits.blocked("ana@acme.com", HOME).unwrap();
         assert!(wait > Duration::from_secs(14 * 60) && wait <= WINDOW);
-        assert!(
-            limits.blocked("bob@acme.com", HOME).is_none(),
-            "other accounts are not blocked"
-        );
+        assert!(limits.blocked("bob@acme.com", HOME).is_none(), "other accounts are not blocked");
         limits.record_success("ana@acme.com");
         assert!(limits.blocked("ana@acme.com", HOME).is_none());
     }

@@ -17,14 +17,10 @@ pub const MAX_PASSWORD: usize = 1024;
 pub(crate) fn check_policy(password: &str) -> Result<(), CoreError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD {
-        return Err(CoreError::Invalid(format!(
-            "password must be at least {MIN_PASSWORD} characters"
-        )));
+        return Err(CoreError::Invalid(format!("password must be at least {MIN_PASSWORD} characters")));
     }
     if chars > MAX_PASSWORD {
-        return Err(CoreError::Invalid(format!(
-            "password must be at most {MAX_PASSWORD} characters"
-        )));
+        return Err(CoreError::Invalid(format!("password must be at most {MAX_PASSWORD} characters")));
     }
     Ok(())
 }
@@ -55,11 +51,7 @@ pub(crate) async fn verify(stored: Option<String>, password: String) -> bool {
             None => (dummy.as_str(), false),
         };
         let matches = PasswordHash::new(phc)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
         real && matches
     })

@@ -37,10 +37,7 @@ impl ServerSecret {
         };
         match std::fs::read_to_string(path) {
             Ok(text) => ServerSecret::from_hex(text.trim()).ok_or_else(|| {
-                CoreError::Secret(format!(
-                    "{} does not hold 64 hexadecimal characters",
-                    path.display()
-                ))
+                CoreError::Secret(format!("{} does not hold 64 hexadecimal characters", path.display()))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut raw = [0u8; 32];
@@ -49,8 +46,7 @@ impl ServerSecret {
                     std::fs::create_dir_all(parent).map_err(|e| fail("create the folder of", e))?;
                 }
                 let mut file = create_private(path).map_err(|e| fail("create", e))?;
-                file.write_all(hex::encode(raw).as_bytes())
-                    .map_err(|e| fail("write", e))?;
+                file.write_all(hex::encode(raw).as_bytes()).map_err(|e| fail("write", e))?;
                 file.sync_all().map_err(|e| fail("sync", e))?;
                 Ok(ServerSecret::from_raw(&raw))
             }
@@ -92,13 +88,10 @@ impl ServerSecret {
 
     /// Checks and decrypts what `seal` produced with the same secret.
     pub fn unseal(&self, sealed: &str) -> Result<Vec<u8>, CoreError> {
-        let corrupt = || {
-            CoreError::Secret("sealed value is damaged or was sealed with another secret".into())
-        };
-        let bytes = sealed
-            .strip_prefix(SEALED_PREFIX)
-            .and_then(|h| hex::decode(h).ok())
-            .ok_or_else(corrupt)?;
+        let corrupt =
+            || CoreError::Secret("sealed value is damaged or was sealed with another secret".into());
+        let bytes =
+            sealed.strip_prefix(SEALED_PREFIX).and_then(|h| hex::decode(h).ok()).ok_or_else(corrupt)?;
         if bytes.len() < 16 + 16 + 32 {
             return Err(corrupt());
         }
@@ -148,19 +141,12 @@ impl ServerSecret {
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(test)]
@@ -180,11 +166,7 @@ mod tests {
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
-        assert!(
-            secret
-                .unseal(std::str::from_utf8(&tampered).unwrap())
-                .is_err()
-        );
+        assert!(secret.unseal(std::str::from_utf8(&tampered).unwrap()).is_err());
 
         let other = ServerSecret::load_or_create(&dir.path().join("other.key")).unwrap();
         assert!(other.unseal(&sealed).is_err());
@@ -197,10 +179,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret.key");
         ServerSecret::load_or_create(&path).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
@@ -220,9 +199,6 @@ mod tests {
         let path = dir.path().join("secret.key");
         std::fs::write(&path, "nope").unwrap();
         let err = ServerSecret::load_or_create(&path).err().unwrap();
-        assert!(
-            err.to_string().contains("64 hexadecimal characters"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("64 hexadecimal characters"), "{err}");
     }
 }

@@ -48,9 +48,7 @@ impl Switchboard {
     ) -> Result<NewSession, CoreError> {
         let limits = &self.inner.login_limits;
         if let Some(wait) = limits.blocked(email, client) {
-            return Err(CoreError::RateLimited {
-                retry_after_seconds: wait.as_secs().max(1),
-            });
+            return Err(CoreError::RateLimited { retry_after_seconds: wait.as_secs().max(1) });
         }
         let user = match Email::parse(email) {
             Ok(email) => self.store().user_by_email(&email).await?,
@@ -71,15 +69,9 @@ impl Switchboard {
         rand::thread_rng().fill_bytes(&mut raw);
         let token = hex::encode(raw);
         let expires_at = Timestamp::now().plus_seconds(SESSION_LIFETIME_SECONDS);
-        self.store()
-            .insert_session(&token_hash(&token), user.id, expires_at)
-            .await?;
+        self.store().insert_session(&token_hash(&token), user.id, expires_at).await?;
         tracing::info!(user = %user.id, "login");
-        Ok(NewSession {
-            token,
-            user,
-            expires_at,
-        })
+        Ok(NewSession { token, user, expires_at })
     }
 
     /// The live session for a cookie token, if any.
@@ -88,15 +80,8 @@ impl Switchboard {
             return Ok(None);
         }
         let binding = token_hash(token);
-        let record = self
-            .store()
-            .live_session(&binding, Timestamp::now())
-            .await?;
-        Ok(record.map(|r| SessionView {
-            user: r.user,
-            expires_at: r.expires_at,
-            binding,
-        }))
+        let record = self.store().live_session(&binding, Timestamp::now()).await?;
+        Ok(record.map(|r| SessionView { user: r.user, expires_at: r.expires_at, binding }))
     }
 
     /// Ends the session for a cookie token.
@@ -106,32 +91,19 @@ impl Switchboard {
 
     /// Deletes expired sessions; returns how many.
     pub async fn purge_expired_sessions(&self) -> Result<u64, CoreError> {
-        Ok(self
-            .store()
-            .delete_expired_sessions(Timestamp::now())
-            .await?)
+        Ok(self.store().delete_expired_sessions(Timestamp::now()).await?)
     }
 
     /// What `user` may do in `workspace`: `NotFound` if the workspace does not exist or the
     /// user is not a member, so non-members cannot tell the two apart.
-    pub async fn user_access(
-        &self,
-        user: UserId,
-        workspace: WorkspaceId,
-    ) -> Result<Access, CoreError> {
-        let role = self
-            .store()
-            .member_role(workspace, user)
-            .await?
-            .ok_or(CoreError::NotFound("workspace"))?;
+    pub async fn user_access(&self, user: UserId, workspace: WorkspaceId) -> Result<Access, CoreError> {
+        let role =
+            self.store().member_role(workspace, user).await?.ok_or(CoreError::NotFound("workspace"))?;
         Ok(Access::new(workspace, Actor::User { id: user, role }))
     }
 
     /// The workspaces `user` belongs to, by name, with their role.
-    pub async fn workspaces_of_user(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(Workspace, Role)>, CoreError> {
+    pub async fn workspaces_of_user(&self, user: UserId) -> Result<Vec<(Workspace, Role)>, CoreError> {
         Ok(self.store().workspaces_of_user(user).await?)
     }
 }

@@ -34,18 +34,11 @@ impl Switchboard {
             }
             None => None,
         };
-        let user = NewUser {
-            email,
-            name: name.to_owned(),
-            password_hash,
-        };
-        self.store()
-            .create_user(user)
-            .await
-            .map_err(|e| match e.kind() {
-                sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
-                _ => e.into(),
-            })
+        let user = NewUser { email, name: name.to_owned(), password_hash };
+        self.store().create_user(user).await.map_err(|e| match e.kind() {
+            sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
+            _ => e.into(),
+        })
     }
 
     /// All users.
@@ -57,48 +50,26 @@ impl Switchboard {
     pub async fn set_password(&self, email: &str, password: String) -> Result<(), CoreError> {
         let email = Email::parse(email)?;
         passwords::check_policy(&password)?;
-        let user = self
-            .store()
-            .user_by_email(&email)
-            .await?
-            .ok_or(CoreError::NotFound("user"))?;
+        let user = self.store().user_by_email(&email).await?.ok_or(CoreError::NotFound("user"))?;
         let hash = passwords::hash(password).await?;
         Ok(self.store().set_password_hash(user.id, &hash).await?)
     }
 
     /// Adds an existing user to the caller's workspace. Needs admin rights; only an owner (or
     /// the operator) may make another owner.
-    pub async fn add_member(
-        &self,
-        access: &Access,
-        email: &str,
-        role: Role,
-    ) -> Result<(), CoreError> {
+    pub async fn add_member(&self, access: &Access, email: &str, role: Role) -> Result<(), CoreError> {
         access.require(Permission::Admin)?;
-        let is_owner = matches!(
-            access.actor(),
-            crate::Actor::Operator
-                | crate::Actor::User {
-                    role: Role::Owner,
-                    ..
-                }
-        );
+        let is_owner =
+            matches!(access.actor(), crate::Actor::Operator | crate::Actor::User { role: Role::Owner, .. });
         if role == Role::Owner && !is_owner {
             return Err(CoreError::Forbidden("only an owner may add another owner"));
         }
         let email = Email::parse(email)?;
-        let user = self
-            .store()
-            .user_by_email(&email)
-            .await?
-            .ok_or(CoreError::NotFound("user"))?;
-        self.store()
-            .add_member(access.workspace(), user.id, role)
-            .await
-            .map_err(|e| match e.kind() {
-                sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
-                _ => e.into(),
-            })
+        let user = self.store().user_by_email(&email).await?.ok_or(CoreError::NotFound("user"))?;
+        self.store().add_member(access.workspace(), user.id, role).await.map_err(|e| match e.kind() {
+            sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
+            _ => e.into(),
+        })
     }
 
     /// The caller's workspace's members. Anyone with access may see them.

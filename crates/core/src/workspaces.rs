@@ -28,14 +28,10 @@ impl Switchboard {
         owner: Option<UserId>,
     ) -> Result<CreatedWorkspace, CoreError> {
         let name = WorkspaceName::parse(name)?;
-        let workspace = self
-            .store()
-            .create_workspace(&name, owner)
-            .await
-            .map_err(|e| match e.kind() {
-                sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
-                _ => e.into(),
-            })?;
+        let workspace = self.store().create_workspace(&name, owner).await.map_err(|e| match e.kind() {
+            sb_types::ErrorKind::Conflict => CoreError::Conflict(e.to_string()),
+            _ => e.into(),
+        })?;
         let by = owner.map_or_else(|| "cli".to_owned(), |u| format!("user:{u}"));
         let key = async |kind: KeyKind| {
             let name = crate::keys::key_name(None, kind)?;
@@ -45,12 +41,7 @@ impl Switchboard {
         let write = key(KeyKind::Write).await?;
         let read = key(KeyKind::Read).await?;
         tracing::info!(workspace = %workspace.id, "workspace created");
-        Ok(CreatedWorkspace {
-            workspace,
-            master,
-            write,
-            read,
-        })
+        Ok(CreatedWorkspace { workspace, master, write, read })
     }
 
     /// All workspaces, oldest first (operator view).
@@ -60,51 +51,31 @@ impl Switchboard {
 
     /// Full rights over one workspace for the admin CLI; `NotFound` if it does not exist.
     pub async fn operator_access(&self, workspace: WorkspaceId) -> Result<Access, CoreError> {
-        self.store()
-            .workspace(workspace)
-            .await?
-            .ok_or(CoreError::NotFound("workspace"))?;
+        self.store().workspace(workspace).await?.ok_or(CoreError::NotFound("workspace"))?;
         Ok(Access::new(workspace, Actor::Operator))
     }
 
     /// Deletes a workspace with everything it holds. Needs owner rights (or the operator).
     pub async fn delete_workspace(&self, access: &Access) -> Result<(), CoreError> {
-        let owner = matches!(
-            access.actor(),
-            Actor::Operator
-                | Actor::User {
-                    role: sb_types::Role::Owner,
-                    ..
-                }
-        );
+        let owner =
+            matches!(access.actor(), Actor::Operator | Actor::User { role: sb_types::Role::Owner, .. });
         if !owner {
             return Err(CoreError::Forbidden("only an owner may delete a workspace"));
         }
-        self.store()
-            .delete_workspace(access.workspace())
-            .await
-            .map_err(|e| match e.kind() {
-                sb_types::ErrorKind::NotFound => CoreError::NotFound("workspace"),
-                _ => e.into(),
-            })?;
+        self.store().delete_workspace(access.workspace()).await.map_err(|e| match e.kind() {
+            sb_types::ErrorKind::NotFound => CoreError::NotFound("workspace"),
+            _ => e.into(),
+        })?;
         tracing::info!(workspace = %access.workspace(), "workspace deleted");
         Ok(())
     }
 
     /// The caller's workspace with its member count.
     pub async fn workspace_summary(&self, access: &Access) -> Result<WorkspaceSummary, CoreError> {
-        access
-            .require(Permission::Read)
-            .or_else(|_| access.require(Permission::Write))?;
-        let workspace = self
-            .store()
-            .workspace(access.workspace())
-            .await?
-            .ok_or(CoreError::NotFound("workspace"))?;
+        access.require(Permission::Read).or_else(|_| access.require(Permission::Write))?;
+        let workspace =
+            self.store().workspace(access.workspace()).await?.ok_or(CoreError::NotFound("workspace"))?;
         let member_count = self.store().member_count(workspace.id).await?;
-        Ok(WorkspaceSummary {
-            workspace,
-            member_count,
-        })
+        Ok(WorkspaceSummary { workspace, member_count })
     }
 }

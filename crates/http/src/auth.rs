@@ -40,19 +40,14 @@ impl FromRequestParts<AppState> for ApiCaller {
             let key = value
                 .to_str()
                 .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
                 .ok_or_else(|| {
                     ApiError::new(
                         ErrorKind::Unauthenticated,
                         "Authorization header must be: Bearer <API key>",
                     )
                 })?;
-            return Ok(ApiCaller::Key(
-                state.switchboard.authenticate_key(key).await?,
-            ));
+            return Ok(ApiCaller::Key(state.switchboard.authenticate_key(key).await?));
         }
         if let Some(token) = cookies::get(&parts.headers, cookies::SESSION)
             && let Some(session) = state.switchboard.session(token).await?
@@ -77,19 +72,13 @@ impl FromRequestParts<AppState> for ApiCaller {
 impl ApiCaller {
     /// The caller's access to the workspace named in the path. A malformed id, an unknown
     /// workspace and another tenant's workspace all answer the same 404.
-    pub(crate) async fn access(
-        &self,
-        state: &AppState,
-        workspace: &str,
-    ) -> Result<Access, ApiError> {
+    pub(crate) async fn access(&self, state: &AppState, workspace: &str) -> Result<Access, ApiError> {
         let not_found = || ApiError::from(CoreError::NotFound("workspace"));
         let id = WorkspaceId::parse(workspace).map_err(|_| not_found())?;
         match self {
             ApiCaller::Key(access) if access.workspace() == id => Ok(access.clone()),
             ApiCaller::Key(_) => Err(not_found()),
-            ApiCaller::User(session) => {
-                Ok(state.switchboard.user_access(session.user.id, id).await?)
-            }
+            ApiCaller::User(session) => Ok(state.switchboard.user_access(session.user.id, id).await?),
         }
     }
 }
@@ -109,10 +98,7 @@ impl FromRequestParts<AppState> for SignedIn {
                 Err(e) => return Err(state.pages.core_error(&e)),
             }
         }
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| parts.uri.clone(), |o| o.0.clone());
+        let uri = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.clone(), |o| o.0.clone());
         let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let target = format!(
             "/login?next={}",

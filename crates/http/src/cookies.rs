@@ -36,10 +36,7 @@ mod tests {
     #[test]
     fn reads_one_cookie_among_many() {
         let mut headers = HeaderMap::new();
-        headers.append(
-            COOKIE,
-            HeaderValue::from_static("a=1; sb_session=abc ; b=2"),
-        );
+        headers.append(COOKIE, HeaderValue::from_static("a=1; sb_session=abc ; b=2"));
         headers.append(COOKIE, HeaderValue::from_static("sb_csrf=xyz"));
         assert_eq!(get(&headers, SESSION), Some("abc"));
         assert_eq!(get(&headers, CSRF), Some("xyz"));
@@ -49,15 +46,7 @@ mod tests {
     #[test]
     fn set_cookie_is_http_only_and_same_site() {
         let value = set(SESSION, "abc", 60, true);
-        assert_eq!(
-            value,
-            "sb_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
-        );
-        assert!(
-            !set(SESSION, "", 0, false)
-                .to_str()
-                .unwrap()
-                .contains("Secure")
-        );
+        assert_eq!(value, "sb_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        assert!(!set(SESSION, "", 0, false).to_str().unwrap().contains("Secure"));
     }
 }

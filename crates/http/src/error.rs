@@ -60,19 +60,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
-        ApiError {
-            kind,
-            message: message.into(),
-        }
+        ApiError { kind, message: message.into() }
     }
 }
 
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
-        ApiError {
-            kind: error.kind(),
-            message: public_message(&error),
-        }
+        ApiError { kind: error.kind(), message: public_message(&error) }
     }
 }
 
@@ -84,10 +78,9 @@ impl IntoResponse for ApiError {
         }));
         let mut response = (status(self.kind), body).into_response();
         if self.kind == ErrorKind::Unauthenticated {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -101,10 +94,6 @@ pub(crate) async fn not_found(
     if uri.path().starts_with("/api/") {
         ApiError::new(ErrorKind::NotFound, "no such route").into_response()
     } else {
-        state.pages.error(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address.",
-        )
+        state.pages.error(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
     }
 }

@@ -15,7 +15,7 @@ mod ui;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use sb_core::Switchboard;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -40,11 +40,7 @@ pub struct AppState {
 impl AppState {
     /// `cookie_secure` marks the session and CSRF cookies `Secure`.
     pub fn new(switchboard: Switchboard, cookie_secure: bool) -> AppState {
-        AppState {
-            switchboard,
-            pages: pages::Pages::new(),
-            cookie_secure,
-        }
+        AppState { switchboard, pages: pages::Pages::new(), cookie_secure }
     }
 }
 
@@ -67,15 +63,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ));
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
     for (name, value) in security {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from(name),
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     router.layer(TraceLayer::new_for_http())
 }

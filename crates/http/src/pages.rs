@@ -12,42 +12,15 @@ use crate::error::{public_message, status};
 
 /// Every template, by name, embedded at compile time.
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "base.html",
-        include_str!("../../../web/templates/base.html"),
-    ),
-    (
-        "shell.html",
-        include_str!("../../../web/templates/shell.html"),
-    ),
-    (
-        "login.html",
-        include_str!("../../../web/templates/login.html"),
-    ),
-    (
-        "overview.html",
-        include_str!("../../../web/templates/overview.html"),
-    ),
-    (
-        "part.html",
-        include_str!("../../../web/templates/part.html"),
-    ),
-    (
-        "settings.html",
-        include_str!("../../../web/templates/settings.html"),
-    ),
-    (
-        "key_row.html",
-        include_str!("../../../web/templates/key_row.html"),
-    ),
-    (
-        "no_workspace.html",
-        include_str!("../../../web/templates/no_workspace.html"),
-    ),
-    (
-        "error.html",
-        include_str!("../../../web/templates/error.html"),
-    ),
+    ("base.html", include_str!("../../../web/templates/base.html")),
+    ("shell.html", include_str!("../../../web/templates/shell.html")),
+    ("login.html", include_str!("../../../web/templates/login.html")),
+    ("overview.html", include_str!("../../../web/templates/overview.html")),
+    ("part.html", include_str!("../../../web/templates/part.html")),
+    ("settings.html", include_str!("../../../web/templates/settings.html")),
+    ("key_row.html", include_str!("../../../web/templates/key_row.html")),
+    ("no_workspace.html", include_str!("../../../web/templates/no_workspace.html")),
+    ("error.html", include_str!("../../../web/templates/error.html")),
 ];
 
 /// The template environment. Cheap to clone.
@@ -60,41 +33,27 @@ impl Pages {
     pub(crate) fn new() -> Pages {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .expect("templates compile; a test renders each");
+            env.add_template(name, source).expect("templates compile; a test renders each");
         }
         Pages { env: Arc::new(env) }
     }
 
     /// Renders `template` with `ctx` and answers with `status`. Pages are never cached: they
     /// can show secrets (a new key) and always show per-user data.
-    pub(crate) fn render(
-        &self,
-        status: StatusCode,
-        template: &str,
-        ctx: minijinja::Value,
-    ) -> Response {
+    pub(crate) fn render(&self, status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
         let rendered = self.env.get_template(template).and_then(|t| t.render(ctx));
         match rendered {
             Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
             Err(error) => {
                 tracing::error!(%error, template, "template failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error: a page failed to render",
-                )
-                    .into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error: a page failed to render").into_response()
             }
         }
     }
 
     /// A full-page error with a title and an explanation.
     pub(crate) fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
-        self.render(
-            status,
-            "error.html",
-            context! { title, message, status => status.as_u16() },
-        )
+        self.render(status, "error.html", context! { title, message, status => status.as_u16() })
     }
 
     /// The page for a failed domain operation.

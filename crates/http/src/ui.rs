@@ -18,9 +18,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{id}", get(workspace::overview))
         .route("/w/{id}/settings", get(settings::page))
         .route("/w/{id}/settings/keys", post(settings::create_key))
-        .route(
-            "/w/{id}/settings/keys/{key_id}/revoke",
-            post(settings::revoke_key),
-        )
+        .route("/w/{id}/settings/keys/{key_id}/revoke", post(settings::revoke_key))
         .route("/w/{id}/{part}", get(workspace::part))
 }

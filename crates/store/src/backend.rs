@@ -28,19 +28,13 @@ impl Backend {
     /// Creates the data folder layout (`workspaces/` inside it) and picks the backend.
     pub(crate) fn prepare(data_dir: &Path, database: &Database) -> Result<Backend, StoreError> {
         std::fs::create_dir_all(data_dir.join("workspaces")).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create data folder {}: {e}",
-                data_dir.display()
-            ))
+            StoreError::Unavailable(format!("cannot create data folder {}: {e}", data_dir.display()))
         })?;
         sqlx::any::install_default_drivers();
         let data_dir = data_dir.to_owned();
         Ok(match database {
             Database::Sqlite => Backend::Sqlite { data_dir },
-            Database::Postgres(url) => Backend::Postgres {
-                data_dir,
-                url: url.clone(),
-            },
+            Database::Postgres(url) => Backend::Postgres { data_dir, url: url.clone() },
         })
     }
 
@@ -66,9 +60,7 @@ impl Backend {
 
     pub(crate) async fn open_control(&self) -> Result<AnyPool, StoreError> {
         match self {
-            Backend::Sqlite { data_dir } => {
-                sqlite_pool(&data_dir.join("control.db"), 8, true).await
-            }
+            Backend::Sqlite { data_dir } => sqlite_pool(&data_dir.join("control.db"), 8, true).await,
             Backend::Postgres { url, .. } => postgres_pool(url.as_str(), 8).await,
         }
     }
@@ -84,10 +76,7 @@ impl Backend {
             .map_err(|e| StoreError::Unavailable(format!("cannot create workspace folder: {e}")))?;
         if let Backend::Postgres { url, .. } = self {
             let statement = format!("CREATE DATABASE \"{}\"", workspace_database(url, id));
-            control
-                .execute(statement.as_str())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            control.execute(statement.as_str()).await.map_err(StoreError::from_sqlx)?;
         }
         self.connect_workspace_db(id, true).await
     }
@@ -115,19 +104,14 @@ impl Backend {
         id: WorkspaceId,
     ) -> Result<(), StoreError> {
         if let Backend::Postgres { url, .. } = self {
-            let statement = format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                workspace_database(url, id)
-            );
-            control
-                .execute(statement.as_str())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            let statement =
+                format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", workspace_database(url, id));
+            control.execute(statement.as_str()).await.map_err(StoreError::from_sqlx)?;
         }
         match std::fs::remove_dir_all(self.workspace_dir(id)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Unavailable(
-                format!("cannot remove workspace folder: {e}"),
-            )),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(StoreError::Unavailable(format!("cannot remove workspace folder: {e}")))
+            }
             _ => Ok(()),
         }
     }
@@ -140,24 +124,14 @@ fn workspace_database(url: &DatabaseUrl, id: WorkspaceId) -> String {
 
 async fn sqlite_pool(path: &Path, max: u32, create: bool) -> Result<AnyPool, StoreError> {
     // sqlx percent-decodes the file name, so the characters that would end it are encoded.
-    let file = path
-        .display()
-        .to_string()
-        .replace('%', "%25")
-        .replace('?', "%3F")
-        .replace('#', "%23");
+    let file = path.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(300))
         .acquire_timeout(Duration::from_secs(15))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) })
-        })
-        .connect(&format!(
-            "sqlite://{file}?mode={}",
-            if create { "rwc" } else { "rw" }
-        ))
+        .after_connect(|conn, _meta| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
+        .connect(&format!("sqlite://{file}?mode={}", if create { "rwc" } else { "rw" }))
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))
 }

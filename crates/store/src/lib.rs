@@ -79,10 +79,7 @@ pub(crate) fn conflict_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError 
 }
 
 /// Parses a stored value with a `parse` constructor, reporting failure as corruption.
-pub(crate) fn decode<T, E: std::fmt::Display>(
-    column: &str,
-    parsed: Result<T, E>,
-) -> Result<T, StoreError> {
+pub(crate) fn decode<T, E: std::fmt::Display>(column: &str, parsed: Result<T, E>) -> Result<T, StoreError> {
     parsed.map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
@@ -111,9 +108,7 @@ pub(crate) fn parsed_opt<T, E: std::fmt::Display>(
     name: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<Option<T>, StoreError> {
-    col::<Option<String>>(row, index)?
-        .map(|text| decode(name, parse(&text)))
-        .transpose()
+    col::<Option<String>>(row, index)?.map(|text| decode(name, parse(&text))).transpose()
 }
 
 /// The handle on all databases: the control database, and workspace databases opened on use.
@@ -130,11 +125,7 @@ impl Store {
         let backend = Backend::prepare(data_dir, database)?;
         let control = backend.open_control().await?;
         migrate::run(&control, migrate::CONTROL).await?;
-        Ok(Store {
-            backend,
-            control,
-            workspaces: Default::default(),
-        })
+        Ok(Store { backend, control, workspaces: Default::default() })
     }
 
     /// Which backend this store runs on.
@@ -153,10 +144,7 @@ impl Store {
 
     fn lock_workspaces(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<sb_types::WorkspaceId, WorkspaceDb>>
-    {
-        self.workspaces
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<sb_types::WorkspaceId, WorkspaceDb>> {
+        self.workspaces.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

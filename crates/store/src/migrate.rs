@@ -17,11 +17,8 @@ pub(crate) struct Migration {
 }
 
 /// The control database's migrations.
-pub(crate) const CONTROL: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/control/0001_initial.sql"),
-}];
+pub(crate) const CONTROL: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/control/0001_initial.sql") }];
 
 /// Every workspace records database's migrations.
 pub(crate) const WORKSPACE: &[Migration] = &[Migration {
@@ -45,14 +42,13 @@ pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), 
         .map_err(StoreError::from_sqlx)?;
     for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
         let mut tx = pool.begin().await.map_err(StoreError::from_sqlx)?;
-        let claimed = sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(migration.version)
-        .bind(migration.name)
-        .bind(Timestamp::now().to_string())
-        .execute(&mut *tx)
-        .await;
+        let claimed =
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(Timestamp::now().to_string())
+                .execute(&mut *tx)
+                .await;
         match claimed {
             Err(e) if is_unique_violation(&e) => continue,
             other => other.map_err(StoreError::from_sqlx)?,
@@ -60,16 +56,9 @@ pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), 
         sqlx::raw_sql(migration.sql)
             .execute(&mut *tx)
             .await
-            .map_err(|e| StoreError::Migration {
-                version: migration.version,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Migration { version: migration.version, message: e.to_string() })?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "applied migration"
-        );
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
     }
     Ok(())
 }

@@ -31,10 +31,7 @@ impl WorkspaceDb {
     }
 
     /// Brings an existing database to the current schema and checks whose it is.
-    pub(crate) async fn open(
-        workspace: WorkspaceId,
-        pool: AnyPool,
-    ) -> Result<WorkspaceDb, StoreError> {
+    pub(crate) async fn open(workspace: WorkspaceId, pool: AnyPool) -> Result<WorkspaceDb, StoreError> {
         migrate::run(&pool, migrate::WORKSPACE).await?;
         let owner: Option<String> = sqlx::query_scalar("SELECT workspace_id FROM workspace_meta")
             .fetch_optional(&pool)

@@ -6,9 +6,7 @@ use sb_test_support::{TestBackend, backend_tests};
 use sb_types::{ErrorKind, KeyKind, Role, Timestamp, WorkspaceId, WorkspaceName};
 
 async fn open(backend: &TestBackend) -> Store {
-    Store::open(backend.data_dir(), backend.database())
-        .await
-        .expect("store opens")
+    Store::open(backend.data_dir(), backend.database()).await.expect("store opens")
 }
 
 fn name(text: &str) -> WorkspaceName {
@@ -50,10 +48,7 @@ async fn users_are_unique_by_email(backend: &TestBackend) {
     let store = open(backend).await;
     assert!(store.has_no_users().await.unwrap());
     let ana = store.create_user(new_user("ana@acme.com")).await.unwrap();
-    let again = store
-        .create_user(new_user("ANA@acme.com"))
-        .await
-        .unwrap_err();
+    let again = store.create_user(new_user("ANA@acme.com")).await.unwrap_err();
     assert_eq!(again.kind(), ErrorKind::Conflict);
     assert_eq!(again.to_string(), "a user with this email already exists");
     let found = store.user_by_email(&ana.email).await.unwrap().unwrap();
@@ -65,42 +60,21 @@ async fn users_are_unique_by_email(backend: &TestBackend) {
 async fn workspaces_are_created_listed_and_deleted(backend: &TestBackend) {
     let store = open(backend).await;
     let ana = store.create_user(new_user("ana@acme.com")).await.unwrap();
-    let acme = store
-        .create_workspace(&name("Acme"), Some(ana.id))
-        .await
-        .unwrap();
+    let acme = store.create_workspace(&name("Acme"), Some(ana.id)).await.unwrap();
     let globex = store.create_workspace(&name("Globex"), None).await.unwrap();
-    assert_eq!(
-        store.list_workspaces().await.unwrap(),
-        vec![acme.clone(), globex.clone()]
-    );
+    assert_eq!(store.list_workspaces().await.unwrap(), vec![acme.clone(), globex.clone()]);
     assert_eq!(store.workspace(acme.id).await.unwrap(), Some(acme.clone()));
-    assert_eq!(
-        store.member_role(acme.id, ana.id).await.unwrap(),
-        Some(Role::Owner)
-    );
+    assert_eq!(store.member_role(acme.id, ana.id).await.unwrap(), Some(Role::Owner));
     assert_eq!(store.member_role(globex.id, ana.id).await.unwrap(), None);
     assert_eq!(store.member_count(acme.id).await.unwrap(), 1);
-    assert_eq!(
-        store.workspaces_of_user(ana.id).await.unwrap(),
-        vec![(acme.clone(), Role::Owner)]
-    );
+    assert_eq!(store.workspaces_of_user(ana.id).await.unwrap(), vec![(acme.clone(), Role::Owner)]);
 
-    store
-        .add_member(globex.id, ana.id, Role::Viewer)
-        .await
-        .unwrap();
-    let twice = store
-        .add_member(globex.id, ana.id, Role::Admin)
-        .await
-        .unwrap_err();
+    store.add_member(globex.id, ana.id, Role::Viewer).await.unwrap();
+    let twice = store.add_member(globex.id, ana.id, Role::Admin).await.unwrap_err();
     assert_eq!(twice.kind(), ErrorKind::Conflict);
     let members = store.members(globex.id).await.unwrap();
     assert_eq!(members.len(), 1);
-    assert_eq!(
-        (members[0].user.id, members[0].role),
-        (ana.id, Role::Viewer)
-    );
+    assert_eq!((members[0].user.id, members[0].role), (ana.id, Role::Viewer));
 
     let db = store.workspace_db(acme.id).await.unwrap();
     assert_eq!(db.stamped_workspace().await.unwrap(), acme.id);
@@ -109,33 +83,19 @@ async fn workspaces_are_created_listed_and_deleted(backend: &TestBackend) {
     store.delete_workspace(acme.id).await.unwrap();
     assert_eq!(store.workspace(acme.id).await.unwrap(), None);
     assert!(!store.backend().workspace_dir(acme.id).exists());
-    assert!(matches!(
-        store.workspace_db(acme.id).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        store.delete_workspace(acme.id).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert_eq!(
-        store.workspaces_of_user(ana.id).await.unwrap(),
-        vec![(globex, Role::Viewer)]
-    );
+    assert!(matches!(store.workspace_db(acme.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_workspace(acme.id).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.workspaces_of_user(ana.id).await.unwrap(), vec![(globex, Role::Viewer)]);
 }
 
 async fn duplicate_workspace_names_conflict_and_change_nothing(backend: &TestBackend) {
     let store = open(backend).await;
     store.create_workspace(&name("Acme"), None).await.unwrap();
-    let err = store
-        .create_workspace(&name("ACME"), None)
-        .await
-        .unwrap_err();
+    let err = store.create_workspace(&name("ACME"), None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert_eq!(err.to_string(), "a workspace with this name already exists");
     assert_eq!(store.list_workspaces().await.unwrap().len(), 1);
-    let folders = std::fs::read_dir(backend.data_dir().join("workspaces"))
-        .unwrap()
-        .count();
+    let folders = std::fs::read_dir(backend.data_dir().join("workspaces")).unwrap().count();
     assert_eq!(folders, 1, "a refused workspace leaves no folder behind");
 }
 
@@ -143,10 +103,7 @@ async fn keys_are_found_by_hash_until_revoked(backend: &TestBackend) {
     let store = open(backend).await;
     let acme = store.create_workspace(&name("Acme"), None).await.unwrap();
     let key = store.insert_api_key(new_key(acme.id, "h1")).await.unwrap();
-    assert_eq!(
-        store.active_api_key_by_hash("h1").await.unwrap(),
-        Some(key.clone())
-    );
+    assert_eq!(store.active_api_key_by_hash("h1").await.unwrap(), Some(key.clone()));
     assert_eq!(store.active_api_key_by_hash("h2").await.unwrap(), None);
     assert_eq!(store.api_keys(acme.id).await.unwrap(), vec![key.clone()]);
 
@@ -154,15 +111,9 @@ async fn keys_are_found_by_hash_until_revoked(backend: &TestBackend) {
     assert!(revoked.revoked_at.is_some());
     assert_eq!(store.active_api_key_by_hash("h1").await.unwrap(), None);
     let again = store.revoke_api_key(acme.id, key.id).await.unwrap();
-    assert_eq!(
-        again.revoked_at, revoked.revoked_at,
-        "revoking twice keeps the first time"
-    );
+    assert_eq!(again.revoked_at, revoked.revoked_at, "revoking twice keeps the first time");
 
-    let missing = store
-        .insert_api_key(new_key(WorkspaceId::generate(), "h3"))
-        .await
-        .unwrap_err();
+    let missing = store.insert_api_key(new_key(WorkspaceId::generate(), "h3")).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 }
 
@@ -186,18 +137,9 @@ async fn sessions_expire_and_end(backend: &TestBackend) {
     let store = open(backend).await;
     let ana = store.create_user(new_user("ana@acme.com")).await.unwrap();
     let now = Timestamp::now();
-    store
-        .insert_session("live", ana.id, now.plus_seconds(3600))
-        .await
-        .unwrap();
-    store
-        .insert_session("old", ana.id, now.plus_seconds(-1))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.live_session("live", now).await.unwrap().unwrap().user,
-        ana
-    );
+    store.insert_session("live", ana.id, now.plus_seconds(3600)).await.unwrap();
+    store.insert_session("old", ana.id, now.plus_seconds(-1)).await.unwrap();
+    assert_eq!(store.live_session("live", now).await.unwrap().unwrap().user, ana);
     assert_eq!(store.live_session("old", now).await.unwrap(), None);
     assert_eq!(store.delete_expired_sessions(now).await.unwrap(), 1);
     store.delete_session("live").await.unwrap();
@@ -221,17 +163,11 @@ async fn password_change_ends_sessions(backend: &TestBackend) {
     let store = open(backend).await;
     let ana = store.create_user(new_user("ana@acme.com")).await.unwrap();
     let now = Timestamp::now();
-    store
-        .insert_session("s", ana.id, now.plus_seconds(3600))
-        .await
-        .unwrap();
+    store.insert_session("s", ana.id, now.plus_seconds(3600)).await.unwrap();
     store.set_password_hash(ana.id, "$new").await.unwrap();
     assert_eq!(store.live_session("s", now).await.unwrap(), None);
     let user = store.user_by_email(&ana.email).await.unwrap().unwrap();
     assert_eq!(user.password_hash.as_deref(), Some("$new"));
-    let missing = store
-        .set_password_hash(sb_types::UserId::generate(), "$x")
-        .await
-        .unwrap_err();
+    let missing = store.set_password_hash(sb_types::UserId::generate(), "$x").await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 }

@@ -34,16 +34,12 @@ impl TestBackend {
     pub async fn new(kind: BackendKind) -> Option<TestBackend> {
         let dir = tempfile::tempdir().expect("temporary folder");
         match kind {
-            BackendKind::Sqlite => Some(TestBackend {
-                dir,
-                database: Database::Sqlite,
-                postgres_admin: None,
-            }),
+            BackendKind::Sqlite => {
+                Some(TestBackend { dir, database: Database::Sqlite, postgres_admin: None })
+            }
             BackendKind::Postgres => {
                 let Some(admin) = postgres_admin_url() else {
-                    eprintln!(
-                        "skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test did not run"
-                    );
+                    eprintln!("skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test did not run");
                     return None;
                 };
                 let admin_url = DatabaseUrl::parse(&admin).expect("valid admin URL");
@@ -51,17 +47,11 @@ impl TestBackend {
                 rand::thread_rng().fill_bytes(&mut suffix);
                 let name = format!("sbtest_{}", hex::encode(suffix));
                 let url = DatabaseUrl::parse(&admin_url.with_database(&name)).expect("valid URL");
-                let mut conn = PgConnection::connect(&admin)
-                    .await
-                    .expect("PostgreSQL reachable");
+                let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
                 conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
                     .await
                     .expect("create test database");
-                Some(TestBackend {
-                    dir,
-                    database: Database::Postgres(url),
-                    postgres_admin: Some(admin),
-                })
+                Some(TestBackend { dir, database: Database::Postgres(url), postgres_admin: Some(admin) })
             }
         }
     }
@@ -97,25 +87,20 @@ impl TestBackend {
 
 /// The administrator URL from the environment, if set.
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var(POSTGRES_ENV)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
+    std::env::var(POSTGRES_ENV).ok().filter(|url| !url.trim().is_empty())
 }
 
 impl Drop for TestBackend {
     fn drop(&mut self) {
-        let (Some(admin), Database::Postgres(url)) = (self.postgres_admin.take(), &self.database)
-        else {
+        let (Some(admin), Database::Postgres(url)) = (self.postgres_admin.take(), &self.database) else {
             return;
         };
         let prefix = url.database().to_owned();
         // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its
         // own runtime drops the databases and is joined.
         let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(drop_databases(&admin, &prefix));
         });
         let _ = dropper.join();
@@ -126,17 +111,14 @@ async fn drop_databases(admin: &str, prefix: &str) {
     let Ok(mut conn) = PgConnection::connect(admin).await else {
         return;
     };
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $1 || '\\_%'",
-    )
-    .bind(prefix)
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $1 || '\\_%'")
+            .bind(prefix)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
     for name in names {
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-            .await;
+        let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
     }
 }
 

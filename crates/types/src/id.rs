@@ -29,25 +29,16 @@ impl<K: IdKind> Id<K> {
         let secs = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
         raw[..4].copy_from_slice(&secs.to_be_bytes());
         rand::thread_rng().fill_bytes(&mut raw[4..]);
-        Id {
-            raw,
-            kind: PhantomData,
-        }
+        Id { raw, kind: PhantomData }
     }
 
     /// Parses the 24-hex-character form; upper case is accepted.
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let mut raw = [0u8; 12];
         if text.len() != 24 || hex::decode_to_slice(text, &mut raw).is_err() {
-            return Err(InvalidValue(format!(
-                "{} id must be 24 hexadecimal characters",
-                K::NOUN
-            )));
+            return Err(InvalidValue(format!("{} id must be 24 hexadecimal characters", K::NOUN)));
         }
-        Ok(Id {
-            raw,
-            kind: PhantomData,
-        })
+        Ok(Id { raw, kind: PhantomData })
     }
 }
 
@@ -103,16 +94,8 @@ mod tests {
     fn round_trips_and_rejects_malformed() {
         let id = WorkspaceId::generate();
         assert_eq!(WorkspaceId::parse(&id.to_string()).unwrap(), id);
-        assert_eq!(
-            WorkspaceId::parse(&id.to_string().to_uppercase()).unwrap(),
-            id
-        );
-        for bad in [
-            "",
-            "abc",
-            "zzzzzzzzzzzzzzzzzzzzzzzz",
-            "0123456789abcdef012345678",
-        ] {
+        assert_eq!(WorkspaceId::parse(&id.to_string().to_uppercase()).unwrap(), id);
+        for bad in ["", "abc", "zzzzzzzzzzzzzzzzzzzzzzzz", "0123456789abcdef012345678"] {
             let err = WorkspaceId::parse(bad).unwrap_err();
             assert!(err.0.starts_with("workspace id"), "{bad}: {err}");
         }

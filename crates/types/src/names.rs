@@ -25,9 +25,7 @@ impl WorkspaceName {
             )));
         }
         if name.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "workspace name must not contain control characters".into(),
-            ));
+            return Err(InvalidValue("workspace name must not contain control characters".into()));
         }
         Ok(WorkspaceName(name.to_owned()))
     }
@@ -161,21 +159,9 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse(" Ana@Acme.COM ").unwrap().as_str(),
-            "ana@acme.com"
-        );
+        assert_eq!(Email::parse(" Ana@Acme.COM ").unwrap().as_str(), "ana@acme.com");
         assert!(Email::parse("owner@localhost").is_ok());
-        for bad in [
-            "",
-            "ana",
-            "@acme.com",
-            "ana@",
-            "ana@acme",
-            "a b@acme.com",
-            "a@b@c.com",
-            "a@.com",
-        ] {
+        for bad in ["", "ana", "@acme.com", "ana@", "ana@acme", "a b@acme.com", "a@b@c.com", "a@.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -189,9 +175,6 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()).unwrap(), *role);
         }
         let err = Role::parse("boss").unwrap_err();
-        assert_eq!(
-            err.0,
-            "unknown role \"boss\"; expected one of: owner, admin, member, viewer"
-        );
+        assert_eq!(err.0, "unknown role \"boss\"; expected one of: owner, admin, member, viewer");
     }
 }

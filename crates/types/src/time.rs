@@ -62,10 +62,7 @@ mod tests {
         let t = Timestamp::from_millis(1_700_000_000_123);
         assert_eq!(t.to_string(), "2023-11-14T22:13:20.123Z");
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
-        assert_eq!(
-            Timestamp::parse("2023-11-14T23:13:20.123+01:00").unwrap(),
-            t
-        );
+        assert_eq!(Timestamp::parse("2023-11-14T23:13:20.123+01:00").unwrap(), t);
         assert!(Timestamp::parse("yesterday").is_err());
     }
 }

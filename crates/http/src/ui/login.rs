@@ -39,9 +39,7 @@ pub(crate) struct LogoutForm {
 /// Only same-site paths are followed after login: never another host.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
         _ => "/",
     }
 }
@@ -56,14 +54,7 @@ pub(crate) async fn page(
     if signed_in.is_ok() {
         return Redirect::to(safe_next(query.next.as_deref())).into_response();
     }
-    render(
-        &state,
-        &headers,
-        StatusCode::OK,
-        "",
-        query.next.as_deref(),
-        None,
-    )
+    render(&state, &headers, StatusCode::OK, "", query.next.as_deref(), None)
 }
 
 /// Renders the form, setting the CSRF cookie if the browser has none yet.
@@ -83,12 +74,7 @@ fn render(
             let fresh = hex::encode(raw);
             (
                 fresh.clone(),
-                Some(cookies::set(
-                    cookies::CSRF,
-                    &fresh,
-                    SESSION_LIFETIME_SECONDS,
-                    state.cookie_secure,
-                )),
+                Some(cookies::set(cookies::CSRF, &fresh, SESSION_LIFETIME_SECONDS, state.cookie_secure)),
             )
         }
     };
@@ -122,18 +108,10 @@ pub(crate) async fn submit(
     }
     let client = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
     let next = form.next.as_deref();
-    match state
-        .switchboard
-        .login(&form.email, form.password, client)
-        .await
-    {
+    match state.switchboard.login(&form.email, form.password, client).await {
         Ok(session) => {
-            let cookie = cookies::set(
-                cookies::SESSION,
-                &session.token,
-                SESSION_LIFETIME_SECONDS,
-                state.cookie_secure,
-            );
+            let cookie =
+                cookies::set(cookies::SESSION, &session.token, SESSION_LIFETIME_SECONDS, state.cookie_secure);
             let mut response = Redirect::to(safe_next(next)).into_response();
             response.headers_mut().append(header::SET_COOKIE, cookie);
             response
@@ -146,22 +124,12 @@ pub(crate) async fn submit(
             next,
             Some("Wrong email or password."),
         ),
-        Err(CoreError::RateLimited {
-            retry_after_seconds,
-        }) => {
+        Err(CoreError::RateLimited { retry_after_seconds }) => {
             let minutes = retry_after_seconds.div_ceil(60);
             let message = format!("Too many failed attempts. Try again in {minutes} minute(s).");
-            let mut response = render(
-                &state,
-                &headers,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.email,
-                next,
-                Some(&message),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after_seconds.into());
+            let mut response =
+                render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &form.email, next, Some(&message));
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after_seconds.into());
             response
         }
         Err(other) => state.pages.core_error(&other),
@@ -188,10 +156,9 @@ pub(crate) async fn logout(
         return state.pages.core_error(&e);
     }
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::set(cookies::SESSION, "", 0, state.cookie_secure),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookies::set(cookies::SESSION, "", 0, state.cookie_secure));
     response
 }
 
@@ -202,12 +169,7 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(safe_next(Some("/w/abc/settings")), "/w/abc/settings");
-        for bad in [
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "settings",
-        ] {
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "settings"] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

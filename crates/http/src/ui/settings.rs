@@ -101,11 +101,7 @@ pub(crate) async fn create_key(
         Ok(kind) => kind,
         Err(e) => return render(&state, shell, StatusCode::BAD_REQUEST, None, Some(&e.0)).await,
     };
-    match state
-        .switchboard
-        .create_key(&shell.access, kind, Some(&form.name))
-        .await
-    {
+    match state.switchboard.create_key(&shell.access, kind, Some(&form.name)).await {
         Ok(created) => render(&state, shell, StatusCode::OK, Some(&created), None).await,
         Err(CoreError::Invalid(message)) => {
             render(&state, shell, StatusCode::BAD_REQUEST, None, Some(&message)).await
@@ -130,11 +126,7 @@ pub(crate) async fn revoke_key(
         return expired(&state);
     }
     let Ok(key_id) = ApiKeyId::parse(&key_id) else {
-        return state.pages.error(
-            StatusCode::NOT_FOUND,
-            "Key not found",
-            "This workspace has no such key.",
-        );
+        return state.pages.error(StatusCode::NOT_FOUND, "Key not found", "This workspace has no such key.");
     };
     match state.switchboard.revoke_key(&shell.access, key_id).await {
         Ok(key) if headers.contains_key("hx-request") => {
@@ -142,11 +134,9 @@ pub(crate) async fn revoke_key(
             state.pages.render(StatusCode::OK, "key_row.html", ctx)
         }
         Ok(_) => Redirect::to(&format!("/w/{id}/settings")).into_response(),
-        Err(CoreError::NotFound(_)) => state.pages.error(
-            StatusCode::NOT_FOUND,
-            "Key not found",
-            "This workspace has no such key.",
-        ),
+        Err(CoreError::NotFound(_)) => {
+            state.pages.error(StatusCode::NOT_FOUND, "Key not found", "This workspace has no such key.")
+        }
         Err(e) => state.pages.core_error(&e),
     }
 }

@@ -76,18 +76,12 @@ pub(crate) async fn open(
         .workspaces_of_user(session.user.id)
         .await
         .map_err(|e| state.pages.core_error(&e))?;
-    let current = memberships
-        .iter()
-        .find(|(w, _)| w.id == id)
-        .ok_or_else(not_found)?;
+    let current = memberships.iter().find(|(w, _)| w.id == id).ok_or_else(not_found)?;
     let workspaces: Vec<Value> = memberships
         .iter()
         .map(|(w, role)| context! { id => w.id.to_string(), name => w.name.as_str(), role => role.as_str() })
         .collect();
-    let parts: Vec<Value> = PARTS
-        .iter()
-        .map(|(slug, label, _)| context! { slug, label })
-        .collect();
+    let parts: Vec<Value> = PARTS.iter().map(|(slug, label, _)| context! { slug, label }).collect();
     let ctx = context! {
         user => context! { email => session.user.email.as_str(), name => &session.user.name },
         workspace => context! { id => id.to_string(), name => current.0.name.as_str() },

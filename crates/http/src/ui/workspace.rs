@@ -40,10 +40,7 @@ pub(crate) async fn overview(
         Ok(summary) => summary,
         Err(e) => return state.pages.core_error(&e),
     };
-    let parts: Vec<_> = PARTS
-        .iter()
-        .map(|(slug, label, about)| context! { slug, label, about })
-        .collect();
+    let parts: Vec<_> = PARTS.iter().map(|(slug, label, about)| context! { slug, label, about }).collect();
     let ctx = context! {
         created_at => summary.workspace.created_at.as_utc().format("%-d %B %Y").to_string(),
         member_count => summary.member_count,
@@ -67,11 +64,7 @@ pub(crate) async fn part(
         );
     };
     match shell::open(&state, &session, &id, slug).await {
-        Ok(shell) => state.pages.render(
-            StatusCode::OK,
-            "part.html",
-            context! { label, about, ..shell.ctx },
-        ),
+        Ok(shell) => state.pages.render(StatusCode::OK, "part.html", context! { label, about, ..shell.ctx }),
         Err(page) => page,
     }
 }

@@ -7,10 +7,7 @@ use sb_test_support::{TestBackend, backend_tests};
 
 use crate::support::{TestApp, bearer};
 
-backend_tests!(
-    a_tenant_cannot_reach_another_tenant,
-    a_deleted_workspace_takes_its_keys_and_pages
-);
+backend_tests!(a_tenant_cannot_reach_another_tenant, a_deleted_workspace_takes_its_keys_and_pages);
 
 /// Every route that names a workspace, for workspace `id` and one of its keys.
 fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
@@ -19,19 +16,9 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/w/{id}")),
         (Method::GET, format!("/w/{id}/settings")),
         (Method::POST, format!("/w/{id}/settings/keys")),
-        (
-            Method::POST,
-            format!("/w/{id}/settings/keys/{key_id}/revoke"),
-        ),
+        (Method::POST, format!("/w/{id}/settings/keys/{key_id}/revoke")),
     ];
-    for part in [
-        "events",
-        "pipelines",
-        "contacts",
-        "checkins",
-        "customers",
-        "search",
-    ] {
+    for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
         routes.push((Method::GET, format!("/w/{id}/{part}")));
     }
     routes
@@ -42,10 +29,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let (b, mut b_browser) = app.other_workspace("Globex", "gina@globex.com").await;
     let a = &app.first;
     let mut a_browser = app.login_owner().await;
-    let a_csrf = app
-        .browse(&mut a_browser, &format!("/w/{}", a.workspace.id))
-        .await
-        .csrf();
+    let a_csrf = app.browse(&mut a_browser, &format!("/w/{}", a.workspace.id)).await.csrf();
     let b_id = b.workspace.id.to_string();
 
     for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()) {
@@ -57,16 +41,9 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
                 .body(Body::empty())
                 .unwrap();
             let status = app.send(request).await.status;
-            let expected = if path.starts_with("/api/") {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::SEE_OTHER
-            };
-            assert_eq!(
-                status, expected,
-                "{} key of A on {method} {path}",
-                key.key.kind
-            );
+            let expected =
+                if path.starts_with("/api/") { StatusCode::NOT_FOUND } else { StatusCode::SEE_OTHER };
+            assert_eq!(status, expected, "{} key of A on {method} {path}", key.key.kind);
         }
         let response = if method == Method::GET {
             app.browse(&mut a_browser, &path).await
@@ -74,25 +51,12 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
             let form = [("name", "x"), ("kind", "master"), ("csrf", a_csrf.as_str())];
             app.post_form(&mut a_browser, &path, &form, &[]).await
         };
-        assert_eq!(
-            response.status,
-            StatusCode::NOT_FOUND,
-            "session of A on {method} {path}"
-        );
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "session of A on {method} {path}");
     }
 
-    let cross = format!(
-        "/w/{}/settings/keys/{}/revoke",
-        a.workspace.id, b.master.key.id
-    );
-    let response = app
-        .post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[])
-        .await;
-    assert_eq!(
-        response.status,
-        StatusCode::NOT_FOUND,
-        "A cannot revoke B's key through A's page"
-    );
+    let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
+    let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND, "A cannot revoke B's key through A's page");
 
     let b_api = format!("/api/v1/workspaces/{b_id}");
     for key in [&b.master, &b.write, &b.read] {
@@ -102,19 +66,13 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
             "B's keys still work"
         );
     }
-    let page = app
-        .browse(&mut b_browser, &format!("/w/{b_id}/settings"))
-        .await;
+    let page = app.browse(&mut b_browser, &format!("/w/{b_id}/settings")).await;
     assert_eq!(page.body.matches("status-active").count(), 3);
     assert!(!page.body.contains("\"x\""));
 
     for malformed in ["nope", "0123", &"f".repeat(24)] {
-        let response = app
-            .get(
-                &format!("/api/v1/workspaces/{malformed}"),
-                Some(&bearer(&a.master.secret)),
-            )
-            .await;
+        let response =
+            app.get(&format!("/api/v1/workspaces/{malformed}"), Some(&bearer(&a.master.secret))).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{malformed}");
         assert_eq!(response.json()["error_code"], "not_found");
         let page = app.browse(&mut a_browser, &format!("/w/{malformed}")).await;
@@ -126,23 +84,11 @@ async fn a_deleted_workspace_takes_its_keys_and_pages(backend: &TestBackend) {
     let app = TestApp::start(backend).await;
     let (b, mut b_browser) = app.other_workspace("Globex", "gina@globex.com").await;
     let b_id = b.workspace.id.to_string();
-    let access = app
-        .switchboard
-        .operator_access(b.workspace.id)
-        .await
-        .unwrap();
+    let access = app.switchboard.operator_access(b.workspace.id).await.unwrap();
     app.switchboard.delete_workspace(&access).await.unwrap();
     let api = format!("/api/v1/workspaces/{b_id}");
-    assert_eq!(
-        app.get(&api, Some(&bearer(&b.master.secret))).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.browse(&mut b_browser, &format!("/w/{b_id}"))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(&api, Some(&bearer(&b.master.secret))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.browse(&mut b_browser, &format!("/w/{b_id}")).await.status, StatusCode::NOT_FOUND);
     let home = app.browse(&mut b_browser, "/").await;
     assert!(home.body.contains("No workspace yet"), "{}", home.body);
 }

@@ -33,10 +33,7 @@ async fn login_sets_a_secure_http_only_session_and_lands_in_the_workspace(backen
     let (token, attributes) = response.set_cookie("sb_session").expect("session cookie");
     assert_eq!(token.len(), 64);
     for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
-        assert!(
-            attributes.contains(attribute),
-            "{attribute} missing from {attributes}"
-        );
+        assert!(attributes.contains(attribute), "{attribute} missing from {attributes}");
     }
 
     let home = app.browse(&mut browser, "/").await;
@@ -44,37 +41,14 @@ async fn login_sets_a_secure_http_only_session_and_lands_in_the_workspace(backen
     assert_eq!(home.location(), workspace);
     let overview = app.browse(&mut browser, &workspace).await;
     assert_eq!(overview.status, StatusCode::OK);
-    for label in [
-        "Events",
-        "Pipelines",
-        "Contacts",
-        "Check-ins",
-        "Customers",
-        "Search",
-        "Settings",
-    ] {
-        assert!(
-            overview.body.contains(&format!(">{label}</a>")),
-            "nav lacks {label}"
-        );
+    for label in ["Events", "Pipelines", "Contacts", "Check-ins", "Customers", "Search", "Settings"] {
+        assert!(overview.body.contains(&format!(">{label}</a>")), "nav lacks {label}");
     }
     assert!(overview.body.contains("owner@acme.com"));
-    for part in [
-        "events",
-        "pipelines",
-        "contacts",
-        "checkins",
-        "customers",
-        "search",
-    ] {
-        let page = app
-            .browse(&mut browser, &format!("{workspace}/{part}"))
-            .await;
+    for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
+        let page = app.browse(&mut browser, &format!("{workspace}/{part}")).await;
         assert_eq!(page.status, StatusCode::OK, "{part}");
-        assert!(
-            page.body.contains("aria-current=\"page\""),
-            "{part} is marked current"
-        );
+        assert!(page.body.contains("aria-current=\"page\""), "{part} is marked current");
     }
 }
 
@@ -88,15 +62,9 @@ async fn a_wrong_password_is_refused_without_a_session(backend: &TestBackend) {
         let mut browser = Browser::default();
         let (status, page) = app.try_login(&mut browser, &email, password).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{email}");
-        assert!(
-            page.body
-                .contains("role=\"alert\">Wrong email or password.</div>")
-        );
+        assert!(page.body.contains("role=\"alert\">Wrong email or password.</div>"));
         assert!(page.set_cookie("sb_session").is_none());
-        assert!(
-            !page.body.contains(password),
-            "the password is not echoed back"
-        );
+        assert!(!page.body.contains(password), "the password is not echoed back");
     }
 }
 
@@ -130,35 +98,16 @@ async fn logout_needs_its_token_and_ends_the_session(backend: &TestBackend) {
     let workspace = format!("/w/{}", app.first.workspace.id);
     let refused = app.post_form(&mut browser, "/logout", &[], &[]).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.browse(&mut browser, &workspace).await.status,
-        StatusCode::OK,
-        "still logged in"
-    );
+    assert_eq!(app.browse(&mut browser, &workspace).await.status, StatusCode::OK, "still logged in");
 
     let stolen = browser.clone();
     let csrf = app.browse(&mut browser, &workspace).await.csrf();
-    let out = app
-        .post_form(&mut browser, "/logout", &[("csrf", &csrf)], &[])
-        .await;
-    assert_eq!(
-        (out.status, out.location()),
-        (StatusCode::SEE_OTHER, "/login")
-    );
-    assert_eq!(
-        out.set_cookie("sb_session")
-            .unwrap()
-            .1
-            .contains("Max-Age=0"),
-        true
-    );
+    let out = app.post_form(&mut browser, "/logout", &[("csrf", &csrf)], &[]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/login"));
+    assert!(out.set_cookie("sb_session").unwrap().1.contains("Max-Age=0"), "the cookie is deleted");
     let mut replay = stolen;
     let after = app.browse(&mut replay, &workspace).await;
-    assert_eq!(
-        after.status,
-        StatusCode::SEE_OTHER,
-        "the old cookie no longer works"
-    );
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the old cookie no longer works");
     assert!(after.location().starts_with("/login"));
 }
 
@@ -166,20 +115,12 @@ async fn logins_are_rate_limited_per_account(backend: &TestBackend) {
     let app = TestApp::start(backend).await;
     let email = app.owner_email.clone();
     for _ in 0..sb_core::LOGIN_FAILURES_PER_ACCOUNT {
-        let (status, _) = app
-            .try_login(&mut Browser::default(), &email, "wrong password")
-            .await;
+        let (status, _) = app.try_login(&mut Browser::default(), &email, "wrong password").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let password = app.owner_password.clone();
-    let (status, page) = app
-        .try_login(&mut Browser::default(), &email, &password)
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
+    let (status, page) = app.try_login(&mut Browser::default(), &email, &password).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     assert!(page.body.contains("Too many failed attempts"));
     assert!(page.headers.contains_key(header::RETRY_AFTER));
     assert!(page.set_cookie("sb_session").is_none());
@@ -199,12 +140,8 @@ async fn pages_redirect_to_login_and_back(backend: &TestBackend) {
     let csrf = page.csrf();
     let email = app.owner_email.clone();
     let password = app.owner_password.clone();
-    let form = [
-        ("email", email.as_str()),
-        ("password", password.as_str()),
-        ("csrf", &csrf),
-        ("next", &settings),
-    ];
+    let form =
+        [("email", email.as_str()), ("password", password.as_str()), ("csrf", &csrf), ("next", &settings)];
     let response = app.post_form(&mut browser, "/login", &form, &[]).await;
     assert_eq!(response.location(), settings);
 
@@ -214,16 +151,8 @@ async fn pages_redirect_to_login_and_back(backend: &TestBackend) {
         ("csrf", &csrf),
         ("next", "//evil.example/"),
     ];
-    let response = app
-        .post_form(
-            &mut Browser {
-                cookies: browser.cookies.clone(),
-            },
-            "/login",
-            &evil,
-            &[],
-        )
-        .await;
+    let response =
+        app.post_form(&mut Browser { cookies: browser.cookies.clone() }, "/login", &evil, &[]).await;
     assert_eq!(response.location(), "/", "never redirects off-site");
 }
 

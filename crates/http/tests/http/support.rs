@@ -29,23 +29,16 @@ impl TestResponse {
     }
 
     pub fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// The value set for cookie `name`, if the response sets it.
     pub fn set_cookie(&self, name: &str) -> Option<(String, String)> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
-                let (key, value) = pair.split_once('=')?;
-                (key == name).then(|| (value.to_owned(), attributes.to_owned()))
-            })
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| (value.to_owned(), attributes.to_owned()))
+        })
     }
 
     /// The first hidden `csrf` field's value in the page.
@@ -56,14 +49,9 @@ impl TestResponse {
     /// The value of the first field named `name`, with HTML entities decoded.
     pub fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no {name} field in: {}", self.body));
+        let start = self.body.find(&marker).unwrap_or_else(|| panic!("no {name} field in: {}", self.body));
         let raw = self.body[start + marker.len()..].split('"').next().unwrap();
-        raw.replace("&#x2f;", "/")
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
+        raw.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&")
     }
 }
 
@@ -75,11 +63,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
     fn remember(&mut self, response: &TestResponse) {
@@ -97,11 +81,7 @@ impl Browser {
 impl TestApp {
     pub async fn start(backend: &TestBackend) -> TestApp {
         let switchboard = Switchboard::open(&backend.config()).await.expect("opens");
-        let first = switchboard
-            .first_start("owner@acme.com")
-            .await
-            .unwrap()
-            .expect("first start");
+        let first = switchboard.first_start("owner@acme.com").await.unwrap().expect("first start");
         let router = sb_http::router(sb_http::AppState::new(switchboard.clone(), true));
         TestApp {
             router,
@@ -113,25 +93,11 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        TestResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     /// A GET with an optional `Authorization` header value.
@@ -145,10 +111,8 @@ impl TestApp {
 
     /// A browser GET, keeping cookies.
     pub async fn browse(&self, browser: &mut Browser, path: &str) -> TestResponse {
-        let request = Request::get(path)
-            .header(header::COOKIE, browser.cookie_header())
-            .body(Body::empty())
-            .unwrap();
+        let request =
+            Request::get(path).header(header::COOKIE, browser.cookie_header()).body(Body::empty()).unwrap();
         let response = self.send(request).await;
         browser.remember(&response);
         response
@@ -162,9 +126,7 @@ impl TestApp {
         form: &[(&str, &str)],
         extra: &[(&str, &str)],
     ) -> TestResponse {
-        let body: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
+        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let mut request = Request::post(path)
             .header(header::COOKIE, browser.cookie_header())
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -194,37 +156,21 @@ impl TestApp {
         let page = self.browse(browser, "/login").await;
         let csrf = page.csrf();
         let response = self
-            .post_form(
-                browser,
-                "/login",
-                &[("email", email), ("password", password), ("csrf", &csrf)],
-                &[],
-            )
+            .post_form(browser, "/login", &[("email", email), ("password", password), ("csrf", &csrf)], &[])
             .await;
         (response.status, response)
     }
 
     pub async fn login_owner(&self) -> Browser {
-        self.login(&self.owner_email.clone(), &self.owner_password.clone())
-            .await
+        self.login(&self.owner_email.clone(), &self.owner_password.clone()).await
     }
 
     /// A second workspace with its own admin user; returns it and that user's browser.
     pub async fn other_workspace(&self, name: &str, admin: &str) -> (CreatedWorkspace, Browser) {
         let created = self.switchboard.create_workspace(name, None).await.unwrap();
-        self.switchboard
-            .create_user(admin, None, Some("correct horse".into()))
-            .await
-            .unwrap();
-        let access = self
-            .switchboard
-            .operator_access(created.workspace.id)
-            .await
-            .unwrap();
-        self.switchboard
-            .add_member(&access, admin, sb_types::Role::Admin)
-            .await
-            .unwrap();
+        self.switchboard.create_user(admin, None, Some("correct horse".into())).await.unwrap();
+        let access = self.switchboard.operator_access(created.workspace.id).await.unwrap();
+        self.switchboard.add_member(&access, admin, sb_types::Role::Admin).await.unwrap();
         let browser = self.login(admin, "correct horse").await;
         (created, browser)
     }

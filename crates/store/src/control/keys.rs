@@ -103,9 +103,8 @@ impl Store {
         &self,
         secret_hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = $1 AND k.revoked_at IS NULL"
-        );
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = $1 AND k.revoked_at IS NULL");
         let row = sqlx::query(&sql)
             .bind(secret_hash)
             .fetch_optional(&self.control)
@@ -130,17 +129,13 @@ impl Store {
         .execute(&self.control)
         .await
         .map_err(StoreError::from_sqlx)?;
-        let sql =
-            format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1 AND k.workspace_id = $2");
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1 AND k.workspace_id = $2");
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .bind(workspace.to_string())
             .fetch_optional(&self.control)
             .await
             .map_err(StoreError::from_sqlx)?;
-        row.as_ref()
-            .map(key_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound("key"))
+        row.as_ref().map(key_from_row).transpose()?.ok_or(StoreError::NotFound("key"))
     }
 }

@@ -21,14 +21,16 @@ impl Store {
         user: UserId,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user.to_string())
-            .bind(Timestamp::now().to_string())
-            .bind(expires_at.to_string())
-            .execute(&self.control)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.to_string())
+        .bind(Timestamp::now().to_string())
+        .bind(expires_at.to_string())
+        .execute(&self.control)
+        .await
+        .map_err(StoreError::from_sqlx)?;
         Ok(())
     }
 

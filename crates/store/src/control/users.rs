@@ -76,24 +76,20 @@ impl Store {
     /// All users, by email.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.email");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.control)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        let rows = sqlx::query(&sql).fetch_all(&self.control).await.map_err(StoreError::from_sqlx)?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// Replaces a user's password hash and ends all of their sessions, in one transaction.
     pub async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
         let mut tx = self.control.begin().await.map_err(StoreError::from_sqlx)?;
-        let updated =
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(hash)
-                .bind(Timestamp::now().to_string())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let updated = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(Timestamp::now().to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }

@@ -51,24 +51,13 @@ impl Store {
         if taken > 0 {
             return Err(StoreError::Conflict(DUPLICATE_NAME.into()));
         }
-        let workspace = Workspace {
-            id: WorkspaceId::generate(),
-            name: name.clone(),
-            created_at: Timestamp::now(),
-        };
-        let pool = self
-            .backend
-            .create_workspace_db(&self.control, workspace.id)
-            .await?;
+        let workspace =
+            Workspace { id: WorkspaceId::generate(), name: name.clone(), created_at: Timestamp::now() };
+        let pool = self.backend.create_workspace_db(&self.control, workspace.id).await?;
         let db = WorkspaceDb::initialise(workspace.id, pool, workspace.created_at).await?;
-        if let Err(e) = self
-            .insert_workspace_rows(&workspace, &name_key, owner)
-            .await
-        {
+        if let Err(e) = self.insert_workspace_rows(&workspace, &name_key, owner).await {
             db.close().await;
-            self.backend
-                .drop_workspace_db(&self.control, workspace.id)
-                .await?;
+            self.backend.drop_workspace_db(&self.control, workspace.id).await?;
             return Err(e);
         }
         self.lock_workspaces().insert(workspace.id, db);
@@ -82,16 +71,14 @@ impl Store {
         owner: Option<UserId>,
     ) -> Result<(), StoreError> {
         let mut tx = self.control.begin().await.map_err(StoreError::from_sqlx)?;
-        sqlx::query(
-            "INSERT INTO workspaces (id, name, name_key, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(workspace.id.to_string())
-        .bind(workspace.name.as_str())
-        .bind(name_key)
-        .bind(workspace.created_at.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_as(DUPLICATE_NAME))?;
+        sqlx::query("INSERT INTO workspaces (id, name, name_key, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(workspace.id.to_string())
+            .bind(workspace.name.as_str())
+            .bind(name_key)
+            .bind(workspace.created_at.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_as(DUPLICATE_NAME))?;
         if let Some(owner) = owner {
             sqlx::query(
                 "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
@@ -120,20 +107,13 @@ impl Store {
 
     /// All workspaces, oldest first.
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
-        let sql =
-            format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces w ORDER BY w.created_at, w.id");
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.control)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        let sql = format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces w ORDER BY w.created_at, w.id");
+        let rows = sqlx::query(&sql).fetch_all(&self.control).await.map_err(StoreError::from_sqlx)?;
         rows.iter().map(workspace_from_row).collect()
     }
 
     /// The workspaces `user` belongs to, with their role, by name.
-    pub async fn workspaces_of_user(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(Workspace, Role)>, StoreError> {
+    pub async fn workspaces_of_user(&self, user: UserId) -> Result<Vec<(Workspace, Role)>, StoreError> {
         let sql = format!(
             "SELECT {WORKSPACE_COLUMNS}, m.role FROM workspaces w
              JOIN memberships m ON m.workspace_id = w.id
@@ -145,12 +125,7 @@ impl Store {
             .await
             .map_err(StoreError::from_sqlx)?;
         rows.iter()
-            .map(|row| {
-                Ok((
-                    workspace_from_row(row)?,
-                    parsed(row, 3, "memberships.role", Role::parse)?,
-                ))
-            })
+            .map(|row| Ok((workspace_from_row(row)?, parsed(row, 3, "memberships.role", Role::parse)?)))
             .collect()
     }
 
@@ -178,14 +153,16 @@ impl Store {
         user: UserId,
         role: Role,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(workspace.to_string())
-            .bind(user.to_string())
-            .bind(role.as_str())
-            .bind(Timestamp::now().to_string())
-            .execute(&self.control)
-            .await
-            .map_err(conflict_as("this user is already a member of the workspace"))?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace.to_string())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(Timestamp::now().to_string())
+        .execute(&self.control)
+        .await
+        .map_err(conflict_as("this user is already a member of the workspace"))?;
         Ok(())
     }
 
@@ -217,16 +194,14 @@ impl Store {
         workspace: WorkspaceId,
         user: UserId,
     ) -> Result<Option<Role>, StoreError> {
-        let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
-        )
-        .bind(workspace.to_string())
-        .bind(user.to_string())
-        .fetch_optional(&self.control)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        role.map(|r| crate::decode("memberships.role", Role::parse(&r)))
-            .transpose()
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&self.control)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        role.map(|r| crate::decode("memberships.role", Role::parse(&r))).transpose()
     }
 
     /// How many members the workspace has.

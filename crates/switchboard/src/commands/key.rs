@@ -57,18 +57,9 @@ fn key_json(key: &KeyView) -> serde_json::Value {
 pub(crate) async fn run(config: sb_config::Config, command: KeyCommand) -> anyhow::Result<()> {
     let switchboard = super::open(&config).await?;
     match command {
-        KeyCommand::Create {
-            workspace,
-            kind,
-            name,
-            json,
-        } => {
-            let access = switchboard
-                .operator_access(super::workspace_id(&workspace)?)
-                .await?;
-            let created = switchboard
-                .create_key(&access, KeyKind::parse(&kind)?, name.as_deref())
-                .await?;
+        KeyCommand::Create { workspace, kind, name, json } => {
+            let access = switchboard.operator_access(super::workspace_id(&workspace)?).await?;
+            let created = switchboard.create_key(&access, KeyKind::parse(&kind)?, name.as_deref()).await?;
             if json {
                 let mut value = key_json(&created.key);
                 value["key"] = json!(created.secret);
@@ -82,9 +73,7 @@ pub(crate) async fn run(config: sb_config::Config, command: KeyCommand) -> anyho
             }
         }
         KeyCommand::List { workspace, json } => {
-            let access = switchboard
-                .operator_access(super::workspace_id(&workspace)?)
-                .await?;
+            let access = switchboard.operator_access(super::workspace_id(&workspace)?).await?;
             let keys = switchboard.list_keys(&access).await?;
             if json {
                 output::json(&json!(keys.iter().map(key_json).collect::<Vec<_>>()));
@@ -92,9 +81,8 @@ pub(crate) async fn run(config: sb_config::Config, command: KeyCommand) -> anyho
                 let rows: Vec<Vec<String>> = keys
                     .iter()
                     .map(|k| {
-                        let status = k
-                            .revoked_at
-                            .map_or_else(|| "active".to_owned(), |t| format!("revoked {t}"));
+                        let status =
+                            k.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {t}"));
                         vec![
                             k.id.to_string(),
                             k.kind.to_string(),
@@ -107,17 +95,9 @@ pub(crate) async fn run(config: sb_config::Config, command: KeyCommand) -> anyho
                 output::table(&["ID", "KIND", "KEY", "NAME", "STATUS"], &rows);
             }
         }
-        KeyCommand::Revoke {
-            workspace,
-            id,
-            json,
-        } => {
-            let access = switchboard
-                .operator_access(super::workspace_id(&workspace)?)
-                .await?;
-            let key = switchboard
-                .revoke_key(&access, ApiKeyId::parse(&id)?)
-                .await?;
+        KeyCommand::Revoke { workspace, id, json } => {
+            let access = switchboard.operator_access(super::workspace_id(&workspace)?).await?;
+            let key = switchboard.revoke_key(&access, ApiKeyId::parse(&id)?).await?;
             if json {
                 output::json(&key_json(&key));
             } else {

@@ -34,18 +34,12 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let purger = tokio::spawn(purge_sessions(switchboard.clone(), stop_rx.clone()));
-    let app = sb_http::router(sb_http::AppState::new(
-        switchboard.clone(),
-        config.cookie_secure,
-    ));
+    let app = sb_http::router(sb_http::AppState::new(switchboard.clone(), config.cookie_secure));
     let mut shutdown = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        });
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
@@ -60,22 +54,16 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
 }
 
 fn print_first_start(first: &FirstStart, address: SocketAddr) {
-    match &first.workspace {
-        Some(_) => println!(
-            "First start: created the owner account and a first workspace. This is shown once."
-        ),
-        None => println!(
-            "First start: created the owner account, owner of the existing workspaces. This is shown once."
-        ),
-    }
+    let what = match &first.workspace {
+        Some(_) => "the owner account and a first workspace",
+        None => "the owner account, owner of the existing workspaces",
+    };
+    println!("First start: created {what}. This is shown once.");
     println!("  Log in at:   http://{address}/login");
     println!("  Email:       {}", first.owner_email);
     println!("  Password:    {}", first.owner_password);
     if let Some(created) = &first.workspace {
-        println!(
-            "  Workspace:   {} ({})",
-            created.workspace.name, created.workspace.id
-        );
+        println!("  Workspace:   {} ({})", created.workspace.name, created.workspace.id);
         println!("  Master key:  {}", created.master.secret);
         println!("  Write key:   {}", created.write.secret);
         println!("  Read key:    {}", created.read.secret);
@@ -100,15 +88,14 @@ async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -65,31 +65,18 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 pub(crate) async fn run(config: sb_config::Config, command: UserCommand) -> anyhow::Result<()> {
     let switchboard = super::open(&config).await?;
     match command {
-        UserCommand::Create {
-            email,
-            name,
-            password_stdin,
-            workspace,
-            role,
-            json,
-        } => {
+        UserCommand::Create { email, name, password_stdin, workspace, role, json } => {
             let membership = match (workspace, role) {
                 (Some(w), Some(r)) => {
-                    let access = switchboard
-                        .operator_access(super::workspace_id(&w)?)
-                        .await?;
+                    let access = switchboard.operator_access(super::workspace_id(&w)?).await?;
                     Some((access, Role::parse(&r)?))
                 }
                 _ => None,
             };
             let (password, generated) = password(password_stdin)?;
-            let user = switchboard
-                .create_user(&email, name.as_deref(), Some(password.clone()))
-                .await?;
+            let user = switchboard.create_user(&email, name.as_deref(), Some(password.clone())).await?;
             if let Some((access, role)) = &membership {
-                switchboard
-                    .add_member(access, user.email.as_str(), *role)
-                    .await?;
+                switchboard.add_member(access, user.email.as_str(), *role).await?;
             }
             if json {
                 let mut value = json!({
@@ -132,11 +119,7 @@ pub(crate) async fn run(config: sb_config::Config, command: UserCommand) -> anyh
                 output::table(&["ID", "EMAIL", "NAME"], &rows);
             }
         }
-        UserCommand::SetPassword {
-            email,
-            password_stdin,
-            json,
-        } => {
+        UserCommand::SetPassword { email, password_stdin, json } => {
             let (password, generated) = password(password_stdin)?;
             switchboard.set_password(&email, password.clone()).await?;
             if json {

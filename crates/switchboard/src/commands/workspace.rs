@@ -33,10 +33,7 @@ pub(crate) enum WorkspaceCommand {
     },
 }
 
-pub(crate) async fn run(
-    config: sb_config::Config,
-    command: WorkspaceCommand,
-) -> anyhow::Result<()> {
+pub(crate) async fn run(config: sb_config::Config, command: WorkspaceCommand) -> anyhow::Result<()> {
     let switchboard = super::open(&config).await?;
     match command {
         WorkspaceCommand::Create { name, json } => {
@@ -52,10 +49,7 @@ pub(crate) async fn run(
                     "read_key": created.read.secret,
                 }));
             } else {
-                println!(
-                    "Created workspace {} ({}). Its keys, shown once:",
-                    w.name, w.id
-                );
+                println!("Created workspace {} ({}). Its keys, shown once:", w.name, w.id);
                 println!("  Master key:  {}", created.master.secret);
                 println!("  Write key:   {}", created.write.secret);
                 println!("  Read key:    {}", created.read.secret);
@@ -72,13 +66,7 @@ pub(crate) async fn run(
             } else {
                 let rows: Vec<Vec<String>> = workspaces
                     .iter()
-                    .map(|w| {
-                        vec![
-                            w.id.to_string(),
-                            w.name.to_string(),
-                            w.created_at.to_string(),
-                        ]
-                    })
+                    .map(|w| vec![w.id.to_string(), w.name.to_string(), w.created_at.to_string()])
                     .collect();
                 output::table(&["ID", "NAME", "CREATED"], &rows);
             }
@@ -87,9 +75,7 @@ pub(crate) async fn run(
             let id = super::workspace_id(&id)?;
             let access = switchboard.operator_access(id).await?;
             if !yes {
-                bail!(
-                    "deleting workspace {id} removes all of its data; run again with --yes to confirm"
-                );
+                bail!("deleting workspace {id} removes all of its data; run again with --yes to confirm");
             }
             switchboard.delete_workspace(&access).await?;
             if json {

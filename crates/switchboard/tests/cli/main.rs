@@ -1,0 +1,6 @@
+//! End-to-end tests of the real `switchboard` binary: `serve` in a child process, the admin
+//! commands beside it on the same data folder, HTTP over a real socket.
+
+mod admin;
+mod serve;
+mod support;
