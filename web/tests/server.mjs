@@ -85,6 +85,7 @@ export async function startServer(name = 'server') {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_') || k === 'SWITCHBOARD_LOG'),
   );
+  env.NO_COLOR = '1'; // plain logs in test-results/*.log
   const args = ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`];
   const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const killOnExit = () => child.kill('SIGKILL');

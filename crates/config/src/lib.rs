@@ -166,6 +166,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../switchboard.example.toml"));
+        let example = Config::load(Options { config: Some(path), ..Options::default() }).unwrap();
+        let defaults = Config::load(Options::default()).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn bad_values_name_the_option() {
         let listen = Options { listen: Some("localhost".into()), ..Options::default() };
         assert!(Config::load(listen).unwrap_err().to_string().starts_with("invalid --listen"));

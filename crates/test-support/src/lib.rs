@@ -145,3 +145,19 @@ macro_rules! backend_tests {
         )+
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// Says, in the test run's output, whether the PostgreSQL suites ran or were skipped
+    /// (`.config/nextest.toml` shows this test's output even when it passes).
+    #[test]
+    fn postgres_suite_status() {
+        match super::postgres_admin_url() {
+            Some(_) => eprintln!("PostgreSQL suites: running (SWITCHBOARD_TEST_POSTGRES is set)"),
+            None => eprintln!(
+                "PostgreSQL suites: SKIPPED because SWITCHBOARD_TEST_POSTGRES is not set; set it to \
+                 postgres://postgres@127.0.0.1:5432/postgres to run them"
+            ),
+        }
+    }
+}
