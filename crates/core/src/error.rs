@@ -23,6 +23,11 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("server secret: {0}")]
     Secret(String),
+    /// A query that cannot be answered as asked; `code` is the Keen error name.
+    #[error("{message}")]
+    Query { code: &'static str, message: String },
+    #[error(transparent)]
+    Events(#[from] sb_events::EventStoreError),
 }
 
 impl CoreError {
@@ -37,6 +42,8 @@ impl CoreError {
             CoreError::RateLimited { .. } => ErrorKind::RateLimited,
             CoreError::Store(e) => e.kind(),
             CoreError::Secret(_) => ErrorKind::Internal,
+            CoreError::Query { .. } => ErrorKind::Invalid,
+            CoreError::Events(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -5,6 +5,7 @@
 mod access;
 mod bootstrap;
 mod error;
+mod events;
 mod keys;
 mod login_limits;
 mod passwords;
@@ -13,13 +14,18 @@ mod sessions;
 mod users;
 mod workspaces;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sb_types::WorkspaceId;
 
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use error::CoreError;
+pub use events::{BatchOutcome, CountQuery};
 pub use keys::{CreatedKey, KeyView, looks_like_api_key};
 pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
+pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;
 pub use sb_store::{Member, User, Workspace};
 pub use secret::ServerSecret;
@@ -36,6 +42,7 @@ struct Inner {
     store: Store,
     secret: ServerSecret,
     login_limits: LoginLimits,
+    event_stores: Mutex<HashMap<WorkspaceId, Arc<sb_events::EventStore>>>,
 }
 
 impl Switchboard {
@@ -49,7 +56,10 @@ impl Switchboard {
 
     /// A handle over an already opened store.
     pub fn from_parts(store: Store, secret: ServerSecret) -> Switchboard {
-        Switchboard { inner: Arc::new(Inner { store, secret, login_limits: LoginLimits::default() }) }
+        let event_stores = Mutex::default();
+        Switchboard {
+            inner: Arc::new(Inner { store, secret, login_limits: LoginLimits::default(), event_stores }),
+        }
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -66,8 +76,18 @@ impl Switchboard {
         self.inner.store.backend().name()
     }
 
-    /// Closes the databases.
+    fn lock_event_stores(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Arc<sb_events::EventStore>>> {
+        self.inner.event_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Closes the event stores (their writers finish what is queued) and the databases.
     pub async fn close(&self) {
+        let open: Vec<WorkspaceId> = self.lock_event_stores().keys().copied().collect();
+        for workspace in open {
+            self.close_event_store(workspace).await;
+        }
         self.inner.store.close().await;
     }
 }

@@ -55,6 +55,11 @@ impl Switchboard {
         Ok(Access::new(workspace, Actor::Operator))
     }
 
+    /// Whether a workspace with this id exists.
+    pub async fn workspace_exists(&self, workspace: WorkspaceId) -> Result<bool, CoreError> {
+        Ok(self.store().workspace(workspace).await?.is_some())
+    }
+
     /// Deletes a workspace with everything it holds. Needs owner rights (or the operator).
     pub async fn delete_workspace(&self, access: &Access) -> Result<(), CoreError> {
         let owner =
@@ -62,6 +67,7 @@ impl Switchboard {
         if !owner {
             return Err(CoreError::Forbidden("only an owner may delete a workspace"));
         }
+        self.close_event_store(access.workspace()).await;
         self.store().delete_workspace(access.workspace()).await.map_err(|e| match e.kind() {
             sb_types::ErrorKind::NotFound => CoreError::NotFound("workspace"),
             _ => e.into(),

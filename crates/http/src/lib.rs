@@ -9,6 +9,7 @@ mod assets;
 mod auth;
 mod cookies;
 mod error;
+mod keen;
 mod pages;
 mod ui;
 
@@ -17,14 +18,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use sb_core::Switchboard;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, error_code};
 
-/// Largest request body accepted, in bytes, until a part needs more.
+/// Largest request body accepted, in bytes, outside `/3.0` (see `keen::MAX_KEEN_BODY_BYTES`).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,12 +57,13 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .merge(api::routes())
+        .merge(keen::routes())
         .merge(ui::routes())
         .merge(assets::routes())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(error::not_found)
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));

@@ -17,6 +17,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../../../web/templates/login.html")),
     ("overview.html", include_str!("../../../web/templates/overview.html")),
     ("part.html", include_str!("../../../web/templates/part.html")),
+    ("events.html", include_str!("../../../web/templates/events.html")),
+    ("events_collection.html", include_str!("../../../web/templates/events_collection.html")),
     ("settings.html", include_str!("../../../web/templates/settings.html")),
     ("key_row.html", include_str!("../../../web/templates/key_row.html")),
     ("no_workspace.html", include_str!("../../../web/templates/no_workspace.html")),

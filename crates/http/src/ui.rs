@@ -1,5 +1,6 @@
 //! The web pages: login, the workspace shell with its navigation, and settings.
 
+mod events;
 mod login;
 mod settings;
 mod shell;
@@ -16,6 +17,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/w/{id}", get(workspace::overview))
+        .route("/w/{id}/events", get(events::collections))
+        .route("/w/{id}/events/{collection}", get(events::collection))
         .route("/w/{id}/settings", get(settings::page))
         .route("/w/{id}/settings/keys", post(settings::create_key))
         .route("/w/{id}/settings/keys/{key_id}/revoke", post(settings::revoke_key))

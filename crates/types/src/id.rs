@@ -85,6 +85,7 @@ macro_rules! id_kind {
 id_kind!(WorkspaceKind, WorkspaceId, "workspace");
 id_kind!(UserKind, UserId, "user");
 id_kind!(ApiKeyKind, ApiKeyId, "key");
+id_kind!(EventKind, EventId, "event");
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ mod names;
 mod time;
 
 pub use error::ErrorKind;
-pub use id::{ApiKeyId, Id, IdKind, UserId, WorkspaceId};
+pub use id::{ApiKeyId, EventId, Id, IdKind, UserId, WorkspaceId};
 pub use names::{Email, KeyKind, Role, WorkspaceName};
 pub use time::Timestamp;
 

@@ -15,6 +15,7 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/api/v1/workspaces/{id}")),
         (Method::GET, format!("/w/{id}")),
         (Method::GET, format!("/w/{id}/settings")),
+        (Method::GET, format!("/w/{id}/events/purchases")),
         (Method::POST, format!("/w/{id}/settings/keys")),
         (Method::POST, format!("/w/{id}/settings/keys/{key_id}/revoke")),
     ];
@@ -22,6 +23,20 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         routes.push((Method::GET, format!("/w/{id}/{part}")));
     }
     routes
+}
+
+/// Every Keen route of project `id`.
+fn keen_routes(id: &str) -> Vec<(Method, String)> {
+    vec![
+        (Method::GET, format!("/3.0/projects/{id}")),
+        (Method::GET, format!("/3.0/projects/{id}/events")),
+        (Method::POST, format!("/3.0/projects/{id}/events")),
+        (Method::GET, format!("/3.0/projects/{id}/events/purchases")),
+        (Method::POST, format!("/3.0/projects/{id}/events/purchases")),
+        (Method::GET, format!("/3.0/projects/{id}/events/purchases?data=eyJ4IjoxfQ")),
+        (Method::GET, format!("/3.0/projects/{id}/queries/count?event_collection=purchases")),
+        (Method::POST, format!("/3.0/projects/{id}/queries/count")),
+    ]
 }
 
 async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
@@ -53,6 +68,27 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         };
         assert_eq!(response.status, StatusCode::NOT_FOUND, "session of A on {method} {path}");
     }
+
+    for (method, path) in keen_routes(&b_id) {
+        for key in [&a.master, &a.write, &a.read] {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header(header::AUTHORIZATION, key.secret.clone())
+                .body(Body::from("{\"purchases\": [{\"x\": 1}]}"))
+                .unwrap();
+            let response = app.send(request).await;
+            assert_eq!(
+                response.status,
+                StatusCode::NOT_FOUND,
+                "{} key of A on {method} {path}",
+                key.key.kind
+            );
+            assert_eq!(response.json()["error_code"], "ResourceNotFoundError");
+        }
+    }
+    let b_access = app.switchboard.operator_access(b.workspace.id).await.unwrap();
+    assert!(app.switchboard.event_collections(&b_access).await.unwrap().is_empty(), "A wrote nothing into B");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

@@ -3,6 +3,7 @@
 
 mod api;
 mod isolation;
+mod keen;
 mod login;
 mod settings;
 mod support;

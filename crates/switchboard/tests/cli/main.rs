@@ -2,5 +2,7 @@
 //! commands beside it on the same data folder, HTTP over a real socket.
 
 mod admin;
+mod crash;
+mod keen_python;
 mod serve;
 mod support;

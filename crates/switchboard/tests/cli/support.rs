@@ -131,7 +131,7 @@ impl Response {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection.
+/// One HTTP/1.1 request on a fresh connection; panics if the server cannot be reached.
 pub fn request(
     address: SocketAddr,
     method: &str,
@@ -139,8 +139,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Response {
-    let mut stream = TcpStream::connect(address).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    try_request(address, method, path, headers, body).expect("the server answers")
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub fn try_request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut text = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -150,22 +161,24 @@ pub fn request(
     }
     text.push_str("\r\n");
     text.push_str(body);
-    stream.write_all(text.as_bytes()).unwrap();
+    stream.write_all(text.as_bytes())?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    stream.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+    let broken = || std::io::Error::other("malformed HTTP response");
+    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(broken)?;
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(broken)?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
     let response = Response { status, headers, body: body.to_owned() };
-    match response.header("transfer-encoding") {
+    Ok(match response.header("transfer-encoding") {
         Some("chunked") => Response { body: dechunk(&response.body), ..response },
         _ => response,
-    }
+    })
 }
 
 fn dechunk(mut body: &str) -> String {

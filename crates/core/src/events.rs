@@ -1,0 +1,148 @@
+//! Events: recording Keen-style events into the workspace's event store and asking it
+//! questions. Event stores are opened on first use and kept open.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sb_events::query::filter::parse_filters;
+use sb_events::query::timeframe::{Timezone, resolve};
+use sb_events::{CollectionName, EventContext, EventStore, Rejection};
+use sb_types::WorkspaceId;
+use serde_json::Value;
+
+use crate::{Access, CoreError, Permission, Switchboard};
+
+/// For each collection of a request, in request order: each event's outcome.
+pub type BatchOutcome = Vec<(String, Vec<Result<(), Rejection>>)>;
+
+/// A count question, with its parameters as the client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct CountQuery {
+    pub collection: String,
+    pub timeframe: Option<Value>,
+    pub timezone: Option<Value>,
+    pub filters: Option<Value>,
+}
+
+impl Switchboard {
+    async fn event_store(&self, workspace: WorkspaceId) -> Result<Arc<EventStore>, CoreError> {
+        if let Some(store) = self.lock_event_stores().get(&workspace) {
+            return Ok(store.clone());
+        }
+        let dir = self.store().backend().workspace_dir(workspace).join("events");
+        let opened = tokio::task::spawn_blocking(move || EventStore::open(&dir))
+            .await
+            .map_err(|_| CoreError::Secret("opening the event store was interrupted".into()))??;
+        Ok(self.lock_event_stores().entry(workspace).or_insert_with(|| Arc::new(opened)).clone())
+    }
+
+    /// Records a request's events: each event is checked on its own (a bad one fails alone),
+    /// the good ones are written durably together, and the answer comes after the fsync.
+    pub async fn record_events(
+        &self,
+        access: &Access,
+        batch: Vec<(String, Vec<Value>)>,
+        context: EventContext,
+    ) -> Result<BatchOutcome, CoreError> {
+        access.require(Permission::Write)?;
+        let store = self.event_store(access.workspace()).await?;
+        let now_ms = context.now_ms;
+        let mut outcome: BatchOutcome = Vec::with_capacity(batch.len());
+        let mut accepted = Vec::new();
+        for (name, events) in batch {
+            let results: Vec<Result<(), Rejection>>;
+            match CollectionName::parse(&name) {
+                Err(description) => {
+                    let rejection = Rejection { name: "InvalidCollectionNameError", description };
+                    results = events.iter().map(|_| Err(rejection.clone())).collect();
+                }
+                Ok(collection) => {
+                    let mut good = Vec::new();
+                    results = events
+                        .into_iter()
+                        .map(|raw| sb_events::prepare(raw, &context).map(|event| good.push(event)))
+                        .collect();
+                    if !good.is_empty() {
+                        accepted.push((collection, good));
+                    }
+                }
+            }
+            outcome.push((name, results));
+        }
+        if !accepted.is_empty() {
+            store.write(accepted, now_ms).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Counts a collection's events in a timeframe that pass the filters.
+    pub async fn count_events(
+        &self,
+        access: &Access,
+        query: CountQuery,
+        now_ms: i64,
+    ) -> Result<u64, CoreError> {
+        access.require(Permission::Read)?;
+        let collection = CollectionName::parse(&query.collection)
+            .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
+        let timezone = Timezone::parse(query.timezone.as_ref())
+            .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?;
+        let range = match &query.timeframe {
+            None | Some(Value::Null) => None,
+            Some(timeframe) => Some(
+                resolve(timeframe, timezone, now_ms)
+                    .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?,
+            ),
+        };
+        let filters = parse_filters(query.filters.as_ref())
+            .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?;
+        let store = self.event_store(access.workspace()).await?;
+        tokio::task::spawn_blocking(move || store.count(&collection, range, &filters))
+            .await
+            .map_err(|_| CoreError::Secret("the count was interrupted".into()))
+    }
+
+    /// The workspace's collections with their event counts.
+    pub async fn event_collections(
+        &self,
+        access: &Access,
+    ) -> Result<Vec<(CollectionName, usize)>, CoreError> {
+        access.require(Permission::Read)?;
+        Ok(self.event_store(access.workspace()).await?.collections())
+    }
+
+    /// A collection's schema: property dot paths and Keen type names. Empty when the
+    /// collection has no events.
+    pub async fn event_schema(
+        &self,
+        access: &Access,
+        collection: &str,
+    ) -> Result<BTreeMap<String, &'static str>, CoreError> {
+        access.require(Permission::Read)?;
+        let collection = CollectionName::parse(collection)
+            .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
+        Ok(self.event_store(access.workspace()).await?.schema(&collection).unwrap_or_default())
+    }
+
+    /// The `limit` events most recently stored in a collection, newest first.
+    pub async fn latest_events(
+        &self,
+        access: &Access,
+        collection: &str,
+        limit: usize,
+    ) -> Result<Vec<Arc<Value>>, CoreError> {
+        access.require(Permission::Read)?;
+        let collection = CollectionName::parse(collection)
+            .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
+        let store = self.event_store(access.workspace()).await?;
+        Ok(store.latest(&collection, limit).into_iter().map(|e| e.body).collect())
+    }
+
+    /// Closes a workspace's event store (before its folder is removed, or at shutdown).
+    pub(crate) async fn close_event_store(&self, workspace: WorkspaceId) {
+        let store = self.lock_event_stores().remove(&workspace);
+        if let Some(store) = store {
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Turning a posted JSON event into a stored one: Keen's validation rules, the `keen`
+//! namespace (timestamp, created_at, id, uniqueness token), and the `${keen.ip}` and
+//! `${keen.user_agent}` placeholders. Pure: no IO.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::timestamp::{format_keen_timestamp, parse_keen_timestamp};
+
+/// Longest property name, in characters (Java and iOS clients' limit).
+pub const MAX_PROPERTY_NAME: usize = 256;
+/// Longest string value, in characters (the clients' limit).
+pub const MAX_STRING_VALUE: usize = 10_000;
+/// Deepest nesting of objects and lists.
+pub const MAX_DEPTH: usize = 100;
+/// Most leaf values (strings, numbers, booleans, nulls, list items) in one event.
+pub const MAX_PROPERTIES: usize = 10_000;
+/// Largest event, serialised, in bytes.
+pub const MAX_EVENT_BYTES: usize = 1_000_000;
+/// Longest `keen.uniqueness_token`, in characters.
+pub const MAX_UNIQUENESS_TOKEN: usize = 64;
+
+/// Keys a client may set in the `keen` object. `id` and `created_at` are accepted (clients
+/// that re-send extracted events include them) and replaced by the server's values.
+const CLIENT_KEEN_KEYS: &[&str] =
+    &["timestamp", "addons", "location", "uniqueness_token", "id", "created_at"];
+
+/// Request facts that placeholders and defaults draw on.
+#[derive(Debug, Clone)]
+pub struct EventContext {
+    pub ip: String,
+    pub user_agent: String,
+    /// The receive time, Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// An event ready to store.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub timestamp_ms: i64,
+    pub uniqueness_token: Option<String>,
+    pub body: Arc<Value>,
+}
+
+/// Why an event was refused: a Keen error name and a description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub name: &'static str,
+    pub description: String,
+}
+
+fn reject(name: &'static str, description: impl Into<String>) -> Rejection {
+    Rejection { name, description: description.into() }
+}
+
+/// Validates `raw` and builds the stored event: `keen.timestamp` normalised (or set to the
+/// receive time), `keen.created_at` and `keen.id` set, `keen.addons` removed, placeholders
+/// replaced.
+pub fn prepare(raw: Value, ctx: &EventContext) -> Result<PreparedEvent, Rejection> {
+    let Value::Object(mut event) = raw else {
+        return Err(reject("InvalidEventError", "an event must be a JSON object"));
+    };
+    let keen = match event.remove("keen") {
+        None => Map::new(),
+        Some(Value::Object(keen)) => keen,
+        Some(_) => return Err(reject("NamespaceTypeError", "the `keen` property must be an object")),
+    };
+    let mut leaves = 0;
+    check_object(&mut event, ctx, 1, &mut leaves, "")?;
+    let KeenFields { keen, timestamp_ms, uniqueness_token } = prepare_keen(keen, ctx, &mut leaves)?;
+    event.insert("keen".into(), Value::Object(keen));
+    let body = Value::Object(event);
+    let size = serde_json::to_vec(&body).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_EVENT_BYTES {
+        return Err(reject(
+            "InvalidEventError",
+            format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}"),
+        ));
+    }
+    Ok(PreparedEvent { timestamp_ms, uniqueness_token, body: Arc::new(body) })
+}
+
+/// The checked `keen` object and what was read from it.
+struct KeenFields {
+    keen: Map<String, Value>,
+    timestamp_ms: i64,
+    uniqueness_token: Option<String>,
+}
+
+fn prepare_keen(
+    mut keen: Map<String, Value>,
+    ctx: &EventContext,
+    leaves: &mut usize,
+) -> Result<KeenFields, Rejection> {
+    if let Some(unknown) = keen.keys().find(|k| !CLIENT_KEEN_KEYS.contains(&k.as_str())) {
+        return Err(reject(
+            "InvalidKeenNamespaceProperty",
+            format!("`keen.{unknown}` is not a property clients may set"),
+        ));
+    }
+    keen.remove("addons");
+    let timestamp_ms = match keen.get("timestamp") {
+        None | Some(Value::Null) => ctx.now_ms,
+        Some(Value::String(text)) => parse_keen_timestamp(text).ok_or_else(|| {
+            reject(
+                "InvalidPropertyValueError",
+                format!("keen.timestamp {text:?} is not an ISO-8601 timestamp"),
+            )
+        })?,
+        Some(_) => {
+            return Err(reject("InvalidPropertyValueError", "keen.timestamp must be an ISO-8601 string"));
+        }
+    };
+    let uniqueness_token = match keen.get("uniqueness_token") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(token)) if token.chars().count() <= MAX_UNIQUENESS_TOKEN => Some(token.clone()),
+        Some(_) => {
+            return Err(reject(
+                "InvalidPropertyValueError",
+                format!(
+                    "keen.uniqueness_token must be a string of at most {MAX_UNIQUENESS_TOKEN} characters"
+                ),
+            ));
+        }
+    };
+    if let Some(Value::Object(location)) = keen.get_mut("location") {
+        check_object(location, ctx, 2, leaves, "keen.location.")?;
+    }
+    keen.insert("timestamp".into(), Value::String(format_keen_timestamp(timestamp_ms)));
+    keen.insert("created_at".into(), Value::String(format_keen_timestamp(ctx.now_ms)));
+    keen.insert("id".into(), Value::String(sb_types::EventId::generate().to_string()));
+    Ok(KeenFields { keen, timestamp_ms, uniqueness_token })
+}
+
+fn check_object(
+    object: &mut Map<String, Value>,
+    ctx: &EventContext,
+    depth: usize,
+    leaves: &mut usize,
+    prefix: &str,
+) -> Result<(), Rejection> {
+    for (name, value) in object.iter_mut() {
+        let path = format!("{prefix}{name}");
+        if name.is_empty() {
+            return Err(reject("InvalidPropertyNameError", format!("empty property name under {prefix:?}")));
+        }
+        if name.contains('.') {
+            return Err(reject(
+                "InvalidPropertyNameError",
+                format!("property name {path:?} must not contain `.`"),
+            ));
+        }
+        if name.starts_with('$') {
+            return Err(reject(
+                "InvalidPropertyNameError",
+                format!("property name {path:?} must not start with `$`"),
+            ));
+        }
+        if name.chars().count() > MAX_PROPERTY_NAME {
+            return Err(reject(
+                "InvalidPropertyNameError",
+                format!("property name {path:?} is longer than {MAX_PROPERTY_NAME} characters"),
+            ));
+        }
+        check_value(value, ctx, depth, leaves, &path)?;
+    }
+    Ok(())
+}
+
+fn check_value(
+    value: &mut Value,
+    ctx: &EventContext,
+    depth: usize,
+    leaves: &mut usize,
+    path: &str,
+) -> Result<(), Rejection> {
+    if depth > MAX_DEPTH {
+        return Err(reject(
+            "InvalidEventError",
+            format!("{path:?} is nested deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    match value {
+        Value::Object(object) => return check_object(object, ctx, depth + 1, leaves, &format!("{path}.")),
+        Value::Array(items) => {
+            for item in items {
+                check_value(item, ctx, depth + 1, leaves, path)?;
+            }
+            return Ok(());
+        }
+        Value::String(text) if text == "${keen.ip}" => *text = ctx.ip.clone(),
+        Value::String(text) if text == "${keen.user_agent}" => *text = ctx.user_agent.clone(),
+        Value::String(text) if text.chars().count() > MAX_STRING_VALUE => {
+            return Err(reject(
+                "InvalidPropertyValueError",
+                format!("{path:?} is longer than {MAX_STRING_VALUE} characters"),
+            ));
+        }
+        _ => {}
+    }
+    *leaves += 1;
+    if *leaves > MAX_PROPERTIES {
+        return Err(reject("InvalidEventError", format!("event has more than {MAX_PROPERTIES} values")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ctx() -> EventContext {
+        EventContext { ip: "203.0.113.7".into(), user_agent: "curl/8".into(), now_ms: 1_700_000_000_000 }
+    }
+
+    fn check_rejected(event: Value, name: &str, fragment: &str) {
+        let err = prepare(event.clone(), &ctx()).unwrap_err();
+        assert_eq!(err.name, name, "{event}");
+        assert!(err.description.contains(fragment), "{event}: {}", err.description);
+    }
+
+    #[test]
+    fn adds_the_keen_namespace() {
+        let event = prepare(json!({"item": {"price": 5}}), &ctx()).unwrap();
+        assert_eq!(event.timestamp_ms, 1_700_000_000_000);
+        let keen = &event.body["keen"];
+        assert_eq!(keen["timestamp"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(keen["created_at"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(keen["id"].as_str().unwrap().len(), 24);
+        assert_eq!(event.body["item"]["price"], 5);
+    }
+
+    #[test]
+    fn keeps_a_client_timestamp_and_drops_addons() {
+        let raw = json!({"keen": {"timestamp": "2012-07-06T02:09:10.141000", "addons": [], "id": "x", "uniqueness_token": "t1"}});
+        let event = prepare(raw, &ctx()).unwrap();
+        assert_eq!(event.body["keen"]["timestamp"], "2012-07-06T02:09:10.141Z");
+        assert!(event.body["keen"].get("addons").is_none());
+        assert_ne!(event.body["keen"]["id"], "x");
+        assert_eq!(event.uniqueness_token.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn replaces_placeholders() {
+        let raw = json!({"ip": "${keen.ip}", "agent": {"ua": "${keen.user_agent}"}, "other": "x${keen.ip}"});
+        let event = prepare(raw, &ctx()).unwrap();
+        assert_eq!(event.body["ip"], "203.0.113.7");
+        assert_eq!(event.body["agent"]["ua"], "curl/8");
+        assert_eq!(event.body["other"], "x${keen.ip}");
+    }
+
+    #[test]
+    fn accepts_schema_variety() {
+        let mut wide = Map::new();
+        for i in 0..1000 {
+            wide.insert(format!("p{i}"), json!(i));
+        }
+        prepare(Value::Object(wide), &ctx()).unwrap();
+        prepare(json!({}), &ctx()).unwrap();
+        prepare(
+            json!({"l": [1, "a", null, {"o": [true]}], "n": null, "deep": {"a": {"b": {"c": 1}}}}),
+            &ctx(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn rejects_what_keen_rejects() {
+        check_rejected(json!([1]), "InvalidEventError", "JSON object");
+        check_rejected(json!({"a.b": 1}), "InvalidPropertyNameError", "`.`");
+        check_rejected(json!({"o": {"$x": 1}}), "InvalidPropertyNameError", "o.$x");
+        check_rejected(json!({"": 1}), "InvalidPropertyNameError", "empty");
+        check_rejected(json!({"x".repeat(257): 1}), "InvalidPropertyNameError", "longer than 256");
+        check_rejected(json!({"s": "y".repeat(10_001)}), "InvalidPropertyValueError", "longer than 10000");
+        check_rejected(json!({"keen": 5}), "NamespaceTypeError", "must be an object");
+        check_rejected(json!({"keen": {"color": 1}}), "InvalidKeenNamespaceProperty", "keen.color");
+        check_rejected(json!({"keen": {"timestamp": "soon"}}), "InvalidPropertyValueError", "soon");
+        check_rejected(
+            json!({"keen": {"uniqueness_token": "t".repeat(65)}}),
+            "InvalidPropertyValueError",
+            "64",
+        );
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH + 1 {
+            deep = json!({ "d": deep });
+        }
+        check_rejected(deep, "InvalidEventError", "nested deeper");
+        check_rejected(
+            json!({"l": vec![0; MAX_PROPERTIES + 1]}),
+            "InvalidEventError",
+            "more than 10000 values",
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The event store: Keen-compatible event validation, a durable write-ahead log with group
+//! commit, and queries over the stored events. Knows nothing about HTTP.
+//!
+//! Today every stored event also lives in memory (the "tail") and queries scan it; compaction
+//! into Parquet parts queried through DataFusion is the next step (see docs/ARCHITECTURE.md).
+
+mod collection;
+mod event;
+pub mod query;
+mod schema;
+mod store;
+pub mod timestamp;
+mod wal;
+
+pub use collection::{CollectionName, MAX_COLLECTION_NAME};
+pub use event::{
+    EventContext, MAX_DEPTH, MAX_EVENT_BYTES, MAX_PROPERTIES, MAX_PROPERTY_NAME, MAX_STRING_VALUE,
+    PreparedEvent, Rejection, prepare,
+};
+pub use store::{EventStore, StoredEvent, UNIQUENESS_WINDOW_MS};
+
+/// The event store could not do its job; nothing was changed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EventStoreError {
+    /// The disk or the folder is unavailable (full, read-only, gone).
+    #[error("{0}")]
+    Unavailable(String),
+}

@@ -1,0 +1,4 @@
+//! The Keen query model: timeframes, timezones and filters.
+
+pub mod filter;
+pub mod timeframe;

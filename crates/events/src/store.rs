@@ -1,0 +1,270 @@
+//! `EventStore`: one workspace's events. Writes go through a single writer thread that groups
+//! concurrent requests into one log append and one fsync (group commit) and answers each only
+//! after that fsync; the events then join the in-memory tail that queries scan, so an
+//! acknowledged event is visible at once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::collection::CollectionName;
+use crate::event::PreparedEvent;
+use crate::query::filter::Filter;
+use crate::query::timeframe::TimeRange;
+use crate::timestamp::parse_keen_timestamp;
+use crate::wal::Wal;
+use crate::{EventStoreError, schema};
+
+/// How long a `keen.uniqueness_token` keeps later events with the same token out: 31 days.
+pub const UNIQUENESS_WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
+/// Most requests folded into one group commit.
+const MAX_GROUP: usize = 1024;
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub timestamp_ms: i64,
+    pub body: Arc<Value>,
+}
+
+#[derive(Default)]
+struct Collection {
+    events: Vec<StoredEvent>,
+    /// Uniqueness token → when its event was received (Unix ms).
+    tokens: HashMap<String, i64>,
+    schema: BTreeMap<String, &'static str>,
+}
+
+impl Collection {
+    fn add(&mut self, event: StoredEvent) {
+        let keen = &event.body["keen"];
+        if let (Some(token), Some(created)) = (keen["uniqueness_token"].as_str(), keen["created_at"].as_str())
+            && let Some(created) = parse_keen_timestamp(created)
+        {
+            self.tokens.insert(token.to_owned(), created);
+        }
+        schema::learn(&mut self.schema, &event.body);
+        self.events.push(event);
+    }
+
+    fn holds_token(&self, token: &str, now_ms: i64) -> bool {
+        self.tokens.get(token).is_some_and(|at| now_ms - at < UNIQUENESS_WINDOW_MS)
+    }
+}
+
+/// Per-request outcome of a write: for each collection in the request, for each event,
+/// `true` if stored, `false` if dropped as a duplicate of a uniqueness token.
+pub type Stored = Vec<Vec<bool>>;
+
+struct Job {
+    batch: Vec<(CollectionName, Vec<PreparedEvent>)>,
+    now_ms: i64,
+    reply: oneshot::Sender<Result<Stored, EventStoreError>>,
+}
+
+type Tail = Arc<RwLock<BTreeMap<CollectionName, Collection>>>;
+
+/// One workspace's event store. Cheap to share behind an `Arc`.
+pub struct EventStore {
+    dir: PathBuf,
+    tail: Tail,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl EventStore {
+    /// Opens the store in `dir` (created if missing), replaying its log. Blocking: call it
+    /// off the async reactor.
+    pub fn open(dir: &Path) -> Result<EventStore, EventStoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| EventStoreError::Unavailable(format!("cannot create event folder: {e}")))?;
+        let (wal, replay) = Wal::open(&dir.join("events.wal"))
+            .map_err(|e| EventStoreError::Unavailable(format!("cannot open the event log: {e}")))?;
+        tracing::info!(dir = %dir.display(), frames = replay.frames.len(), cut_bytes = replay.cut_bytes, "event log replayed");
+        let mut collections: BTreeMap<CollectionName, Collection> = BTreeMap::new();
+        for frame in replay.frames {
+            for (name, events) in frame {
+                let Ok(name) = CollectionName::parse(&name) else { continue };
+                let collection = collections.entry(name).or_default();
+                for body in events.as_array().into_iter().flatten() {
+                    let timestamp_ms =
+                        body["keen"]["timestamp"].as_str().and_then(parse_keen_timestamp).unwrap_or_default();
+                    collection.add(StoredEvent { timestamp_ms, body: Arc::new(body.clone()) });
+                }
+            }
+        }
+        let tail: Tail = Arc::new(RwLock::new(collections));
+        let (sender, receiver) = mpsc::channel();
+        let writer_tail = tail.clone();
+        let writer = std::thread::Builder::new()
+            .name("event-writer".into())
+            .spawn(move || write_loop(wal, receiver, writer_tail))
+            .map_err(|e| EventStoreError::Unavailable(format!("cannot start the event writer: {e}")))?;
+        Ok(EventStore {
+            dir: dir.to_owned(),
+            tail,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// The folder this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stores prepared events durably; answers after the fsync that covers them.
+    pub async fn write(
+        &self,
+        batch: Vec<(CollectionName, Vec<PreparedEvent>)>,
+        now_ms: i64,
+    ) -> Result<Stored, EventStoreError> {
+        let (reply, answer) = oneshot::channel();
+        let sender = self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let sender =
+            sender.ok_or_else(|| EventStoreError::Unavailable("the event store is closed".into()))?;
+        sender
+            .send(Job { batch, now_ms, reply })
+            .map_err(|_| EventStoreError::Unavailable("the event writer stopped".into()))?;
+        answer.await.map_err(|_| EventStoreError::Unavailable("the event writer stopped".into()))?
+    }
+
+    /// The collections with their event counts, by name.
+    pub fn collections(&self) -> Vec<(CollectionName, usize)> {
+        self.read().iter().map(|(name, c)| (name.clone(), c.events.len())).collect()
+    }
+
+    /// A collection's schema (dot path → Keen type name), if it has events.
+    pub fn schema(&self, collection: &CollectionName) -> Option<BTreeMap<String, &'static str>> {
+        self.read().get(collection).map(|c| c.schema.clone())
+    }
+
+    /// How many events of `collection` fall in `range` and pass every filter. CPU-bound:
+    /// call it off the async reactor.
+    pub fn count(&self, collection: &CollectionName, range: Option<TimeRange>, filters: &[Filter]) -> u64 {
+        let tail = self.read();
+        let Some(collection) = tail.get(collection) else { return 0 };
+        let in_range =
+            |e: &StoredEvent| range.is_none_or(|r| e.timestamp_ms >= r.start_ms && e.timestamp_ms < r.end_ms);
+        collection.events.iter().filter(|e| in_range(e) && filters.iter().all(|f| f.matches(&e.body))).count()
+            as u64
+    }
+
+    /// The `limit` events most recently stored in a collection, newest first.
+    pub fn latest(&self, collection: &CollectionName, limit: usize) -> Vec<StoredEvent> {
+        self.read()
+            .get(collection)
+            .map(|c| c.events.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A collection's events in the order they were stored.
+    pub fn events(&self, collection: &CollectionName) -> Vec<StoredEvent> {
+        self.read().get(collection).map(|c| c.events.clone()).unwrap_or_default()
+    }
+
+    /// Stops the writer after the requests already queued; later writes fail.
+    pub fn close(&self) {
+        self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<CollectionName, Collection>> {
+        self.tail.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for EventStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(mut wal: Wal, receiver: mpsc::Receiver<Job>, tail: Tail) {
+    while let Ok(first) = receiver.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        commit(&mut wal, jobs, &tail);
+    }
+}
+
+/// One group commit: decide duplicates, append one frame per request, fsync once, then make
+/// the events visible and answer every request.
+fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
+    let mut outcomes: Vec<Stored> = Vec::with_capacity(jobs.len());
+    let mut payloads = Vec::with_capacity(jobs.len());
+    {
+        let current = tail.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut fresh_tokens: HashSet<(CollectionName, String)> = HashSet::new();
+        for job in &jobs {
+            let mut frame = Map::new();
+            let mut stored = Vec::with_capacity(job.batch.len());
+            for (name, events) in &job.batch {
+                let mut kept = Vec::with_capacity(events.len());
+                let flags = events
+                    .iter()
+                    .map(|event| {
+                        let duplicate = event.uniqueness_token.as_ref().is_some_and(|token| {
+                            current.get(name).is_some_and(|c| c.holds_token(token, job.now_ms))
+                                || !fresh_tokens.insert((name.clone(), token.clone()))
+                        });
+                        if !duplicate {
+                            kept.push((*event.body).clone());
+                        }
+                        !duplicate
+                    })
+                    .collect();
+                stored.push(flags);
+                if !kept.is_empty() {
+                    let entry =
+                        frame.entry(name.as_str().to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(list) = entry {
+                        list.extend(kept);
+                    }
+                }
+            }
+            if !frame.is_empty() {
+                payloads.push(serde_json::to_vec(&Value::Object(frame)).expect("JSON values serialise"));
+            }
+            outcomes.push(stored);
+        }
+    }
+    let before = wal.len();
+    if let Err(error) = wal.append(&payloads).and_then(|()| wal.sync()) {
+        tracing::error!(%error, "event log write failed; nothing in this group was acknowledged");
+        if let Err(error) = wal.truncate(before) {
+            tracing::error!(%error, "could not cut the failed write off the event log");
+        }
+        for job in jobs {
+            let _ = job
+                .reply
+                .send(Err(EventStoreError::Unavailable(format!("cannot write the event log: {error}"))));
+        }
+        return;
+    }
+    let mut current = tail.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (job, stored) in jobs.into_iter().zip(outcomes) {
+        for ((name, events), flags) in job.batch.into_iter().zip(&stored) {
+            let collection = current.entry(name).or_default();
+            for (event, kept) in events.into_iter().zip(flags) {
+                if *kept {
+                    collection.add(StoredEvent { timestamp_ms: event.timestamp_ms, body: event.body });
+                }
+            }
+        }
+        let _ = job.reply.send(Ok(stored));
+    }
+}

@@ -1,0 +1,40 @@
+//! Keen key placement: the raw `Authorization` header (a `Bearer ` prefix is tolerated), else
+//! the `api_key` query parameter. The project is checked before the key, as Keen does.
+
+use axum::http::HeaderMap;
+use sb_core::Access;
+use sb_types::WorkspaceId;
+
+use super::error::KeenError;
+use crate::AppState;
+
+/// The access a request has to project `project`: 404 for a malformed or unknown project or
+/// another project's key, 401 for a missing, unknown or revoked key.
+pub(crate) async fn project_access(
+    state: &AppState,
+    project: &str,
+    headers: &HeaderMap,
+    api_key: Option<&str>,
+) -> Result<Access, KeenError> {
+    let id = WorkspaceId::parse(project).map_err(|_| KeenError::not_found())?;
+    if !state.switchboard.workspace_exists(id).await? {
+        return Err(KeenError::not_found());
+    }
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().strip_prefix("Bearer ").unwrap_or(v.trim()))
+        .filter(|v| !v.is_empty());
+    let Some(key) = header.or(api_key.filter(|k| !k.is_empty())) else {
+        return Err(KeenError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "InvalidApiKeyError",
+            "an API key is required: send it in the Authorization header or as api_key",
+        ));
+    };
+    let access = state.switchboard.authenticate_key(key).await?;
+    if access.workspace() != id {
+        return Err(KeenError::not_found());
+    }
+    Ok(access)
+}

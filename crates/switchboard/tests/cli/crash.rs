@@ -1,0 +1,129 @@
+//! The crash test: several clients write event batches while the server is killed with
+//! SIGKILL at random moments, for 20 rounds. After every restart each acknowledged event is
+//! present exactly once, and an unacknowledged batch is either wholly present or absent.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sb_events::{CollectionName, EventStore};
+use sb_test_support::{BackendKind, TestBackend};
+use serde_json::json;
+
+use crate::support::{Server, request, try_request};
+
+const ROUNDS: usize = 20;
+const WRITERS: usize = 4;
+const BATCH: usize = 25;
+
+/// What clients sent: batch id → (acknowledged, event ids in it).
+type Sent = Arc<Mutex<BTreeMap<String, (bool, Vec<String>)>>>;
+
+fn writer(
+    address: SocketAddr,
+    project: String,
+    key: String,
+    round: usize,
+    writer: usize,
+    sent: Sent,
+    stop: Arc<AtomicBool>,
+) {
+    let mut seq = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let batch_id = format!("r{round}-w{writer}-b{seq}");
+        let ids: Vec<String> = (0..BATCH).map(|i| format!("{batch_id}-e{i}")).collect();
+        let events: Vec<_> = ids
+            .iter()
+            .map(|id| json!({"client_id": id, "batch": batch_id, "pad": "x".repeat(300), "nested": {"n": seq}}))
+            .collect();
+        sent.lock().unwrap().insert(batch_id.clone(), (false, ids));
+        let body = json!({ "crash": events }).to_string();
+        let path = format!("/3.0/projects/{project}/events");
+        let acked = try_request(address, "POST", &path, &[("Authorization", &key)], &body)
+            .is_ok_and(|r| r.status == 200 && !r.body.contains("\"success\":false"));
+        if !acked {
+            return;
+        }
+        sent.lock().unwrap().get_mut(&batch_id).unwrap().0 = true;
+        seq += 1;
+    }
+}
+
+/// Opens the event store the server left behind and checks it against what was sent.
+fn verify(events_dir: &std::path::Path, sent: &Sent) -> usize {
+    let store = EventStore::open(events_dir).expect("the log replays after a crash");
+    let events = store.events(&CollectionName::parse("crash").unwrap());
+    store.close();
+    let mut seen = HashSet::new();
+    let mut keen_ids = HashSet::new();
+    for event in &events {
+        let id = event.body["client_id"].as_str().expect("every stored event is whole").to_owned();
+        assert_eq!(event.body["pad"].as_str().map(str::len), Some(300), "{id} is whole");
+        assert!(keen_ids.insert(event.body["keen"]["id"].as_str().unwrap().to_owned()), "keen.id unique");
+        assert!(seen.insert(id.clone()), "{id} is stored twice");
+    }
+    for (batch, (acked, ids)) in sent.lock().unwrap().iter() {
+        let present = ids.iter().filter(|id| seen.contains(*id)).count();
+        if *acked {
+            assert_eq!(present, ids.len(), "acknowledged batch {batch} lost events");
+        } else {
+            assert!(present == 0 || present == ids.len(), "unacknowledged batch {batch} is half-present");
+        }
+    }
+    events.len()
+}
+
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9_exactly_once() {
+    let backend = TestBackend::new(BackendKind::Sqlite).await.unwrap();
+    let first = Server::start(&backend);
+    let project = first
+        .banner_value("Workspace:")
+        .unwrap()
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    let key = first.banner_value("Write key:").unwrap();
+    let read_key = first.banner_value("Read key:").unwrap();
+    drop(first);
+    let events_dir = backend.data_dir().join("workspaces").join(&project).join("events");
+    let sent: Sent = Arc::default();
+    let mut stored = 0;
+    for round in 0..ROUNDS {
+        let server = Server::start(&backend);
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (project, key, sent, stop) = (project.clone(), key.clone(), sent.clone(), stop.clone());
+                let address = server.address;
+                std::thread::spawn(move || writer(address, project, key, round, w, sent, stop))
+            })
+            .collect();
+        let pause = 60 + (round * 37) % 240;
+        std::thread::sleep(Duration::from_millis(pause as u64));
+        drop(server);
+        stop.store(true, Ordering::Relaxed);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let now = verify(&events_dir, &sent);
+        assert!(now >= stored, "round {round}: stored events never disappear");
+        stored = now;
+    }
+    let acked: usize = sent.lock().unwrap().values().filter(|(a, _)| *a).map(|(_, ids)| ids.len()).sum();
+    assert!(acked > 0, "the writers got acknowledgements");
+    eprintln!("crash test: {ROUNDS} rounds, {acked} acknowledged events, {stored} stored");
+
+    let server = Server::start(&backend);
+    let path = format!("/3.0/projects/{project}/queries/count?event_collection=crash");
+    let count = request(server.address, "GET", &path, &[("Authorization", &read_key)], "");
+    assert_eq!(
+        count.body,
+        format!("{{\"result\":{stored}}}"),
+        "the restarted server serves every stored event"
+    );
+}

@@ -1,0 +1,36 @@
+//! The official Keen Python client (`pip install keen`) against a live server. Skipped, with
+//! the reason printed, where the package is not installed; `.ci/run` installs it.
+
+use std::process::Command;
+
+use sb_test_support::{BackendKind, TestBackend};
+
+use crate::support::Server;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keen_python/check_keen_client.py");
+
+#[tokio::test]
+async fn the_official_python_client_records_and_counts() {
+    let installed =
+        Command::new("python3").args(["-c", "import keen"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("skipped: the Keen Python client is not installed (pip install keen==0.7.0)");
+        return;
+    }
+    let backend = TestBackend::new(BackendKind::Sqlite).await.unwrap();
+    let server = Server::start(&backend);
+    let workspace = server.banner_value("Workspace:").unwrap();
+    let project = workspace.rsplit('(').next().unwrap().trim_end_matches(')');
+    let output = Command::new("python3")
+        .arg(SCRIPT)
+        .env("SWITCHBOARD_URL", format!("http://{}", server.address))
+        .env("PROJECT_ID", project)
+        .env("WRITE_KEY", server.banner_value("Write key:").unwrap())
+        .env("READ_KEY", server.banner_value("Read key:").unwrap())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the Keen client failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("keen client: ok"));
+}

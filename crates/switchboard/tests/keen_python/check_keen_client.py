@@ -1,0 +1,45 @@
+"""Drives the official Keen Python client (PyPI `keen`) against a live Switchboard.
+
+Run by tests/cli/keen_python.rs with SWITCHBOARD_URL, PROJECT_ID, WRITE_KEY and READ_KEY set.
+Exits non-zero, with the failed assertion, if the client and the server disagree.
+"""
+
+import datetime
+import os
+
+import keen
+from keen.client import KeenClient
+
+client = KeenClient(
+    project_id=os.environ["PROJECT_ID"],
+    write_key=os.environ["WRITE_KEY"],
+    read_key=os.environ["READ_KEY"],
+    base_url=os.environ["SWITCHBOARD_URL"],
+)
+
+# Single events, one with a naive microsecond timestamp as Python's isoformat() writes it.
+client.add_event("signups", {"plan": "pro", "user": {"id": 1, "tags": ["a", "b"]}})
+client.add_event("signups", {"plan": "free", "keen": {"timestamp": datetime.datetime.utcnow().isoformat()}})
+
+# A batch across two collections: one result per event, in order.
+result = client.add_events({"signups": [{"plan": "pro"}, {"plan": "team"}], "pageviews": [{"path": "/"}]})
+assert result == {"signups": [{"success": True}, {"success": True}], "pageviews": [{"success": True}]}, result
+
+# Read-your-writes through the client's GET queries.
+assert client.count("signups") == 4, client.count("signups")
+assert client.count("pageviews") == 1
+pro = [{"property_name": "plan", "operator": "eq", "property_value": "pro"}]
+assert client.count("signups", filters=pro) == 2
+assert client.count("signups", timeframe="this_1_days") == 4
+assert client.count("signups", timeframe="previous_1_days") == 0
+
+# A bad event is refused with Keen's error, and the client raises.
+try:
+    client.add_event("signups", {"bad.name": 1})
+except keen.exceptions.KeenApiError as error:
+    assert "InvalidPropertyNameError" in str(error), str(error)
+else:
+    raise AssertionError("a property name with a dot was accepted")
+assert client.count("signups") == 4
+
+print("keen client: ok")
