@@ -268,3 +268,72 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
         let _ = job.reply.send(Ok(stored));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{EventContext, prepare};
+
+    fn event(value: Value) -> PreparedEvent {
+        prepare(
+            value,
+            &EventContext { ip: String::new(), user_agent: String::new(), now_ms: 1_700_000_000_000 },
+        )
+        .unwrap()
+    }
+
+    fn purchases() -> CollectionName {
+        CollectionName::parse("purchases").unwrap()
+    }
+
+    #[tokio::test]
+    async fn writes_are_visible_at_once_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        let stored =
+            store.write(vec![(purchases(), vec![event(json!({"n": 1})), event(json!({"n": 2}))])], 0).await;
+        assert_eq!(stored.unwrap(), vec![vec![true, true]]);
+        assert_eq!(store.count(&purchases(), None, &[]), 2);
+        store.close();
+        let reopened = EventStore::open(dir.path()).unwrap();
+        let ns: Vec<_> = reopened.events(&purchases()).iter().map(|e| e.body["n"].clone()).collect();
+        assert_eq!(ns, [json!(1), json!(2)]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_duplicates_of_a_uniqueness_token_store_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EventStore::open(dir.path()).unwrap());
+        let writes = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let token = event(json!({"keen": {"uniqueness_token": "t"}}));
+                store.write(vec![(purchases(), vec![token])], 1_700_000_000_000).await.unwrap()
+            })
+        });
+        let mut stored = 0;
+        for write in writes {
+            stored += write.await.unwrap()[0].iter().filter(|kept| **kept).count();
+        }
+        assert_eq!(stored, 1);
+        assert_eq!(store.count(&purchases(), None, &[]), 1);
+        let later = 1_700_000_000_000 + UNIQUENESS_WINDOW_MS;
+        let again =
+            store.write(vec![(purchases(), vec![event(json!({"keen": {"uniqueness_token": "t"}}))])], later);
+        assert_eq!(again.await.unwrap(), vec![vec![true]], "a token expires after 31 days");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_full_disk_refuses_the_write_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // Writes to /dev/full fail with ENOSPC, exactly as on a full disk.
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("events.wal")).unwrap();
+        let store = EventStore::open(dir.path()).unwrap();
+        let error = store.write(vec![(purchases(), vec![event(json!({"n": 1}))])], 0).await.unwrap_err();
+        assert!(error.to_string().contains("cannot write the event log"), "{error}");
+        assert_eq!(store.count(&purchases(), None, &[]), 0, "nothing unacknowledged is visible");
+    }
+}

@@ -23,6 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, error_code};
+pub use keen::MAX_KEEN_BODY_BYTES;
 
 /// Largest request body accepted, in bytes, outside `/3.0` (see `keen::MAX_KEEN_BODY_BYTES`).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

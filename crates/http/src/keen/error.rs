@@ -50,6 +50,21 @@ impl From<CoreError> for KeenError {
     }
 }
 
+/// A body that could not be read: too large (413) or cut off.
+impl From<axum::extract::rejection::BytesRejection> for KeenError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        let status = rejection.status();
+        let code =
+            if status == StatusCode::PAYLOAD_TOO_LARGE { "RequestTooLargeError" } else { "BadRequestError" };
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the request body is larger than {} bytes", super::MAX_KEEN_BODY_BYTES)
+        } else {
+            rejection.body_text()
+        };
+        KeenError::new(status, code, message)
+    }
+}
+
 impl IntoResponse for KeenError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "message": self.message, "error_code": self.code });

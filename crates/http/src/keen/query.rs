@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -75,9 +76,9 @@ pub(crate) async fn count_post(
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KeenError> {
-    let query = match serde_json::from_slice::<Value>(&body) {
+    let query = match serde_json::from_slice::<Value>(&body?) {
         Ok(Value::Object(parameters)) => count_query(&parameters),
         _ => Err(KeenError::bad_request(
             "BadRequestError",

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Extension;
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -71,11 +72,11 @@ pub(crate) async fn single(
     Query(params): Params,
     headers: HeaderMap,
     peer: Peer,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KeenError> {
     let access =
         project_access(&state, &project, &headers, params.get("api_key").map(String::as_str)).await?;
-    let event = parse_body(&body, "InvalidEventError")?;
+    let event = parse_body(&body?, "InvalidEventError")?;
     record_one(&state, &access, collection, event, context(&headers, &peer)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "created": true }))).into_response())
 }
@@ -88,11 +89,11 @@ pub(crate) async fn batch(
     Query(params): Params,
     headers: HeaderMap,
     peer: Peer,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KeenError> {
     let access =
         project_access(&state, &project, &headers, params.get("api_key").map(String::as_str)).await?;
-    let Value::Object(collections) = parse_body(&body, "InvalidBatchError")? else {
+    let Value::Object(collections) = parse_body(&body?, "InvalidBatchError")? else {
         return Err(KeenError::bad_request(
             "InvalidBatchError",
             "a batch must be an object of collection names to event lists",

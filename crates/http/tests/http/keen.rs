@@ -402,3 +402,35 @@ async fn the_events_pages_show_collections_schema_and_recent_events(backend: &Te
     let missing = app.browse(&mut browser, &format!("/w/{}/events/nothing", app.project())).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_keen_413() {
+    let backend = TestBackend::new(sb_test_support::BackendKind::Sqlite).await.unwrap();
+    let app = TestApp::start(&backend).await;
+    let path = format!("/3.0/projects/{}/events", app.project());
+    let big = format!("{{\"c\": [{{\"s\": \"{}\"}}]}}", "x".repeat(sb_http::MAX_KEEN_BODY_BYTES));
+    let request = Request::post(&path)
+        .header(header::AUTHORIZATION, app.first.write.secret.clone())
+        .body(Body::from(big))
+        .unwrap();
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.json()["error_code"], "RequestTooLargeError");
+    assert_eq!(app.count_of("c").await, 0);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_full_disk_answers_503_and_stores_nothing() {
+    let backend = TestBackend::new(sb_test_support::BackendKind::Sqlite).await.unwrap();
+    let app = TestApp::start(&backend).await;
+    let events = backend.data_dir().join("workspaces").join(app.project()).join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    // Writes to /dev/full fail with ENOSPC, exactly as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", events.join("events.wal")).unwrap();
+    let response = app.post_event("purchases", json!({"n": 1})).await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE, "{}", response.body);
+    assert_eq!(response.json()["error_code"], "ServiceUnavailableError");
+    assert!(response.json()["message"].as_str().unwrap().contains("nothing was changed"));
+    assert_eq!(app.count_of("purchases").await, 0);
+}
