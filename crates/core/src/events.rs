@@ -130,12 +130,12 @@ impl Switchboard {
         access: &Access,
         collection: &str,
         limit: usize,
-    ) -> Result<Vec<Arc<Value>>, CoreError> {
+    ) -> Result<Vec<Value>, CoreError> {
         access.require(Permission::Read)?;
         let collection = CollectionName::parse(collection)
             .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
         let store = self.event_store(access.workspace()).await?;
-        Ok(store.latest(&collection, limit).into_iter().map(|e| e.body).collect())
+        Ok(store.latest(&collection, limit).iter().map(sb_events::StoredEvent::body).collect())
     }
 
     /// Closes a workspace's event store (before its folder is removed, or at shutdown).

@@ -35,12 +35,18 @@ pub struct EventContext {
     pub now_ms: i64,
 }
 
-/// An event ready to store.
+/// An event ready to store, serialised once here (in the request's task) so the single
+/// writer thread only concatenates.
 #[derive(Debug, Clone)]
 pub struct PreparedEvent {
     pub timestamp_ms: i64,
+    /// When the server received it (its `keen.created_at`), Unix milliseconds.
+    pub received_ms: i64,
     pub uniqueness_token: Option<String>,
-    pub body: Arc<Value>,
+    /// The stored event as JSON text.
+    pub json: Arc<str>,
+    /// Its properties as (dot path, Keen type name), for the collection's schema.
+    pub(crate) properties: Vec<(String, &'static str)>,
 }
 
 /// Why an event was refused: a Keen error name and a description.
@@ -71,14 +77,22 @@ pub fn prepare(raw: Value, ctx: &EventContext) -> Result<PreparedEvent, Rejectio
     let KeenFields { keen, timestamp_ms, uniqueness_token } = prepare_keen(keen, ctx, &mut leaves)?;
     event.insert("keen".into(), Value::Object(keen));
     let body = Value::Object(event);
-    let size = serde_json::to_vec(&body).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > MAX_EVENT_BYTES {
+    let json = serde_json::to_string(&body).expect("JSON values serialise");
+    if json.len() > MAX_EVENT_BYTES {
+        let size = json.len();
         return Err(reject(
             "InvalidEventError",
             format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}"),
         ));
     }
-    Ok(PreparedEvent { timestamp_ms, uniqueness_token, body: Arc::new(body) })
+    let properties = crate::schema::properties(&body);
+    Ok(PreparedEvent {
+        timestamp_ms,
+        received_ms: ctx.now_ms,
+        uniqueness_token,
+        json: json.into(),
+        properties,
+    })
 }
 
 /// The checked `keen` object and what was read from it.
@@ -216,6 +230,10 @@ mod tests {
         EventContext { ip: "203.0.113.7".into(), user_agent: "curl/8".into(), now_ms: 1_700_000_000_000 }
     }
 
+    fn body(event: &PreparedEvent) -> Value {
+        serde_json::from_str(&event.json).unwrap()
+    }
+
     fn check_rejected(event: Value, name: &str, fragment: &str) {
         let err = prepare(event.clone(), &ctx()).unwrap_err();
         assert_eq!(err.name, name, "{event}");
@@ -226,30 +244,33 @@ mod tests {
     fn adds_the_keen_namespace() {
         let event = prepare(json!({"item": {"price": 5}}), &ctx()).unwrap();
         assert_eq!(event.timestamp_ms, 1_700_000_000_000);
-        let keen = &event.body["keen"];
+        let stored = body(&event);
+        let keen = &stored["keen"];
         assert_eq!(keen["timestamp"], "2023-11-14T22:13:20.000Z");
         assert_eq!(keen["created_at"], "2023-11-14T22:13:20.000Z");
         assert_eq!(keen["id"].as_str().unwrap().len(), 24);
-        assert_eq!(event.body["item"]["price"], 5);
+        assert_eq!(stored["item"]["price"], 5);
+        assert!(event.properties.contains(&("item.price".to_owned(), "num")));
     }
 
     #[test]
     fn keeps_a_client_timestamp_and_drops_addons() {
         let raw = json!({"keen": {"timestamp": "2012-07-06T02:09:10.141000", "addons": [], "id": "x", "uniqueness_token": "t1"}});
         let event = prepare(raw, &ctx()).unwrap();
-        assert_eq!(event.body["keen"]["timestamp"], "2012-07-06T02:09:10.141Z");
-        assert!(event.body["keen"].get("addons").is_none());
-        assert_ne!(event.body["keen"]["id"], "x");
+        let stored = body(&event);
+        assert_eq!(stored["keen"]["timestamp"], "2012-07-06T02:09:10.141Z");
+        assert!(stored["keen"].get("addons").is_none());
+        assert_ne!(stored["keen"]["id"], "x");
         assert_eq!(event.uniqueness_token.as_deref(), Some("t1"));
     }
 
     #[test]
     fn replaces_placeholders() {
         let raw = json!({"ip": "${keen.ip}", "agent": {"ua": "${keen.user_agent}"}, "other": "x${keen.ip}"});
-        let event = prepare(raw, &ctx()).unwrap();
-        assert_eq!(event.body["ip"], "203.0.113.7");
-        assert_eq!(event.body["agent"]["ua"], "curl/8");
-        assert_eq!(event.body["other"], "x${keen.ip}");
+        let stored = body(&prepare(raw, &ctx()).unwrap());
+        assert_eq!(stored["ip"], "203.0.113.7");
+        assert_eq!(stored["agent"]["ua"], "curl/8");
+        assert_eq!(stored["other"], "x${keen.ip}");
     }
 
     #[test]

@@ -8,20 +8,34 @@ use serde_json::Value;
 
 use crate::timestamp::parse_keen_timestamp;
 
-/// Adds `event`'s properties to `schema`.
-pub(crate) fn learn(schema: &mut BTreeMap<String, &'static str>, event: &Value) {
+/// `event`'s properties as (dot path, Keen type name), in document order.
+pub(crate) fn properties(event: &Value) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
     if let Value::Object(object) = event {
         for (name, value) in object {
-            learn_value(schema, name.clone(), value);
+            collect(&mut found, name.clone(), value);
+        }
+    }
+    found
+}
+
+/// Adds properties to `schema`; a later type replaces an earlier one.
+pub(crate) fn learn(schema: &mut BTreeMap<String, &'static str>, properties: &[(String, &'static str)]) {
+    for (path, kind) in properties {
+        match schema.get_mut(path) {
+            Some(known) => *known = kind,
+            None => {
+                schema.insert(path.clone(), kind);
+            }
         }
     }
 }
 
-fn learn_value(schema: &mut BTreeMap<String, &'static str>, path: String, value: &Value) {
+fn collect(found: &mut Vec<(String, &'static str)>, path: String, value: &Value) {
     let kind = match value {
         Value::Object(object) => {
             for (name, inner) in object {
-                learn_value(schema, format!("{path}.{name}"), inner);
+                collect(found, format!("{path}.{name}"), inner);
             }
             return;
         }
@@ -33,7 +47,7 @@ fn learn_value(schema: &mut BTreeMap<String, &'static str>, path: String, value:
         Value::Bool(_) => "bool",
         Value::Null => "null",
     };
-    schema.insert(path, kind);
+    found.push((path, kind));
 }
 
 #[cfg(test)]
@@ -45,12 +59,10 @@ mod tests {
     #[test]
     fn flattens_with_keen_type_names_and_the_latest_type_wins() {
         let mut schema = BTreeMap::new();
-        learn(
-            &mut schema,
-            &json!({"item": {"id": 5, "tags": ["a"]}, "ok": true, "n": null,
-            "keen": {"timestamp": "2024-01-01T00:00:00.000Z", "location": {"coordinates": [1.0, 2.0]}}}),
-        );
-        learn(&mut schema, &json!({"item": {"id": "abc"}, "name": "x"}));
+        let first = json!({"item": {"id": 5, "tags": ["a"]}, "ok": true, "n": null,
+            "keen": {"timestamp": "2024-01-01T00:00:00.000Z", "location": {"coordinates": [1.0, 2.0]}}});
+        learn(&mut schema, &properties(&first));
+        learn(&mut schema, &properties(&json!({"item": {"id": "abc"}, "name": "x"})));
         let expected = [
             ("item.id", "string"),
             ("item.tags", "list"),

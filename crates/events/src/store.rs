@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::collection::CollectionName;
@@ -25,11 +25,19 @@ pub const UNIQUENESS_WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 1024;
 
-/// An event as stored.
+/// An event as stored: its time for range scans, and its JSON text (parsed only when a query
+/// needs its properties, which keeps the tail near the size of the log).
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub timestamp_ms: i64,
-    pub body: Arc<Value>,
+    pub json: Arc<str>,
+}
+
+impl StoredEvent {
+    /// The event as a JSON value.
+    pub fn body(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
 }
 
 #[derive(Default)]
@@ -41,15 +49,30 @@ struct Collection {
 }
 
 impl Collection {
-    fn add(&mut self, event: StoredEvent) {
-        let keen = &event.body["keen"];
-        if let (Some(token), Some(created)) = (keen["uniqueness_token"].as_str(), keen["created_at"].as_str())
-            && let Some(created) = parse_keen_timestamp(created)
-        {
-            self.tokens.insert(token.to_owned(), created);
+    /// Adds an event; `token` is its uniqueness token and receive time, `properties` its
+    /// schema entries.
+    fn add(
+        &mut self,
+        event: StoredEvent,
+        token: Option<(String, i64)>,
+        properties: &[(String, &'static str)],
+    ) {
+        if let Some((token, received_ms)) = token {
+            self.tokens.insert(token, received_ms);
         }
-        schema::learn(&mut self.schema, &event.body);
+        schema::learn(&mut self.schema, properties);
         self.events.push(event);
+    }
+
+    /// Adds an event read back from the log.
+    fn add_replayed(&mut self, body: &Value) {
+        let keen = &body["keen"];
+        let timestamp_ms = keen["timestamp"].as_str().and_then(parse_keen_timestamp).unwrap_or_default();
+        let token =
+            keen["uniqueness_token"].as_str().zip(keen["created_at"].as_str().and_then(parse_keen_timestamp));
+        let json: Arc<str> = serde_json::to_string(body).expect("JSON values serialise").into();
+        let token = token.map(|(t, at)| (t.to_owned(), at));
+        self.add(StoredEvent { timestamp_ms, json }, token, &schema::properties(body));
     }
 
     fn holds_token(&self, token: &str, now_ms: i64) -> bool {
@@ -92,9 +115,7 @@ impl EventStore {
                 let Ok(name) = CollectionName::parse(&name) else { continue };
                 let collection = collections.entry(name).or_default();
                 for body in events.as_array().into_iter().flatten() {
-                    let timestamp_ms =
-                        body["keen"]["timestamp"].as_str().and_then(parse_keen_timestamp).unwrap_or_default();
-                    collection.add(StoredEvent { timestamp_ms, body: Arc::new(body.clone()) });
+                    collection.add_replayed(body);
                 }
             }
         }
@@ -151,8 +172,13 @@ impl EventStore {
         let Some(collection) = tail.get(collection) else { return 0 };
         let in_range =
             |e: &StoredEvent| range.is_none_or(|r| e.timestamp_ms >= r.start_ms && e.timestamp_ms < r.end_ms);
-        collection.events.iter().filter(|e| in_range(e) && filters.iter().all(|f| f.matches(&e.body))).count()
-            as u64
+        let passes = |e: &StoredEvent| {
+            filters.is_empty() || {
+                let body = e.body();
+                filters.iter().all(|f| f.matches(&body))
+            }
+        };
+        collection.events.iter().filter(|e| in_range(e) && passes(e)).count() as u64
     }
 
     /// The `limit` events most recently stored in a collection, newest first.
@@ -210,34 +236,21 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
         let current = tail.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut fresh_tokens: HashSet<(CollectionName, String)> = HashSet::new();
         for job in &jobs {
-            let mut frame = Map::new();
             let mut stored = Vec::with_capacity(job.batch.len());
             for (name, events) in &job.batch {
-                let mut kept = Vec::with_capacity(events.len());
-                let flags = events
+                let flags: Vec<bool> = events
                     .iter()
                     .map(|event| {
-                        let duplicate = event.uniqueness_token.as_ref().is_some_and(|token| {
+                        !event.uniqueness_token.as_ref().is_some_and(|token| {
                             current.get(name).is_some_and(|c| c.holds_token(token, job.now_ms))
                                 || !fresh_tokens.insert((name.clone(), token.clone()))
-                        });
-                        if !duplicate {
-                            kept.push((*event.body).clone());
-                        }
-                        !duplicate
+                        })
                     })
                     .collect();
                 stored.push(flags);
-                if !kept.is_empty() {
-                    let entry =
-                        frame.entry(name.as_str().to_owned()).or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(list) = entry {
-                        list.extend(kept);
-                    }
-                }
             }
-            if !frame.is_empty() {
-                payloads.push(serde_json::to_vec(&Value::Object(frame)).expect("JSON values serialise"));
+            if let Some(payload) = frame(&job.batch, &stored) {
+                payloads.push(payload);
             }
             outcomes.push(stored);
         }
@@ -261,12 +274,44 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
             let collection = current.entry(name).or_default();
             for (event, kept) in events.into_iter().zip(flags) {
                 if *kept {
-                    collection.add(StoredEvent { timestamp_ms: event.timestamp_ms, body: event.body });
+                    let token = event.uniqueness_token.map(|t| (t, event.received_ms));
+                    let stored = StoredEvent { timestamp_ms: event.timestamp_ms, json: event.json };
+                    collection.add(stored, token, &event.properties);
                 }
             }
         }
         let _ = job.reply.send(Ok(stored));
     }
+}
+
+/// A request's log frame, `{"collection": [event, …], …}`, built from the events' JSON text
+/// without parsing it again; `None` when every event was a duplicate.
+fn frame(batch: &[(CollectionName, Vec<PreparedEvent>)], kept: &[Vec<bool>]) -> Option<Vec<u8>> {
+    let mut payload =
+        Vec::with_capacity(batch.iter().flat_map(|(_, e)| e).map(|e| e.json.len() + 1).sum::<usize>() + 64);
+    payload.push(b'{');
+    let mut any = false;
+    for ((name, events), flags) in batch.iter().zip(kept) {
+        let mut kept_events = events.iter().zip(flags).filter(|(_, kept)| **kept).map(|(e, _)| e).peekable();
+        if kept_events.peek().is_none() {
+            continue;
+        }
+        if any {
+            payload.push(b',');
+        }
+        any = true;
+        payload.extend(serde_json::to_vec(name.as_str()).expect("strings serialise"));
+        payload.extend_from_slice(b":[");
+        for (i, event) in kept_events.enumerate() {
+            if i > 0 {
+                payload.push(b',');
+            }
+            payload.extend_from_slice(event.json.as_bytes());
+        }
+        payload.push(b']');
+    }
+    payload.push(b'}');
+    any.then_some(payload)
 }
 
 #[cfg(test)]
@@ -298,7 +343,7 @@ mod tests {
         assert_eq!(store.count(&purchases(), None, &[]), 2);
         store.close();
         let reopened = EventStore::open(dir.path()).unwrap();
-        let ns: Vec<_> = reopened.events(&purchases()).iter().map(|e| e.body["n"].clone()).collect();
+        let ns: Vec<_> = reopened.events(&purchases()).iter().map(|e| e.body()["n"].clone()).collect();
         assert_eq!(ns, [json!(1), json!(2)]);
     }
 

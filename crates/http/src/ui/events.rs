@@ -61,7 +61,7 @@ pub(crate) async fn collection(
         .map(|event| {
             context! {
                 timestamp => event["keen"]["timestamp"].as_str().unwrap_or_default(),
-                json => serde_json::to_string_pretty(event.as_ref()).unwrap_or_default(),
+                json => serde_json::to_string_pretty(event).unwrap_or_default(),
             }
         })
         .collect();

@@ -58,10 +58,10 @@ fn verify(events_dir: &std::path::Path, sent: &Sent) -> usize {
     store.close();
     let mut seen = HashSet::new();
     let mut keen_ids = HashSet::new();
-    for event in &events {
-        let id = event.body["client_id"].as_str().expect("every stored event is whole").to_owned();
-        assert_eq!(event.body["pad"].as_str().map(str::len), Some(300), "{id} is whole");
-        assert!(keen_ids.insert(event.body["keen"]["id"].as_str().unwrap().to_owned()), "keen.id unique");
+    for event in events.iter().map(sb_events::StoredEvent::body) {
+        let id = event["client_id"].as_str().expect("every stored event is whole").to_owned();
+        assert_eq!(event["pad"].as_str().map(str::len), Some(300), "{id} is whole");
+        assert!(keen_ids.insert(event["keen"]["id"].as_str().unwrap().to_owned()), "keen.id unique");
         assert!(seen.insert(id.clone()), "{id} is stored twice");
     }
     for (batch, (acked, ids)) in sent.lock().unwrap().iter() {
