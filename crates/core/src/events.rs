@@ -25,15 +25,20 @@ pub struct CountQuery {
 }
 
 impl Switchboard {
+    /// The workspace's event store, opened once: concurrent first requests wait for the one
+    /// opening, so two replays never run on one log.
     async fn event_store(&self, workspace: WorkspaceId) -> Result<Arc<EventStore>, CoreError> {
-        if let Some(store) = self.lock_event_stores().get(&workspace) {
-            return Ok(store.clone());
-        }
+        let cell = self.lock_event_stores().entry(workspace).or_default().clone();
         let dir = self.store().backend().workspace_dir(workspace).join("events");
-        let opened = tokio::task::spawn_blocking(move || EventStore::open(&dir))
-            .await
-            .map_err(|_| CoreError::Secret("opening the event store was interrupted".into()))??;
-        Ok(self.lock_event_stores().entry(workspace).or_insert_with(|| Arc::new(opened)).clone())
+        let store = cell
+            .get_or_try_init(|| async move {
+                let opened = tokio::task::spawn_blocking(move || EventStore::open(&dir))
+                    .await
+                    .map_err(|_| CoreError::Secret("opening the event store was interrupted".into()))??;
+                Ok::<_, CoreError>(Arc::new(opened))
+            })
+            .await?;
+        Ok(store.clone())
     }
 
     /// Records a request's events: each event is checked on its own (a bad one fails alone),
@@ -68,6 +73,16 @@ impl Switchboard {
                 }
             }
             outcome.push((name, results));
+        }
+        let bytes: usize = accepted.iter().flat_map(|(_, events)| events).map(|e| e.json.len()).sum();
+        if bytes > sb_events::MAX_REQUEST_BYTES {
+            return Err(CoreError::Query {
+                code: "InvalidBatchError",
+                message: format!(
+                    "the events of one request may take at most {} bytes once stored; send smaller batches",
+                    sb_events::MAX_REQUEST_BYTES
+                ),
+            });
         }
         if !accepted.is_empty() {
             store.write(accepted, now_ms).await?;
@@ -140,8 +155,8 @@ impl Switchboard {
 
     /// Closes a workspace's event store (before its folder is removed, or at shutdown).
     pub(crate) async fn close_event_store(&self, workspace: WorkspaceId) {
-        let store = self.lock_event_stores().remove(&workspace);
-        if let Some(store) = store {
+        let cell = self.lock_event_stores().remove(&workspace);
+        if let Some(store) = cell.and_then(|cell| cell.get().cloned()) {
             let _ = tokio::task::spawn_blocking(move || store.close()).await;
         }
     }

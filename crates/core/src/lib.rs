@@ -32,6 +32,9 @@ pub use secret::ServerSecret;
 pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
 pub use workspaces::{CreatedWorkspace, WorkspaceSummary};
 
+/// A workspace's event store, opened at most once.
+type EventStoreCell = Arc<tokio::sync::OnceCell<Arc<sb_events::EventStore>>>;
+
 /// The application handle shared by every request and command. Cheap to clone.
 #[derive(Clone)]
 pub struct Switchboard {
@@ -42,7 +45,7 @@ struct Inner {
     store: Store,
     secret: ServerSecret,
     login_limits: LoginLimits,
-    event_stores: Mutex<HashMap<WorkspaceId, Arc<sb_events::EventStore>>>,
+    event_stores: Mutex<HashMap<WorkspaceId, EventStoreCell>>,
 }
 
 impl Switchboard {
@@ -76,9 +79,7 @@ impl Switchboard {
         self.inner.store.backend().name()
     }
 
-    fn lock_event_stores(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Arc<sb_events::EventStore>>> {
+    fn lock_event_stores(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, EventStoreCell>> {
         self.inner.event_stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

@@ -24,6 +24,9 @@ use crate::{EventStoreError, schema};
 pub const UNIQUENESS_WINDOW_MS: i64 = 31 * 24 * 3600 * 1000;
 /// Most requests folded into one group commit.
 const MAX_GROUP: usize = 1024;
+/// The most JSON text one request may store: keeps every log frame well below the size that
+/// replay accepts.
+pub const MAX_REQUEST_BYTES: usize = crate::wal::MAX_FRAME / 2;
 
 /// An event as stored: its time for range scans, and its JSON text (parsed only when a query
 /// needs its properties, which keeps the tail near the size of the log).
@@ -112,7 +115,10 @@ impl EventStore {
         let mut collections: BTreeMap<CollectionName, Collection> = BTreeMap::new();
         for frame in replay.frames {
             for (name, events) in frame {
-                let Ok(name) = CollectionName::parse(&name) else { continue };
+                let Ok(name) = CollectionName::parse(&name) else {
+                    tracing::warn!(collection = %name, "skipped a collection the log holds under an invalid name");
+                    continue;
+                };
                 let collection = collections.entry(name).or_default();
                 for body in events.as_array().into_iter().flatten() {
                     collection.add_replayed(body);
@@ -215,6 +221,7 @@ impl Drop for EventStore {
 }
 
 fn write_loop(mut wal: Wal, receiver: mpsc::Receiver<Job>, tail: Tail) {
+    let mut broken = false;
     while let Ok(first) = receiver.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -223,13 +230,21 @@ fn write_loop(mut wal: Wal, receiver: mpsc::Receiver<Job>, tail: Tail) {
                 Err(_) => break,
             }
         }
-        commit(&mut wal, jobs, &tail);
+        if broken {
+            for job in jobs {
+                let message = "the event log could not be repaired after a failed write; restart the server";
+                let _ = job.reply.send(Err(EventStoreError::Unavailable(message.into())));
+            }
+            continue;
+        }
+        broken = !commit(&mut wal, jobs, &tail);
     }
 }
 
 /// One group commit: decide duplicates, append one frame per request, fsync once, then make
-/// the events visible and answer every request.
-fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
+/// the events visible and answer every request. Returns false if a failed write could not be
+/// cut off the log, after which the log must not be written again.
+fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) -> bool {
     let mut outcomes: Vec<Stored> = Vec::with_capacity(jobs.len());
     let mut payloads = Vec::with_capacity(jobs.len());
     {
@@ -258,15 +273,19 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
     let before = wal.len();
     if let Err(error) = wal.append(&payloads).and_then(|()| wal.sync()) {
         tracing::error!(%error, "event log write failed; nothing in this group was acknowledged");
-        if let Err(error) = wal.truncate(before) {
-            tracing::error!(%error, "could not cut the failed write off the event log");
-        }
+        let repaired = match wal.truncate(before) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "could not cut the failed write off the event log; writes stop");
+                false
+            }
+        };
         for job in jobs {
             let _ = job
                 .reply
                 .send(Err(EventStoreError::Unavailable(format!("cannot write the event log: {error}"))));
         }
-        return;
+        return repaired;
     }
     let mut current = tail.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     for (job, stored) in jobs.into_iter().zip(outcomes) {
@@ -282,6 +301,7 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) {
         }
         let _ = job.reply.send(Ok(stored));
     }
+    true
 }
 
 /// A request's log frame, `{"collection": [event, …], …}`, built from the events' JSON text
@@ -368,6 +388,27 @@ mod tests {
         let again =
             store.write(vec![(purchases(), vec![event(json!({"keen": {"uniqueness_token": "t"}}))])], later);
         assert_eq!(again.await.unwrap(), vec![vec![true]], "a token expires after 31 days");
+    }
+
+    #[tokio::test]
+    async fn one_group_with_two_requests_for_one_token_stores_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(&dir.path().join("events.wal")).unwrap();
+        let tail: Tail = Arc::default();
+        let (jobs, answers): (Vec<Job>, Vec<_>) = (0..2)
+            .map(|_| {
+                let (reply, answer) = oneshot::channel();
+                let batch = vec![(purchases(), vec![event(json!({"keen": {"uniqueness_token": "t"}}))])];
+                (Job { batch, now_ms: 0, reply }, answer)
+            })
+            .unzip();
+        assert!(commit(&mut wal, jobs, &tail));
+        let mut kept = Vec::new();
+        for answer in answers {
+            kept.push(answer.await.unwrap().unwrap()[0][0]);
+        }
+        assert_eq!(kept, [true, false], "the second request in the same group is the duplicate");
+        assert_eq!(tail.read().unwrap()[&purchases()].events.len(), 1);
     }
 
     #[cfg(target_os = "linux")]

@@ -13,8 +13,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 const HEADER: usize = 8;
-/// Refuse frames claiming more than this: a damaged length must not make us allocate gigabytes.
-const MAX_FRAME: usize = 256 * 1024 * 1024;
+/// The largest frame: a damaged length must not make replay allocate gigabytes. Writers keep
+/// requests below it (`MAX_REQUEST_BYTES`).
+pub(crate) const MAX_FRAME: usize = 256 * 1024 * 1024;
 
 /// The open log, positioned at its end.
 pub(crate) struct Wal {
@@ -30,10 +31,13 @@ pub(crate) struct Replay {
 }
 
 impl Wal {
-    /// Opens (creating) the log at `path`, returns its frames, and cuts a torn tail.
+    /// Opens (creating) the log at `path`, locks it against other processes, returns its
+    /// frames, and cuts a torn tail (kept beside the log in `<name>.torn-<unix ms>`, so that
+    /// damage in the middle of a log is never erased, only set aside).
     pub(crate) fn open(path: &Path) -> io::Result<(Wal, Replay)> {
         let created = !path.exists();
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        file.try_lock().map_err(|_| io::Error::other("the event log is in use by another process"))?;
         if created {
             file.sync_all()?;
             if let Some(dir) = path.parent() {
@@ -51,9 +55,15 @@ impl Wal {
         }
         let cut_bytes = total - good;
         if cut_bytes > 0 {
+            let mut torn = Vec::new();
+            file.seek(SeekFrom::Start(good))?;
+            file.read_to_end(&mut torn)?;
+            let aside = path.with_extension(format!("wal.torn-{}", chrono::Utc::now().timestamp_millis()));
+            std::fs::write(&aside, &torn)?;
+            File::open(&aside)?.sync_all()?;
             file.set_len(good)?;
             file.sync_all()?;
-            tracing::warn!(path = %path.display(), cut_bytes, "cut a torn tail off the event log");
+            tracing::warn!(path = %path.display(), cut_bytes, aside = %aside.display(), "cut a torn tail off the event log");
         }
         Ok((Wal { file, len: good }, Replay { frames, cut_bytes }))
     }
@@ -62,6 +72,9 @@ impl Wal {
     pub(crate) fn append(&mut self, payloads: &[Vec<u8>]) -> io::Result<()> {
         let mut buffer = Vec::with_capacity(payloads.iter().map(|p| p.len() + HEADER).sum());
         for payload in payloads {
+            if payload.len() > MAX_FRAME {
+                return Err(io::Error::other("frame larger than the log accepts"));
+            }
             let len = u32::try_from(payload.len()).map_err(|_| io::Error::other("frame too large"))?;
             buffer.extend_from_slice(&len.to_le_bytes());
             buffer.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
@@ -85,7 +98,8 @@ impl Wal {
     }
 
     /// Cuts the log back to `len` after a failed write, so unacknowledged frames cannot come
-    /// back on the next start.
+    /// back on the next start. On failure the log's state is unknown: the caller must stop
+    /// writing to it.
     pub(crate) fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
         self.file.sync_all()?;

@@ -11,7 +11,7 @@ mod write;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -31,12 +31,15 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/3.0/projects/{project}/queries/count", get(query::count_get).post(query::count_post))
         .layer(DefaultBodyLimit::max(MAX_KEEN_BODY_BYTES))
-        .layer(middleware::from_fn(cors))
 }
 
 /// Browsers call the Keen API from any origin with keys in headers: answer preflights and
-/// mark every answer readable cross-origin. No cookies are involved, so `*` is safe.
-async fn cors(request: Request, next: Next) -> Response {
+/// mark every `/3.0` answer readable cross-origin, errors and timeouts included (applied
+/// outside every other layer). No cookies are involved, so `*` is safe.
+pub(crate) async fn cors(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/3.0/") && request.uri().path() != "/3.0" {
+        return next.run(request).await;
+    }
     let mut response = if request.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -44,8 +47,10 @@ async fn cors(request: Request, next: Next) -> Response {
     };
     let headers = response.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers
-        .insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, DELETE, OPTIONS"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("Authorization, Content-Type, Keen-Sdk, X-Requested-With"),

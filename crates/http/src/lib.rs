@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    router.layer(TraceLayer::new_for_http())
+    router.layer(axum::middleware::from_fn(keen::cors)).layer(TraceLayer::new_for_http())
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use sb_core::{Access, EventContext, Rejection};
@@ -117,13 +117,24 @@ pub(crate) async fn batch(
             .map(|result| match result {
                 Ok(()) => json!({ "success": true }),
                 Err(Rejection { name, description }) => {
-                    json!({ "success": false, "error": { "name": name, "description": description } })
+                    json!({ "success": false, "error": { "name": batch_error_name(name), "description": description } })
                 }
             })
             .collect();
         answer.insert(name, Value::Array(results));
     }
     Ok(Json(Value::Object(answer)).into_response())
+}
+
+/// The error name a batch result carries. Keen's Java and iOS uploaders drop an event only
+/// for `InvalidCollectionNameError`, `InvalidPropertyNameError` or `InvalidPropertyValueError`
+/// and retry any other name forever, so every refusal of an event is reported as one of those.
+fn batch_error_name(name: &'static str) -> &'static str {
+    match name {
+        "InvalidCollectionNameError" | "InvalidPropertyNameError" => name,
+        "InvalidKeenNamespaceProperty" => "InvalidPropertyNameError",
+        _ => "InvalidPropertyValueError",
+    }
 }
 
 /// `GET /3.0/projects/{project}/events/{collection}`: with `data`, a beacon write answered with
@@ -140,12 +151,24 @@ pub(crate) async fn beacon_or_schema(
     let Some(data) = params.get("data") else {
         return inspect::collection_schema(&state, &access, &project, &collection).await;
     };
+    let redirect = match params.get("redirect") {
+        None => None,
+        Some(target) => Some(
+            url::Url::parse(target)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .and_then(|u| header::HeaderValue::from_str(u.as_str()).ok())
+                .ok_or_else(|| {
+                    KeenError::bad_request("InvalidRedirectError", "redirect must be an http or https URL")
+                })?,
+        ),
+    };
     let bytes = decode_base64(data)
         .ok_or_else(|| KeenError::bad_request("InvalidEventError", "data is not base64-encoded JSON"))?;
     let event = parse_body(&Bytes::from(bytes), "InvalidEventError")?;
     record_one(&state, &access, collection, event, context(&headers, &peer)).await?;
-    Ok(match params.get("redirect") {
-        Some(target) => Redirect::to(target).into_response(),
+    Ok(match redirect {
+        Some(target) => (StatusCode::FOUND, [(header::LOCATION, target)]).into_response(),
         None => ([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL)
             .into_response(),
     })

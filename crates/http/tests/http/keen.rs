@@ -123,10 +123,11 @@ async fn a_batch_answers_per_event_in_order_and_a_bad_event_fails_alone(backend:
 async fn beacon_writes_answer_a_pixel_or_a_redirect(backend: &TestBackend) {
     let app = TestApp::start(backend).await;
     let key = app.first.write.secret.clone();
-    // {"page": "/p?q=>>~"} in the standard alphabet (with `+`, sent unescaped as Python does,
-    // so it arrives as a space), then URL-safe without padding.
-    let standard = "eyJwYWdlIjogIi9wP3E9Pj5+In0=";
-    for data in [standard.to_owned(), standard.replace('+', "-").trim_end_matches('=').to_owned()] {
+    // {"v": "~?~?~?$$$3"} in the standard alphabet (with `+` sent unescaped as Python does, so
+    // it arrives as a space, and `/`), then URL-safe (`-`, `_`) without padding.
+    let standard = "eyJ2IjogIn4/fj9+PyQkJDMifQ==";
+    let url_safe = standard.replace('+', "-").replace('/', "_").trim_end_matches('=').to_owned();
+    for data in [standard.to_owned(), url_safe] {
         let path = format!("/3.0/projects/{}/events/visits?api_key={key}&data={data}", app.project());
         let response = app.keen(Method::GET, &path, None, None).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
@@ -138,9 +139,18 @@ async fn beacon_writes_answer_a_pixel_or_a_redirect(backend: &TestBackend) {
         app.project()
     );
     let response = app.keen(Method::GET, &path, None, None).await;
-    assert!(response.status.is_redirection());
+    assert_eq!(response.status, StatusCode::FOUND);
     assert_eq!(response.location(), "https://example.com/thanks");
     assert_eq!(app.count_of("visits").await, 3);
+    for bad in ["javascript%3Aalert(1)", "ftp%3A%2F%2Fexample.com%2F", "not-a-url"] {
+        let path = format!(
+            "/3.0/projects/{}/events/visits?api_key={key}&data={standard}&redirect={bad}",
+            app.project()
+        );
+        let response = app.keen(Method::GET, &path, None, None).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(app.count_of("visits").await, 3, "a refused redirect records nothing");
 
     let path = format!("/3.0/projects/{}/events/visits?api_key={key}&data=%%%", app.project());
     let response = app.keen(Method::GET, &path, None, None).await;
@@ -174,6 +184,16 @@ async fn cors_preflight_and_text_plain_bodies(backend: &TestBackend) {
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
     assert_eq!(response.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
     assert_eq!(app.count_of("clicks").await, 1);
+
+    let unknown = app.keen(Method::GET, "/3.0/projects/nope/nowhere", None, None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "*",
+        "errors are readable cross-origin too"
+    );
+    let page = app.get("/login", None).await;
+    assert!(!page.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN), "pages are not cross-origin");
 }
 
 async fn projects_and_keys_are_checked_in_keen_order(backend: &TestBackend) {

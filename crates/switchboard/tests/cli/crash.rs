@@ -93,6 +93,13 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     let events_dir = backend.data_dir().join("workspaces").join(&project).join("events");
     let sent: Sent = Arc::default();
     let mut stored = 0;
+    // The kill moments vary from run to run; the seed is printed so a failure can be replayed.
+    let seed = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    eprintln!("crash test seed {seed} (set CRASH_SEED to replay)");
+    let mut state = seed;
     for round in 0..ROUNDS {
         let server = Server::start(&backend);
         let stop = Arc::new(AtomicBool::new(false));
@@ -103,8 +110,11 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
                 std::thread::spawn(move || writer(address, project, key, round, w, sent, stop))
             })
             .collect();
-        let pause = 60 + (round * 37) % 240;
-        std::thread::sleep(Duration::from_millis(pause as u64));
+        // xorshift64: a kill between 40 and 340 ms into the round's writes.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        std::thread::sleep(Duration::from_millis(40 + state % 300));
         drop(server);
         stop.store(true, Ordering::Relaxed);
         for thread in threads {
