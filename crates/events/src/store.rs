@@ -49,21 +49,19 @@ struct Collection {
     /// Uniqueness token → when its event was received (Unix ms).
     tokens: HashMap<String, i64>,
     schema: BTreeMap<String, &'static str>,
+    /// Event shapes already learnt into the schema.
+    shapes: HashSet<u64>,
 }
 
 impl Collection {
-    /// Adds an event; `token` is its uniqueness token and receive time, `properties` its
-    /// schema entries.
-    fn add(
-        &mut self,
-        event: StoredEvent,
-        token: Option<(String, i64)>,
-        properties: &[(String, &'static str)],
-    ) {
+    /// Adds an event; `token` is its uniqueness token and receive time, `shape` its shape hash.
+    fn add(&mut self, event: StoredEvent, token: Option<(String, i64)>, shape: u64) {
         if let Some((token, received_ms)) = token {
             self.tokens.insert(token, received_ms);
         }
-        schema::learn(&mut self.schema, properties);
+        if self.shapes.insert(shape) {
+            schema::learn(&mut self.schema, &schema::properties(&event.body()));
+        }
         self.events.push(event);
     }
 
@@ -75,7 +73,7 @@ impl Collection {
             keen["uniqueness_token"].as_str().zip(keen["created_at"].as_str().and_then(parse_keen_timestamp));
         let json: Arc<str> = serde_json::to_string(body).expect("JSON values serialise").into();
         let token = token.map(|(t, at)| (t.to_owned(), at));
-        self.add(StoredEvent { timestamp_ms, json }, token, &schema::properties(body));
+        self.add(StoredEvent { timestamp_ms, json }, token, schema::shape(body));
     }
 
     fn holds_token(&self, token: &str, now_ms: i64) -> bool {
@@ -295,7 +293,7 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, tail: &Tail) -> bool {
                 if *kept {
                     let token = event.uniqueness_token.map(|t| (t, event.received_ms));
                     let stored = StoredEvent { timestamp_ms: event.timestamp_ms, json: event.json };
-                    collection.add(stored, token, &event.properties);
+                    collection.add(stored, token, event.shape);
                 }
             }
         }
