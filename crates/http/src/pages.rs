@@ -58,6 +58,15 @@ impl Pages {
         self.render(status, "error.html", context! { title, message, status => status.as_u16() })
     }
 
+    /// The 403 page for a form without a valid CSRF token.
+    pub(crate) fn form_expired(&self) -> Response {
+        self.error(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form is missing its security token or was sent from another site. Reload the page and try again.",
+        )
+    }
+
     /// The page for a failed domain operation.
     pub(crate) fn core_error(&self, error: &CoreError) -> Response {
         let status = status(error.kind());

@@ -8,6 +8,17 @@ use sb_types::WorkspaceId;
 use super::error::KeenError;
 use crate::AppState;
 
+/// The key a request presents: the `Authorization` header if present and non-empty, else
+/// `api_key`.
+pub(crate) fn presented_key<'a>(headers: &'a HeaderMap, api_key: Option<&'a str>) -> Option<&'a str> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().strip_prefix("Bearer ").unwrap_or(v.trim()))
+        .filter(|v| !v.is_empty());
+    header.or(api_key.filter(|k| !k.is_empty()))
+}
+
 /// The access a request has to project `project`: 404 for a malformed or unknown project or
 /// another project's key, 401 for a missing, unknown or revoked key.
 pub(crate) async fn project_access(
@@ -20,12 +31,7 @@ pub(crate) async fn project_access(
     if !state.switchboard.workspace_exists(id).await? {
         return Err(KeenError::not_found());
     }
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().strip_prefix("Bearer ").unwrap_or(v.trim()))
-        .filter(|v| !v.is_empty());
-    let Some(key) = header.or(api_key.filter(|k| !k.is_empty())) else {
+    let Some(key) = presented_key(headers, api_key) else {
         return Err(KeenError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "InvalidApiKeyError",

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use sb_core::{Access, Permission};
 use serde_json::{Value, json};
 
-use super::auth::project_access;
+use super::auth::{presented_key, project_access};
 use super::error::KeenError;
 use crate::AppState;
 
@@ -60,13 +60,8 @@ pub(crate) async fn projects(
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, KeenError> {
-    let key = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().strip_prefix("Bearer ").unwrap_or(v.trim()).to_owned())
-        .or_else(|| api_key(&params).map(str::to_owned))
-        .unwrap_or_default();
-    let access = state.switchboard.authenticate_key(&key).await?;
+    let key = presented_key(&headers, api_key(&params)).unwrap_or_default();
+    let access = state.switchboard.authenticate_key(key).await?;
     Ok(Json(json!([project_json(&state, &access).await?])).into_response())
 }
 

@@ -100,11 +100,7 @@ pub(crate) async fn submit(
 ) -> Response {
     let binding = cookies::get(&headers, cookies::CSRF).unwrap_or_default();
     if binding.is_empty() || !csrf_ok(&state, binding, form.csrf.as_deref()) {
-        return state.pages.error(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is missing its security token or was sent from another site. Reload the login page and try again.",
-        );
+        return state.pages.form_expired();
     }
     let client = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
     let next = form.next.as_deref();
@@ -144,11 +140,7 @@ pub(crate) async fn logout(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     if !csrf_ok(&state, &session.binding, form.csrf.as_deref()) {
-        return state.pages.error(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is missing its security token or was sent from another site. Reload the page and try again.",
-        );
+        return state.pages.form_expired();
     }
     if let Some(token) = cookies::get(&headers, cookies::SESSION)
         && let Err(e) = state.switchboard.logout(token).await

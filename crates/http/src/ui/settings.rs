@@ -65,14 +65,6 @@ async fn render(
     state.pages.render(status, "settings.html", ctx)
 }
 
-fn expired(state: &AppState) -> Response {
-    state.pages.error(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form is missing its security token or was sent from another site. Reload the page and try again.",
-    )
-}
-
 pub(crate) async fn page(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
@@ -95,7 +87,7 @@ pub(crate) async fn create_key(
         Err(page) => return page,
     };
     if !csrf_ok(&state, &session.binding, form.csrf.as_deref()) {
-        return expired(&state);
+        return state.pages.form_expired();
     }
     let kind = match KeyKind::parse(&form.kind) {
         Ok(kind) => kind,
@@ -123,7 +115,7 @@ pub(crate) async fn revoke_key(
         Err(page) => return page,
     };
     if !csrf_ok(&state, &session.binding, form.csrf.as_deref()) {
-        return expired(&state);
+        return state.pages.form_expired();
     }
     let Ok(key_id) = ApiKeyId::parse(&key_id) else {
         return state.pages.error(StatusCode::NOT_FOUND, "Key not found", "This workspace has no such key.");
