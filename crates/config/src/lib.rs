@@ -17,6 +17,8 @@ pub use database::{DatabaseUrl, InvalidDatabaseUrl};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 /// The data folder unless told otherwise, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "switchboard-data";
+/// Keen API requests per second per workspace unless told otherwise.
+pub const DEFAULT_EVENTS_RATE_LIMIT: u32 = 1000;
 /// The owner account created on an empty data folder unless told otherwise.
 pub const DEFAULT_OWNER_EMAIL: &str = "owner@localhost";
 
@@ -47,6 +49,10 @@ pub struct Options {
     /// Email of the owner account created on an empty data folder [default: owner@localhost].
     #[arg(long, global = true, env = "SWITCHBOARD_OWNER_EMAIL", value_name = "EMAIL")]
     pub owner_email: Option<String>,
+    /// Most Keen API (`/3.0`) requests per second per workspace; 0 turns the bound off
+    /// [default: 1000].
+    #[arg(long, global = true, env = "SWITCHBOARD_EVENTS_RATE_LIMIT", value_name = "N")]
+    pub events_rate_limit: Option<u32>,
     /// Log filter, in tracing's env-filter syntax [default: info].
     #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -62,6 +68,7 @@ struct FileOptions {
     listen: Option<String>,
     cookie_secure: Option<bool>,
     owner_email: Option<String>,
+    events_rate_limit: Option<u32>,
     log: Option<String>,
 }
 
@@ -83,6 +90,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub cookie_secure: bool,
     pub owner_email: String,
+    pub events_rate_limit: u32,
     pub log: String,
 }
 
@@ -125,6 +133,10 @@ impl Config {
                 .owner_email
                 .or(file.owner_email)
                 .unwrap_or_else(|| DEFAULT_OWNER_EMAIL.into()),
+            events_rate_limit: options
+                .events_rate_limit
+                .or(file.events_rate_limit)
+                .unwrap_or(DEFAULT_EVENTS_RATE_LIMIT),
             log: options.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod inspect;
 mod query;
+mod rate;
 mod write;
 
 use axum::Router;
@@ -16,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
+
+pub(crate) use rate::RateLimiter;
 
 /// Largest `/3.0` request body: a batch of a few thousand events.
 pub const MAX_KEEN_BODY_BYTES: usize = 16 * 1024 * 1024;

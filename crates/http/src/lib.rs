@@ -36,12 +36,21 @@ pub struct AppState {
     pub switchboard: Switchboard,
     pages: pages::Pages,
     cookie_secure: bool,
+    keen_rate: keen::RateLimiter,
 }
 
 impl AppState {
-    /// `cookie_secure` marks the session and CSRF cookies `Secure`.
+    /// `cookie_secure` marks the session and CSRF cookies `Secure`. `/3.0` requests are not
+    /// rate-bounded until `with_keen_rate_limit`.
     pub fn new(switchboard: Switchboard, cookie_secure: bool) -> AppState {
-        AppState { switchboard, pages: pages::Pages::new(), cookie_secure }
+        let keen_rate = keen::RateLimiter::new(0);
+        AppState { switchboard, pages: pages::Pages::new(), cookie_secure, keen_rate }
+    }
+
+    /// Bounds `/3.0` requests to `per_second` per project (0: no bound).
+    pub fn with_keen_rate_limit(mut self, per_second: u32) -> AppState {
+        self.keen_rate = keen::RateLimiter::new(per_second);
+        self
     }
 }
 

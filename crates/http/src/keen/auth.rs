@@ -31,6 +31,13 @@ pub(crate) async fn project_access(
     if !state.switchboard.workspace_exists(id).await? {
         return Err(KeenError::not_found());
     }
+    if !state.keen_rate.admit(project) {
+        return Err(KeenError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsError",
+            "this project is sending requests faster than the server accepts; slow down and retry",
+        ));
+    }
     let Some(key) = presented_key(headers, api_key) else {
         return Err(KeenError::new(
             axum::http::StatusCode::UNAUTHORIZED,

@@ -454,3 +454,26 @@ async fn a_full_disk_answers_503_and_stores_nothing() {
     assert!(response.json()["message"].as_str().unwrap().contains("nothing was changed"));
     assert_eq!(app.count_of("purchases").await, 0);
 }
+
+#[tokio::test]
+async fn requests_past_the_rate_limit_get_a_keen_429_and_store_nothing() {
+    let backend = TestBackend::new(sb_test_support::BackendKind::Sqlite).await.unwrap();
+    let mut app = TestApp::start(&backend).await;
+    let state = sb_http::AppState::new(app.switchboard.clone(), true).with_keen_rate_limit(3);
+    app.router = sb_http::router(state);
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        statuses.push(app.post_event("bursts", json!({ "n": n })).await.status);
+    }
+    assert_eq!(statuses[..3], [StatusCode::CREATED; 3]);
+    assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    let refused = app.post_event("bursts", json!({"n": 9})).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.json()["error_code"], "TooManyRequestsError");
+    let stored = app
+        .switchboard
+        .event_collections(&app.switchboard.operator_access(app.first.workspace.id).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored[0].1, 3, "refused requests stored nothing");
+}

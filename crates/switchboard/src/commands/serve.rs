@@ -34,7 +34,9 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let purger = tokio::spawn(purge_sessions(switchboard.clone(), stop_rx.clone()));
-    let app = sb_http::router(sb_http::AppState::new(switchboard.clone(), config.cookie_secure));
+    let state = sb_http::AppState::new(switchboard.clone(), config.cookie_secure)
+        .with_keen_rate_limit(config.events_rate_limit);
+    let app = sb_http::router(state);
     let mut shutdown = stop_rx.clone();
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
