@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sb_events::query::filter::parse_filters;
 use sb_events::query::timeframe::{Timezone, resolve};
-use sb_events::{CollectionName, EventContext, EventStore, Rejection};
+use sb_events::{CollectionName, EventContext, EventStore, PreparedEvent, Rejection};
 use sb_types::WorkspaceId;
 use serde_json::Value;
 
@@ -22,6 +22,37 @@ pub struct CountQuery {
     pub timeframe: Option<Value>,
     pub timezone: Option<Value>,
     pub filters: Option<Value>,
+}
+
+/// Checks every event of a request: the outcomes in request order, and the accepted events
+/// grouped by collection.
+fn prepare_batch(
+    batch: Vec<(String, Vec<Value>)>,
+    context: &EventContext,
+) -> (BatchOutcome, Vec<(CollectionName, Vec<PreparedEvent>)>) {
+    let mut outcome: BatchOutcome = Vec::with_capacity(batch.len());
+    let mut accepted = Vec::new();
+    for (name, events) in batch {
+        let results: Vec<Result<(), Rejection>> = match CollectionName::parse(&name) {
+            Err(description) => {
+                let rejection = Rejection { name: "InvalidCollectionNameError", description };
+                events.iter().map(|_| Err(rejection.clone())).collect()
+            }
+            Ok(collection) => {
+                let mut good = Vec::new();
+                let results = events
+                    .into_iter()
+                    .map(|raw| sb_events::prepare(raw, context).map(|e| good.push(e)))
+                    .collect();
+                if !good.is_empty() {
+                    accepted.push((collection, good));
+                }
+                results
+            }
+        };
+        outcome.push((name, results));
+    }
+    (outcome, accepted)
 }
 
 impl Switchboard {
@@ -52,28 +83,11 @@ impl Switchboard {
         access.require(Permission::Write)?;
         let store = self.event_store(access.workspace()).await?;
         let now_ms = context.now_ms;
-        let mut outcome: BatchOutcome = Vec::with_capacity(batch.len());
-        let mut accepted = Vec::new();
-        for (name, events) in batch {
-            let results: Vec<Result<(), Rejection>>;
-            match CollectionName::parse(&name) {
-                Err(description) => {
-                    let rejection = Rejection { name: "InvalidCollectionNameError", description };
-                    results = events.iter().map(|_| Err(rejection.clone())).collect();
-                }
-                Ok(collection) => {
-                    let mut good = Vec::new();
-                    results = events
-                        .into_iter()
-                        .map(|raw| sb_events::prepare(raw, &context).map(|event| good.push(event)))
-                        .collect();
-                    if !good.is_empty() {
-                        accepted.push((collection, good));
-                    }
-                }
-            }
-            outcome.push((name, results));
-        }
+        // Checking and serialising thousands of events is CPU work: off the async reactor.
+        let (outcome, accepted) =
+            tokio::task::spawn_blocking(move || prepare_batch(batch, &context))
+                .await
+                .map_err(|_| CoreError::Secret("preparing events was interrupted".into()))?;
         let bytes: usize = accepted.iter().flat_map(|(_, events)| events).map(|e| e.json.len()).sum();
         if bytes > sb_events::MAX_REQUEST_BYTES {
             return Err(CoreError::Query {

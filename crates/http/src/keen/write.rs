@@ -46,9 +46,17 @@ fn context(headers: &HeaderMap, peer: &Peer) -> EventContext {
 }
 
 /// Bodies are JSON whatever the Content-Type says (the Beacon API sends `text/plain`).
-fn parse_body(body: &Bytes, error: &'static str) -> Result<Value, KeenError> {
-    serde_json::from_slice(body)
-        .map_err(|e| KeenError::bad_request(error, format!("the body is not valid JSON: {e}")))
+/// Parsed off the async reactor: a batch body is megabytes.
+async fn parse_body(body: Bytes, error: &'static str) -> Result<Value, KeenError> {
+    let parsed =
+        tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&body)).await.map_err(|_| {
+            KeenError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                "the request was interrupted",
+            )
+        })?;
+    parsed.map_err(|e| KeenError::bad_request(error, format!("the body is not valid JSON: {e}")))
 }
 
 async fn record_one(
@@ -76,7 +84,7 @@ pub(crate) async fn single(
 ) -> Result<Response, KeenError> {
     let access =
         project_access(&state, &project, &headers, params.get("api_key").map(String::as_str)).await?;
-    let event = parse_body(&body?, "InvalidEventError")?;
+    let event = parse_body(body?, "InvalidEventError").await?;
     record_one(&state, &access, collection, event, context(&headers, &peer)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "created": true }))).into_response())
 }
@@ -93,7 +101,7 @@ pub(crate) async fn batch(
 ) -> Result<Response, KeenError> {
     let access =
         project_access(&state, &project, &headers, params.get("api_key").map(String::as_str)).await?;
-    let Value::Object(collections) = parse_body(&body?, "InvalidBatchError")? else {
+    let Value::Object(collections) = parse_body(body?, "InvalidBatchError").await? else {
         return Err(KeenError::bad_request(
             "InvalidBatchError",
             "a batch must be an object of collection names to event lists",
@@ -165,7 +173,7 @@ pub(crate) async fn beacon_or_schema(
     };
     let bytes = decode_base64(data)
         .ok_or_else(|| KeenError::bad_request("InvalidEventError", "data is not base64-encoded JSON"))?;
-    let event = parse_body(&Bytes::from(bytes), "InvalidEventError")?;
+    let event = parse_body(Bytes::from(bytes), "InvalidEventError").await?;
     record_one(&state, &access, collection, event, context(&headers, &peer)).await?;
     Ok(match redirect {
         Some(target) => (StatusCode::FOUND, [(header::LOCATION, target)]).into_response(),
