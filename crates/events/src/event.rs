@@ -33,6 +33,14 @@ pub struct EventContext {
     pub user_agent: String,
     /// The receive time, Unix milliseconds.
     pub now_ms: i64,
+    /// The receive time as `keen.created_at` text, formatted once per request.
+    created_at: String,
+}
+
+impl EventContext {
+    pub fn new(ip: String, user_agent: String, now_ms: i64) -> EventContext {
+        EventContext { ip, user_agent, now_ms, created_at: format_keen_timestamp(now_ms) }
+    }
 }
 
 /// An event ready to store, serialised once here (in the request's task) so the single
@@ -67,9 +75,11 @@ pub fn prepare(raw: Value, ctx: &EventContext) -> Result<PreparedEvent, Rejectio
     let Value::Object(mut event) = raw else {
         return Err(reject("InvalidEventError", "an event must be a JSON object"));
     };
-    let keen = match event.remove("keen") {
+    // The `keen` object is taken out in place (an empty object holds its slot) and put back,
+    // so the event keeps the property order the client sent.
+    let keen = match event.get_mut("keen") {
         None => Map::new(),
-        Some(Value::Object(keen)) => keen,
+        Some(Value::Object(keen)) => std::mem::take(keen),
         Some(_) => return Err(reject("NamespaceTypeError", "the `keen` property must be an object")),
     };
     let mut leaves = 0;
@@ -138,7 +148,7 @@ fn prepare_keen(
         check_object(location, ctx, 3, leaves, Some(&location_path))?;
     }
     keen.insert("timestamp".into(), Value::String(format_keen_timestamp(timestamp_ms)));
-    keen.insert("created_at".into(), Value::String(format_keen_timestamp(ctx.now_ms)));
+    keen.insert("created_at".into(), Value::String(ctx.created_at.clone()));
     keen.insert("id".into(), Value::String(sb_types::EventId::generate().to_string()));
     Ok(KeenFields { keen, timestamp_ms, uniqueness_token })
 }
@@ -233,7 +243,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> EventContext {
-        EventContext { ip: "203.0.113.7".into(), user_agent: "curl/8".into(), now_ms: 1_700_000_000_000 }
+        EventContext::new("203.0.113.7".into(), "curl/8".into(), 1_700_000_000_000)
     }
 
     fn body(event: &PreparedEvent) -> Value {
@@ -267,6 +277,17 @@ mod tests {
         assert!(stored["keen"].get("addons").is_none());
         assert_ne!(stored["keen"]["id"], "x");
         assert_eq!(event.uniqueness_token.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn keeps_the_property_order_the_client_sent() {
+        let stored = body(
+            &prepare(json!({"z": 1, "keen": {"timestamp": "2024-01-01T00:00:00Z"}, "a": 2}), &ctx()).unwrap(),
+        );
+        let names: Vec<&String> = stored.as_object().unwrap().keys().collect();
+        assert_eq!(names, ["z", "keen", "a"]);
+        let plain = body(&prepare(json!({"z": 1, "a": 2}), &ctx()).unwrap());
+        assert_eq!(plain.as_object().unwrap().keys().collect::<Vec<_>>(), ["z", "a", "keen"]);
     }
 
     #[test]

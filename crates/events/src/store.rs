@@ -340,11 +340,7 @@ mod tests {
     use crate::{EventContext, prepare};
 
     fn event(value: Value) -> PreparedEvent {
-        prepare(
-            value,
-            &EventContext { ip: String::new(), user_agent: String::new(), now_ms: 1_700_000_000_000 },
-        )
-        .unwrap()
+        prepare(value, &EventContext::new(String::new(), String::new(), 1_700_000_000_000)).unwrap()
     }
 
     fn purchases() -> CollectionName {

@@ -17,7 +17,7 @@
 //! client sends one, and accepting it would make two texts name the same instant), offsets of 24
 //! hours or more, and a fraction without seconds.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
 /// Parses a `keen.timestamp` string as Keen clients send it; returns Unix milliseconds (UTC).
 pub fn parse_keen_timestamp(text: &str) -> Option<i64> {
@@ -32,6 +32,19 @@ pub fn format_keen_timestamp(millis: i64) -> String {
     let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
     let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
     let instant = DateTime::from_timestamp_millis(millis.clamp(min, max)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // Every stored event is stamped twice, so the common years skip the format-string parser.
+    if (0..=9999).contains(&instant.year()) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            instant.year(),
+            instant.month(),
+            instant.day(),
+            instant.hour(),
+            instant.minute(),
+            instant.second(),
+            instant.timestamp_subsec_millis()
+        );
+    }
     instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 

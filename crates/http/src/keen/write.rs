@@ -42,7 +42,7 @@ fn context(headers: &HeaderMap, peer: &Peer) -> EventContext {
     let ip = forwarded.or_else(|| peer.as_ref().map(|p| p.0.0.ip().to_string())).unwrap_or_default();
     let user_agent =
         headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    EventContext { ip, user_agent, now_ms: sb_types::Timestamp::now().millis() }
+    EventContext::new(ip, user_agent, sb_types::Timestamp::now().millis())
 }
 
 /// Bodies are JSON whatever the Content-Type says (the Beacon API sends `text/plain`).
