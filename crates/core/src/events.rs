@@ -4,25 +4,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::filter::parse_filters;
 use sb_events::query::timeframe::{Timezone, resolve};
 use sb_events::{CollectionName, EventContext, EventStore, PreparedEvent, Rejection};
 use sb_types::WorkspaceId;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{Access, CoreError, Permission, Switchboard};
 
 /// For each collection of a request, in request order: each event's outcome.
 pub type BatchOutcome = Vec<(String, Vec<Result<(), Rejection>>)>;
-
-/// A count question, with its parameters as the client sent them.
-#[derive(Debug, Clone, Default)]
-pub struct CountQuery {
-    pub collection: String,
-    pub timeframe: Option<Value>,
-    pub timezone: Option<Value>,
-    pub filters: Option<Value>,
-}
 
 /// Checks every event of a request: the outcomes in request order, and the accepted events
 /// grouped by collection.
@@ -104,31 +96,59 @@ impl Switchboard {
         Ok(outcome)
     }
 
-    /// Counts a collection's events in a timeframe that pass the filters.
-    pub async fn count_events(
+    /// Runs a Keen analysis (`count`, `sum`, `percentile`, …) with its parameters as the client
+    /// sent them; returns the `result` value.
+    pub async fn run_analysis(
         &self,
         access: &Access,
-        query: CountQuery,
+        analysis: &str,
+        parameters: Map<String, Value>,
         now_ms: i64,
-    ) -> Result<u64, CoreError> {
+    ) -> Result<Value, CoreError> {
         access.require(Permission::Read)?;
-        let collection = CollectionName::parse(&query.collection)
-            .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
-        let timezone = Timezone::parse(query.timezone.as_ref())
-            .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?;
-        let range = match &query.timeframe {
-            None | Some(Value::Null) => None,
-            Some(timeframe) => Some(
-                resolve(timeframe, timezone, now_ms)
-                    .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?,
-            ),
+        let query = |code: &'static str, message: String| CoreError::Query { code, message };
+        let kind = match AnalysisType::parse(analysis) {
+            Some(kind) => kind,
+            None if ["extraction", "funnel", "multi_analysis"].contains(&analysis) => {
+                return Err(query("UnsupportedAnalysisError", format!("{analysis} is not supported yet")));
+            }
+            None => return Err(CoreError::NotFound("analysis type")),
         };
-        let filters = parse_filters(query.filters.as_ref())
-            .map_err(|e| CoreError::Query { code: e.keen_error_code(), message: e.to_string() })?;
+        let collection = match parameters.get("event_collection") {
+            Some(Value::String(name)) => {
+                CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?
+            }
+            _ => return Err(query("MissingRequiredPropertyError", "event_collection is required".into())),
+        };
+        let present = |key: &str| parameters.get(key).filter(|v| !v.is_null());
+        let timezone =
+            Timezone::parse(present("timezone")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        let range = present("timeframe")
+            .map(|timeframe| {
+                resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
+            })
+            .transpose()?;
+        let filters =
+            parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        let analysis =
+            Analysis::parse(kind, &parameters).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        if analysis.needs_timeframe() && range.is_none() {
+            return Err(query("TimeframeDefinitionError", "an interval needs a timeframe".into()));
+        }
+        let plain_count =
+            kind == AnalysisType::Count && present("group_by").is_none() && present("interval").is_none();
         let store = self.event_store(access.workspace()).await?;
-        tokio::task::spawn_blocking(move || store.count(&collection, range, &filters))
-            .await
-            .map_err(|_| CoreError::Secret("the count was interrupted".into()))
+        tokio::task::spawn_blocking(move || {
+            if plain_count {
+                return Ok(Value::from(store.count(&collection, range, &filters)));
+            }
+            let events = store.matching(&collection, range, &filters);
+            analysis
+                .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
+                .map_err(|e| query(e.keen_error_code(), e.to_string()))
+        })
+        .await
+        .map_err(|_| CoreError::Secret("the query was interrupted".into()))?
     }
 
     /// The workspace's collections with their event counts.

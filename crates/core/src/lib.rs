@@ -22,7 +22,7 @@ use sb_types::WorkspaceId;
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use error::CoreError;
-pub use events::{BatchOutcome, CountQuery};
+pub use events::BatchOutcome;
 pub use keys::{CreatedKey, KeyView, looks_like_api_key};
 pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use sb_events::{EventContext, Rejection};

@@ -185,6 +185,25 @@ impl EventStore {
         collection.events.iter().filter(|e| in_range(e) && passes(e)).count() as u64
     }
 
+    /// The events of `collection` in `range` that pass every filter, parsed, as (timestamp,
+    /// event). CPU-bound: call it off the async reactor.
+    pub fn matching(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+        filters: &[Filter],
+    ) -> Vec<(i64, Value)> {
+        let tail = self.read();
+        let Some(collection) = tail.get(collection) else { return Vec::new() };
+        collection
+            .events
+            .iter()
+            .filter(|e| range.is_none_or(|r| e.timestamp_ms >= r.start_ms && e.timestamp_ms < r.end_ms))
+            .map(|e| (e.timestamp_ms, e.body()))
+            .filter(|(_, body)| filters.iter().all(|f| f.matches(body)))
+            .collect()
+    }
+
     /// The `limit` events most recently stored in a collection, newest first.
     pub fn latest(&self, collection: &CollectionName, limit: usize) -> Vec<StoredEvent> {
         self.read()

@@ -32,7 +32,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/3.0/projects/{project}/events/{collection}",
             get(write::beacon_or_schema).post(write::single),
         )
-        .route("/3.0/projects/{project}/queries/count", get(query::count_get).post(query::count_post))
+        .route(
+            "/3.0/projects/{project}/queries/{analysis}",
+            get(query::analysis_get).post(query::analysis_post),
+        )
         .layer(DefaultBodyLimit::max(MAX_KEEN_BODY_BYTES))
 }
 

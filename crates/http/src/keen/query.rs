@@ -1,5 +1,6 @@
-//! Queries: `GET|POST /3.0/projects/{project}/queries/count`. GET takes JSON-encoded values in
-//! the query string, POST a JSON body; unknown keys are ignored. Answers `{"result": …}`.
+//! Queries: `GET|POST /3.0/projects/{project}/queries/{analysis}`. GET takes JSON-encoded
+//! values in the query string (a value that is not JSON is taken as a string), POST a JSON
+//! body; unknown keys are ignored. Answers `{"result": …}`.
 
 use std::collections::HashMap;
 
@@ -9,81 +10,67 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use sb_core::CountQuery;
 use serde_json::{Map, Value, json};
 
 use super::auth::project_access;
 use super::error::KeenError;
 use crate::AppState;
 
-/// A query-string value: JSON when it parses as JSON, else the raw text.
-fn loose_json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
+/// Parameters whose value is always a plain string, never JSON (a collection named `123`
+/// stays a string).
+const TEXT_PARAMETERS: &[&str] = &["event_collection", "target_property"];
 
-fn count_query(parameters: &Map<String, Value>) -> Result<CountQuery, KeenError> {
-    let collection = match parameters.get("event_collection") {
-        Some(Value::String(name)) => name.clone(),
-        _ => {
-            return Err(KeenError::bad_request(
-                "MissingRequiredPropertyError",
-                "event_collection is required",
-            ));
-        }
-    };
-    let present = |key: &str| parameters.get(key).filter(|v| !v.is_null()).cloned();
-    Ok(CountQuery {
-        collection,
-        timeframe: present("timeframe"),
-        timezone: present("timezone"),
-        filters: present("filters"),
-    })
+/// A query-string value: JSON when it parses as JSON, else the raw text.
+fn loose_json(key: &str, text: &str) -> Value {
+    if TEXT_PARAMETERS.contains(&key) {
+        return Value::String(text.to_owned());
+    }
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 async fn answer(
     state: &AppState,
     project: &str,
+    analysis: &str,
     headers: &HeaderMap,
     api_key: Option<&str>,
-    query: Result<CountQuery, KeenError>,
+    parameters: Result<Map<String, Value>, KeenError>,
 ) -> Result<Response, KeenError> {
     let access = project_access(state, project, headers, api_key).await?;
-    let count = state.switchboard.count_events(&access, query?, sb_types::Timestamp::now().millis()).await?;
-    Ok(Json(json!({ "result": count })).into_response())
+    let now = sb_types::Timestamp::now().millis();
+    let result = state.switchboard.run_analysis(&access, analysis, parameters?, now).await?;
+    Ok(Json(json!({ "result": result })).into_response())
 }
 
-pub(crate) async fn count_get(
+pub(crate) async fn analysis_get(
     State(state): State<AppState>,
-    Path(project): Path<String>,
+    Path((project, analysis)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, KeenError> {
     let parameters: Map<String, Value> = params
         .iter()
         .filter(|(key, _)| *key != "api_key")
-        .map(|(key, value)| {
-            let value =
-                if key == "event_collection" { Value::String(value.clone()) } else { loose_json(value) };
-            (key.clone(), value)
-        })
+        .map(|(key, value)| (key.clone(), loose_json(key, value)))
         .collect();
-    answer(&state, &project, &headers, params.get("api_key").map(String::as_str), count_query(&parameters))
-        .await
+    let api_key = params.get("api_key").map(String::as_str);
+    answer(&state, &project, &analysis, &headers, api_key, Ok(parameters)).await
 }
 
-pub(crate) async fn count_post(
+pub(crate) async fn analysis_post(
     State(state): State<AppState>,
-    Path(project): Path<String>,
+    Path((project, analysis)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KeenError> {
-    let query = match serde_json::from_slice::<Value>(&body?) {
-        Ok(Value::Object(parameters)) => count_query(&parameters),
+    let parameters = match serde_json::from_slice::<Value>(&body?) {
+        Ok(Value::Object(parameters)) => Ok(parameters),
         _ => Err(KeenError::bad_request(
             "BadRequestError",
             "the body must be a JSON object of query parameters",
         )),
     };
-    answer(&state, &project, &headers, params.get("api_key").map(String::as_str), query).await
+    let api_key = params.get("api_key").map(String::as_str);
+    answer(&state, &project, &analysis, &headers, api_key, parameters).await
 }

@@ -33,6 +33,16 @@ assert client.count("signups", filters=pro) == 2
 assert client.count("signups", timeframe="this_1_days") == 4
 assert client.count("signups", timeframe="previous_1_days") == 0
 
+# Analyses through the client's helpers.
+client.add_events({"purchases": [{"price": 10, "plan": "pro"}, {"price": 20, "plan": "free"}]})
+assert client.sum("purchases", target_property="price") == 30
+assert client.median("purchases", target_property="price") == 10
+assert client.percentile("purchases", target_property="price", percentile=100) == 20
+assert client.count_unique("purchases", target_property="plan") == 2
+assert sorted(client.select_unique("purchases", target_property="plan")) == ["free", "pro"]
+grouped = client.count("signups", group_by="plan")
+assert sorted((g["plan"], g["result"]) for g in grouped) == [("free", 1), ("pro", 2), ("team", 1)], grouped
+
 # A bad event is refused with Keen's error, and the client raises.
 try:
     client.add_event("signups", {"bad.name": 1})
