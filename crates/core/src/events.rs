@@ -4,12 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sb_events::query::analysis::{Analysis, AnalysisType};
-use sb_events::query::filter::parse_filters;
-use sb_events::query::timeframe::{Timezone, resolve};
 use sb_events::{CollectionName, EventContext, EventStore, PreparedEvent, Rejection};
 use sb_types::WorkspaceId;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::{Access, CoreError, Permission, Switchboard};
 
@@ -50,7 +47,7 @@ fn prepare_batch(
 impl Switchboard {
     /// The workspace's event store, opened once: concurrent first requests wait for the one
     /// opening, so two replays never run on one log.
-    async fn event_store(&self, workspace: WorkspaceId) -> Result<Arc<EventStore>, CoreError> {
+    pub(crate) async fn event_store(&self, workspace: WorkspaceId) -> Result<Arc<EventStore>, CoreError> {
         let cell = self.lock_event_stores().entry(workspace).or_default().clone();
         let dir = self.store().backend().workspace_dir(workspace).join("events");
         let store = cell
@@ -94,61 +91,6 @@ impl Switchboard {
             store.write(accepted, now_ms).await?;
         }
         Ok(outcome)
-    }
-
-    /// Runs a Keen analysis (`count`, `sum`, `percentile`, …) with its parameters as the client
-    /// sent them; returns the `result` value.
-    pub async fn run_analysis(
-        &self,
-        access: &Access,
-        analysis: &str,
-        parameters: Map<String, Value>,
-        now_ms: i64,
-    ) -> Result<Value, CoreError> {
-        access.require(Permission::Read)?;
-        let query = |code: &'static str, message: String| CoreError::Query { code, message };
-        let kind = match AnalysisType::parse(analysis) {
-            Some(kind) => kind,
-            None if ["extraction", "funnel", "multi_analysis"].contains(&analysis) => {
-                return Err(query("UnsupportedAnalysisError", format!("{analysis} is not supported yet")));
-            }
-            None => return Err(CoreError::NotFound("analysis type")),
-        };
-        let collection = match parameters.get("event_collection") {
-            Some(Value::String(name)) => {
-                CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?
-            }
-            _ => return Err(query("MissingRequiredPropertyError", "event_collection is required".into())),
-        };
-        let present = |key: &str| parameters.get(key).filter(|v| !v.is_null());
-        let timezone =
-            Timezone::parse(present("timezone")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
-        let range = present("timeframe")
-            .map(|timeframe| {
-                resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
-            })
-            .transpose()?;
-        let filters =
-            parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
-        let analysis =
-            Analysis::parse(kind, &parameters).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
-        if analysis.needs_timeframe() && range.is_none() {
-            return Err(query("TimeframeDefinitionError", "an interval needs a timeframe".into()));
-        }
-        let plain_count =
-            kind == AnalysisType::Count && present("group_by").is_none() && present("interval").is_none();
-        let store = self.event_store(access.workspace()).await?;
-        tokio::task::spawn_blocking(move || {
-            if plain_count {
-                return Ok(Value::from(store.count(&collection, range, &filters)));
-            }
-            let events = store.matching(&collection, range, &filters);
-            analysis
-                .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
-                .map_err(|e| query(e.keen_error_code(), e.to_string()))
-        })
-        .await
-        .map_err(|_| CoreError::Secret("the query was interrupted".into()))?
     }
 
     /// The workspace's collections with their event counts.

@@ -9,6 +9,7 @@ mod events;
 mod keys;
 mod login_limits;
 mod passwords;
+mod queries;
 mod secret;
 mod sessions;
 mod users;

@@ -1,5 +1,7 @@
-//! The Keen query model: timeframes, timezones and filters.
+//! The Keen query model: timeframes, timezones, filters, analyses, extraction, multi-analysis.
 
 pub mod analysis;
+pub mod extraction;
 pub mod filter;
+pub mod multi;
 pub mod timeframe;

@@ -43,6 +43,14 @@ assert sorted(client.select_unique("purchases", target_property="plan")) == ["fr
 grouped = client.count("signups", group_by="plan")
 assert sorted((g["plan"], g["result"]) for g in grouped) == [("free", 1), ("pro", 2), ("team", 1)], grouped
 
+latest = client.extraction("purchases", latest=1, property_names=["price"])
+assert latest == [{"price": 20}], latest
+both = client.multi_analysis(
+    "purchases",
+    analyses={"total": {"analysis_type": "sum", "target_property": "price"}, "n": {"analysis_type": "count"}},
+)
+assert both == {"total": 30, "n": 2}, both
+
 # A bad event is refused with Keen's error, and the client raises.
 try:
     client.add_event("signups", {"bad.name": 1})

@@ -1,0 +1,164 @@
+//! Keen queries on a workspace's events: every analysis type, with the parameters as the client
+//! sent them. The common parameters (collection, timeframe, timezone, filters) are read here;
+//! each analysis's own parameters by its module in `sb_events::query`.
+
+use sb_events::CollectionName;
+use sb_events::query::analysis::{Analysis, AnalysisType};
+use sb_events::query::extraction::Extraction;
+use sb_events::query::filter::parse_filters;
+use sb_events::query::multi;
+use sb_events::query::timeframe::{Timezone, resolve};
+use serde_json::{Map, Value};
+
+use crate::{Access, CoreError, Permission, Switchboard};
+
+/// What a query computes.
+enum Plan {
+    /// A count without groups or series: timestamps only, no event parsed without filters.
+    PlainCount,
+    /// Anything computed from the selected events themselves.
+    Scan(Scan),
+}
+
+/// A computation over the selected, parsed events.
+enum Scan {
+    Single(Analysis),
+    Extraction(Extraction),
+    /// Labelled analyses, and whether the results are grouped and a series.
+    Multi {
+        analyses: Vec<(String, Analysis)>,
+        grouped: bool,
+        series: bool,
+    },
+}
+
+fn query(code: &'static str, message: impl Into<String>) -> CoreError {
+    CoreError::Query { code, message: message.into() }
+}
+
+/// A sub-analysis of a multi-analysis: the query's parameters with the sub-analysis's own
+/// `analysis_type`, `target_property` and `percentile` (its `group_by` is ignored, §5.11).
+fn sub_analysis(label: &str, spec: &Value, parameters: &Map<String, Value>) -> Result<Analysis, CoreError> {
+    let spec = spec
+        .as_object()
+        .ok_or_else(|| query("InvalidAnalysesError", format!("analysis {label:?} must be an object")))?;
+    let kind =
+        spec.get("analysis_type").and_then(Value::as_str).and_then(AnalysisType::parse).ok_or_else(|| {
+            query(
+                "InvalidAnalysesError",
+                format!("analysis {label:?} needs an analysis_type such as \"count\" or \"sum\""),
+            )
+        })?;
+    let mut merged: Map<String, Value> = parameters
+        .iter()
+        .filter(|(key, _)| !["order_by", "limit"].contains(&key.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for key in ["target_property", "percentile"] {
+        match spec.get(key) {
+            Some(value) => merged.insert(key.into(), value.clone()),
+            None => merged.remove(key),
+        };
+    }
+    Analysis::parse(kind, &merged).map_err(|e| query(e.keen_error_code(), format!("analysis {label:?}: {e}")))
+}
+
+fn plan(analysis: &str, parameters: &Map<String, Value>, has_timeframe: bool) -> Result<Plan, CoreError> {
+    let present = |key: &str| parameters.get(key).filter(|v| !v.is_null() && *v != "");
+    let grouped = present("group_by").is_some();
+    let series = present("interval").is_some();
+    if series && !has_timeframe {
+        return Err(query("TimeframeDefinitionError", "an interval needs a timeframe"));
+    }
+    if let Some(kind) = AnalysisType::parse(analysis) {
+        let parsed =
+            Analysis::parse(kind, parameters).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        return Ok(if kind == AnalysisType::Count && !grouped && !series {
+            Plan::PlainCount
+        } else {
+            Plan::Scan(Scan::Single(parsed))
+        });
+    }
+    match analysis {
+        "extraction" => {
+            if grouped || series {
+                return Err(query("InvalidExtractionError", "an extraction takes no group_by or interval"));
+            }
+            let extraction =
+                Extraction::parse(parameters).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+            Ok(Plan::Scan(Scan::Extraction(extraction)))
+        }
+        "multi_analysis" => {
+            let specs =
+                present("analyses").and_then(Value::as_object).filter(|specs| !specs.is_empty()).ok_or_else(
+                    || query("InvalidAnalysesError", "analyses must be an object of labels to analyses"),
+                )?;
+            let analyses = specs
+                .iter()
+                .map(|(label, spec)| Ok((label.clone(), sub_analysis(label, spec, parameters)?)))
+                .collect::<Result<_, CoreError>>()?;
+            Ok(Plan::Scan(Scan::Multi { analyses, grouped, series }))
+        }
+        "funnel" => Err(query("UnsupportedAnalysisError", "funnel is not supported yet")),
+        _ => Err(CoreError::NotFound("analysis type")),
+    }
+}
+
+impl Switchboard {
+    /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`, …) with
+    /// its parameters as the client sent them; returns the `result` value.
+    pub async fn run_analysis(
+        &self,
+        access: &Access,
+        analysis: &str,
+        parameters: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<Value, CoreError> {
+        access.require(Permission::Read)?;
+        let collection = match parameters.get("event_collection") {
+            Some(Value::String(name)) => {
+                CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?
+            }
+            _ => return Err(query("MissingRequiredPropertyError", "event_collection is required")),
+        };
+        let present = |key: &str| parameters.get(key).filter(|v| !v.is_null());
+        let timezone =
+            Timezone::parse(present("timezone")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        let range = present("timeframe")
+            .map(|timeframe| {
+                resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
+            })
+            .transpose()?;
+        let filters =
+            parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        let plan = plan(analysis, &parameters, range.is_some())?;
+        let store = self.event_store(access.workspace()).await?;
+        tokio::task::spawn_blocking(move || {
+            let scan = match plan {
+                Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters))),
+                Plan::Scan(scan) => scan,
+            };
+            let events = store.matching(&collection, range, &filters);
+            let evaluate = |analysis: &Analysis| {
+                analysis
+                    .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
+                    .map_err(|e| query(e.keen_error_code(), e.to_string()))
+            };
+            match scan {
+                Scan::Single(analysis) => evaluate(&analysis),
+                Scan::Multi { analyses, grouped, series } => {
+                    let results = analyses
+                        .iter()
+                        .map(|(label, analysis)| Ok((label.clone(), evaluate(analysis)?)))
+                        .collect::<Result<Vec<_>, CoreError>>()?;
+                    Ok(multi::merge(&results, grouped, series))
+                }
+                Scan::Extraction(extraction) => {
+                    extraction.evaluate(events).map_err(|e| query(e.keen_error_code(), e.to_string()))
+                }
+            }
+        })
+        .await
+        .map_err(|_| CoreError::Secret("the query was interrupted".into()))?
+    }
+}
