@@ -6,6 +6,7 @@ use sb_events::CollectionName;
 use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::extraction::Extraction;
 use sb_events::query::filter::parse_filters;
+use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
 use sb_events::query::timeframe::{Timezone, resolve};
 use serde_json::{Map, Value};
@@ -99,22 +100,49 @@ fn plan(analysis: &str, parameters: &Map<String, Value>, has_timeframe: bool) ->
                 .collect::<Result<_, CoreError>>()?;
             Ok(Plan::Scan(Scan::Multi { analyses, grouped, series }))
         }
-        "funnel" => Err(query("UnsupportedAnalysisError", "funnel is not supported yet")),
         _ => Err(CoreError::NotFound("analysis type")),
     }
 }
 
 impl Switchboard {
-    /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`, …) with
-    /// its parameters as the client sent them; returns the `result` value.
+    /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`,
+    /// `funnel`, …) with its parameters as the client sent them; returns the response body
+    /// (`{"result": …}`, and for funnels `steps` and `actors` too).
     pub async fn run_analysis(
         &self,
         access: &Access,
         analysis: &str,
         parameters: Map<String, Value>,
         now_ms: i64,
-    ) -> Result<Value, CoreError> {
+    ) -> Result<Map<String, Value>, CoreError> {
         access.require(Permission::Read)?;
+        if analysis == "funnel" {
+            let funnel = Funnel::parse(&parameters, now_ms).map_err(|e| query(e.code, e.message))?;
+            let store = self.event_store(access.workspace()).await?;
+            return tokio::task::spawn_blocking(move || {
+                funnel.evaluate(|step| {
+                    store
+                        .matching(&step.collection, step.range, &step.filters)
+                        .into_iter()
+                        .map(|(_, e)| e)
+                        .collect()
+                })
+            })
+            .await
+            .map_err(|_| CoreError::Secret("the query was interrupted".into()));
+        }
+        let result = self.run_scan(access, analysis, parameters, now_ms).await?;
+        Ok(Map::from_iter([("result".to_owned(), result)]))
+    }
+
+    /// Every query but funnels: one collection, one timeframe, one set of filters.
+    async fn run_scan(
+        &self,
+        access: &Access,
+        analysis: &str,
+        parameters: Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<Value, CoreError> {
         let collection = match parameters.get("event_collection") {
             Some(Value::String(name)) => {
                 CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?

@@ -3,5 +3,6 @@
 pub mod analysis;
 pub mod extraction;
 pub mod filter;
+pub mod funnel;
 pub mod multi;
 pub mod timeframe;

@@ -40,7 +40,7 @@
 mod params;
 #[cfg(test)]
 mod tests;
-mod values;
+pub(crate) mod values;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::auth::project_access;
 use super::error::KeenError;
@@ -38,8 +38,8 @@ async fn answer(
 ) -> Result<Response, KeenError> {
     let access = project_access(state, project, headers, api_key).await?;
     let now = sb_types::Timestamp::now().millis();
-    let result = state.switchboard.run_analysis(&access, analysis, parameters?, now).await?;
-    Ok(Json(json!({ "result": result })).into_response())
+    let body = state.switchboard.run_analysis(&access, analysis, parameters?, now).await?;
+    Ok(Json(Value::Object(body)).into_response())
 }
 
 pub(crate) async fn analysis_get(

@@ -552,6 +552,7 @@ async fn analyses_answer_in_keen_shapes(backend: &TestBackend) {
         ("sum", json!({"event_collection": "purchases"}), StatusCode::BAD_REQUEST),
         ("count", json!({"event_collection": "purchases", "interval": "daily"}), StatusCode::BAD_REQUEST),
         ("funnel", json!({"steps": []}), StatusCode::BAD_REQUEST),
+        ("funnel", json!({"steps": [{"event_collection": "purchases"}]}), StatusCode::BAD_REQUEST),
         ("multi_analysis", json!({"event_collection": "purchases", "analyses": {}}), StatusCode::BAD_REQUEST),
         ("extraction", json!({"event_collection": "purchases", "latest": 0}), StatusCode::BAD_REQUEST),
         ("telepathy", json!({"event_collection": "purchases"}), StatusCode::NOT_FOUND),

@@ -51,6 +51,12 @@ both = client.multi_analysis(
 )
 assert both == {"total": 30, "n": 2}, both
 
+funnel = client.funnel([
+    {"event_collection": "purchases", "actor_property": "plan"},
+    {"event_collection": "signups", "actor_property": "plan"},
+])
+assert funnel == [2, 2], funnel
+
 # A bad event is refused with Keen's error, and the client raises.
 try:
     client.add_event("signups", {"bad.name": 1})

@@ -20,7 +20,7 @@ pub(super) fn distinct<'v>(values: &[&'v Value]) -> Vec<&'v Value> {
 }
 
 /// A text equal for equal JSON values: numbers equal by value print alike, object keys sorted.
-pub(super) fn canonical(value: &Value, out: &mut String) {
+pub(crate) fn canonical(value: &Value, out: &mut String) {
     match value {
         Value::Number(number) => {
             let float = number.as_f64().unwrap_or(f64::NAN);

@@ -1,0 +1,275 @@
+//! Funnels (keen-api.md §5.10): how many actors did step 1, then how many of those did step 2,
+//! and so on. Step order in time is not enforced (Keen's own guide says so). `inverted` keeps
+//! the actors who did *not* do a step; `optional` counts a step without narrowing the actors
+//! for later steps; `with_actors` returns the step's actors. The first step can be neither
+//! optional nor inverted.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+
+use super::analysis::values::canonical;
+use super::filter::{Filter, parse_filters};
+use super::timeframe::{TimeRange, Timezone, resolve};
+use crate::CollectionName;
+
+/// One step, resolved against the query's defaults.
+#[derive(Debug, Clone)]
+pub struct FunnelStep {
+    pub collection: CollectionName,
+    pub range: Option<TimeRange>,
+    pub filters: Vec<Filter>,
+    actor_property: Vec<String>,
+    optional: bool,
+    inverted: bool,
+    with_actors: bool,
+    /// The step as the response echoes it.
+    echo: Value,
+}
+
+/// A parsed funnel.
+#[derive(Debug, Clone)]
+pub struct Funnel {
+    pub steps: Vec<FunnelStep>,
+}
+
+/// Why a funnel cannot be answered: a Keen error name and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FunnelError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn error(code: &'static str, message: impl Into<String>) -> FunnelError {
+    FunnelError { code, message: message.into() }
+}
+
+impl Funnel {
+    /// Reads `steps`, with the top-level `timeframe` and `timezone` as defaults, at `now_ms`.
+    pub fn parse(params: &Map<String, Value>, now_ms: i64) -> Result<Funnel, FunnelError> {
+        let present = |map: &Map<String, Value>, key: &str| map.get(key).filter(|v| !v.is_null()).cloned();
+        let steps = match params.get("steps") {
+            Some(Value::Array(steps)) if !steps.is_empty() => steps,
+            _ => return Err(error("InvalidStepsError", "steps must be a non-empty list of steps")),
+        };
+        let mut parsed = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            let n = index + 1;
+            let step = step
+                .as_object()
+                .ok_or_else(|| error("InvalidStepsError", format!("step {n} must be an object")))?;
+            let collection = match step.get("event_collection") {
+                Some(Value::String(name)) => {
+                    CollectionName::parse(name).map_err(|m| error("InvalidCollectionNameError", m))?
+                }
+                _ => {
+                    return Err(error(
+                        "MissingRequiredPropertyError",
+                        format!("step {n} needs an event_collection"),
+                    ));
+                }
+            };
+            let actor_property = match step.get("actor_property") {
+                Some(Value::String(path)) if !path.is_empty() => path.split('.').map(str::to_owned).collect(),
+                _ => {
+                    return Err(error(
+                        "MissingRequiredPropertyError",
+                        format!("step {n} needs an actor_property"),
+                    ));
+                }
+            };
+            let timeframe = present(step, "timeframe").or_else(|| present(params, "timeframe"));
+            let timezone_value = present(step, "timezone").or_else(|| present(params, "timezone"));
+            let timezone = Timezone::parse(timezone_value.as_ref())
+                .map_err(|e| error(e.keen_error_code(), format!("step {n}: {e}")))?;
+            let range = timeframe
+                .as_ref()
+                .map(|t| {
+                    resolve(t, timezone, now_ms)
+                        .map_err(|e| error(e.keen_error_code(), format!("step {n}: {e}")))
+                })
+                .transpose()?;
+            let filters = parse_filters(step.get("filters"))
+                .map_err(|e| error(e.keen_error_code(), format!("step {n}: {e}")))?;
+            let flag = |key: &str| step.get(key).and_then(Value::as_bool).unwrap_or(false);
+            let (optional, inverted, with_actors) = (flag("optional"), flag("inverted"), flag("with_actors"));
+            if index == 0 && (optional || inverted) {
+                return Err(error(
+                    "InvalidStepsError",
+                    "the first step can be neither optional nor inverted",
+                ));
+            }
+            let echo = json!({
+                "event_collection": collection.as_str(),
+                "actor_property": step["actor_property"],
+                "timeframe": timeframe,
+                "timezone": timezone_value,
+                "filters": step.get("filters").cloned().unwrap_or_else(|| json!([])),
+                "optional": optional,
+                "inverted": inverted,
+                "with_actors": with_actors,
+            });
+            parsed.push(FunnelStep {
+                collection,
+                range,
+                filters,
+                actor_property,
+                optional,
+                inverted,
+                with_actors,
+                echo,
+            });
+        }
+        Ok(Funnel { steps: parsed })
+    }
+
+    /// The response body: `result` (one count per step), `steps` echoed, and `actors` when a
+    /// step asked for them. `events(step)` gives the step's events (collection, timeframe and
+    /// filters applied).
+    pub fn evaluate(&self, mut events: impl FnMut(&FunnelStep) -> Vec<Value>) -> Map<String, Value> {
+        let mut survivors: Option<(HashSet<String>, Vec<Value>)> = None;
+        let mut counts = Vec::with_capacity(self.steps.len());
+        let mut actors = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let did = actors_of(&events(step), &step.actor_property);
+            let matched: (HashSet<String>, Vec<Value>) = match &survivors {
+                None => did,
+                Some((keys, values)) => {
+                    let keep = |key: &String| did.0.contains(key) != step.inverted;
+                    let mut kept = (HashSet::new(), Vec::new());
+                    for value in values {
+                        let key = key_of(value);
+                        if keys.contains(&key) && keep(&key) {
+                            kept.0.insert(key);
+                            kept.1.push(value.clone());
+                        }
+                    }
+                    kept
+                }
+            };
+            counts.push(Value::from(matched.1.len()));
+            actors.push(if step.with_actors { Value::Array(matched.1.clone()) } else { Value::Null });
+            if survivors.is_none() || !step.optional {
+                survivors = Some(matched);
+            }
+        }
+        let mut body = Map::new();
+        body.insert("result".into(), Value::Array(counts));
+        body.insert("steps".into(), Value::Array(self.steps.iter().map(|s| s.echo.clone()).collect()));
+        if self.steps.iter().any(|s| s.with_actors) {
+            body.insert("actors".into(), Value::Array(actors));
+        }
+        body
+    }
+}
+
+fn key_of(value: &Value) -> String {
+    let mut key = String::new();
+    canonical(value, &mut key);
+    key
+}
+
+/// The distinct values of `path` among `events`, in first-seen order (missing and null skipped).
+fn actors_of(events: &[Value], path: &[String]) -> (HashSet<String>, Vec<Value>) {
+    let mut keys = HashSet::new();
+    let mut values = Vec::new();
+    for event in events {
+        let value = path.iter().try_fold(event, |v, segment| v.as_object()?.get(segment));
+        if let Some(value) = value.filter(|v| !v.is_null())
+            && keys.insert(key_of(value))
+        {
+            values.push(value.clone());
+        }
+    }
+    (keys, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(steps: Value, data: &[(&str, Value)]) -> Map<String, Value> {
+        let params = json!({ "steps": steps });
+        let funnel = Funnel::parse(params.as_object().unwrap(), 0).unwrap();
+        funnel.evaluate(|step| {
+            data.iter()
+                .filter(|(c, _)| *c == step.collection.as_str())
+                .map(|(_, e)| e.clone())
+                .filter(|e| step.filters.iter().all(|f| f.matches(e)))
+                .collect()
+        })
+    }
+
+    fn step(collection: &str, extra: Value) -> Value {
+        let mut step = json!({"event_collection": collection, "actor_property": "user.id"});
+        step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        step
+    }
+
+    fn data() -> Vec<(&'static str, Value)> {
+        vec![
+            ("visits", json!({"user": {"id": "bob"}})),
+            ("visits", json!({"user": {"id": "ted"}})),
+            ("visits", json!({"user": {"id": "ann"}})),
+            ("visits", json!({"user": {"id": "bob"}})),
+            ("signups", json!({"user": {"id": "bob"}})),
+            ("signups", json!({"user": {"id": "ted"}})),
+            ("purchases", json!({"user": {"id": "bob"}, "plan": "pro"})),
+            ("purchases", json!({"user": {"id": "zed"}})),
+        ]
+    }
+
+    #[test]
+    fn counts_narrow_step_by_step() {
+        let body = run(
+            json!([step("visits", json!({})), step("signups", json!({})), step("purchases", json!({}))]),
+            &data(),
+        );
+        assert_eq!(body["result"], json!([3, 2, 1]));
+        assert!(body.get("actors").is_none());
+        assert_eq!(body["steps"][1]["event_collection"], "signups");
+    }
+
+    #[test]
+    fn inverted_optional_with_actors_and_filters() {
+        let steps = json!([
+            step("visits", json!({"with_actors": true})),
+            step("signups", json!({"inverted": true, "with_actors": true})),
+        ]);
+        let body = run(steps, &data());
+        assert_eq!(body["result"], json!([3, 1]));
+        assert_eq!(body["actors"], json!([["bob", "ted", "ann"], ["ann"]]));
+
+        let steps = json!([
+            step("visits", json!({})),
+            step("purchases", json!({"optional": true})),
+            step("signups", json!({})),
+        ]);
+        assert_eq!(run(steps, &data())["result"], json!([3, 1, 2]), "an optional step does not narrow");
+
+        let pro = json!({"filters": [{"property_name": "plan", "operator": "eq", "property_value": "pro"}]});
+        assert_eq!(run(json!([step("purchases", pro)]), &data())["result"], json!([1]));
+    }
+
+    #[test]
+    fn refusals() {
+        for (params, code) in [
+            (json!({}), "InvalidStepsError"),
+            (json!({"steps": []}), "InvalidStepsError"),
+            (json!({"steps": [{"actor_property": "u"}]}), "MissingRequiredPropertyError"),
+            (json!({"steps": [{"event_collection": "v"}]}), "MissingRequiredPropertyError"),
+            (
+                json!({"steps": [{"event_collection": "v", "actor_property": "u", "optional": true}]}),
+                "InvalidStepsError",
+            ),
+            (
+                json!({"steps": [{"event_collection": "v", "actor_property": "u", "timeframe": "this_0_days"}]}),
+                "TimeframeDefinitionError",
+            ),
+        ] {
+            let err = Funnel::parse(params.as_object().unwrap(), 0).unwrap_err();
+            assert_eq!(err.code, code, "{params}");
+        }
+    }
+}
