@@ -485,6 +485,7 @@ async fn requests_past_the_rate_limit_get_a_keen_429_and_store_nothing() {
 
 async fn analyses_answer_in_keen_shapes(backend: &TestBackend) {
     let app = TestApp::start(backend).await;
+    app.post_event("lists", json!({"items": [{"sku": "a"}, {"sku": "b"}]})).await;
     for (price, plan, when) in [(10, "pro", "2024-01-10T10:00:00Z"), (20, "free", "2024-01-11T10:00:00Z")] {
         let event = json!({"price": price, "plan": plan, "keen": {"timestamp": when}});
         assert_eq!(app.post_event("purchases", event).await.status, StatusCode::CREATED);
@@ -556,6 +557,20 @@ async fn analyses_answer_in_keen_shapes(backend: &TestBackend) {
         ("multi_analysis", json!({"event_collection": "purchases", "analyses": {}}), StatusCode::BAD_REQUEST),
         ("extraction", json!({"event_collection": "purchases", "latest": 0}), StatusCode::BAD_REQUEST),
         ("telepathy", json!({"event_collection": "purchases"}), StatusCode::NOT_FOUND),
+        // The three unanswerable queries issue 4 names: each a 400, never a 500.
+        ("count", json!({"event_collection": "lists", "group_by": "items"}), StatusCode::BAD_REQUEST),
+        (
+            "count",
+            json!({"event_collection": "purchases", "interval": "minutely",
+                   "timeframe": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T18:00:00Z"}}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "count",
+            json!({"event_collection": "purchases",
+                   "filters": [{"property_name": "plan", "operator": "regex", "property_value": "(["}]}),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let response = app.query(analysis, parameters.clone()).await;
         assert_eq!(response.status, status, "{analysis} {parameters}: {}", response.body);

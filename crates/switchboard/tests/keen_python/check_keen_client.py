@@ -39,6 +39,12 @@ assert client.sum("purchases", target_property="price") == 30
 assert client.median("purchases", target_property="price") == 10
 assert client.percentile("purchases", target_property="price", percentile=100) == 20
 assert client.count_unique("purchases", target_property="plan") == 2
+assert client.minimum("purchases", target_property="price") == 10
+assert client.maximum("purchases", target_property="price") == 20
+assert client.average("purchases", target_property="price") == 15
+assert client.standard_deviation("purchases", target_property="price") == 5
+series = client.count("signups", timeframe="this_1_days", interval="hourly")
+assert sum(bucket["value"] for bucket in series) == 4, series
 assert sorted(client.select_unique("purchases", target_property="plan")) == ["free", "pro"]
 grouped = client.count("signups", group_by="plan")
 assert sorted((g["plan"], g["result"]) for g in grouped) == [("free", 1), ("pro", 2), ("team", 1)], grouped
