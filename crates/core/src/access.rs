@@ -26,6 +26,12 @@ pub enum Actor {
     },
     /// Someone running the admin CLI on the data folder: whoever can read the folder owns it.
     Operator,
+    /// A Keen scoped key opened with the master key `master`.
+    Scoped {
+        master: ApiKeyId,
+        read: bool,
+        write: bool,
+    },
 }
 
 /// A caller's rights in exactly one workspace. Only this crate builds one, after checking a
@@ -34,11 +40,23 @@ pub enum Actor {
 pub struct Access {
     workspace: WorkspaceId,
     actor: Actor,
+    /// Filters ANDed into every query this caller runs (a scoped key's `filters`).
+    forced_filters: Vec<serde_json::Value>,
 }
 
 impl Access {
     pub(crate) fn new(workspace: WorkspaceId, actor: Actor) -> Access {
-        Access { workspace, actor }
+        Access { workspace, actor, forced_filters: Vec::new() }
+    }
+
+    pub(crate) fn with_forced_filters(mut self, filters: Vec<serde_json::Value>) -> Access {
+        self.forced_filters = filters;
+        self
+    }
+
+    /// Filters every query of this caller must also pass.
+    pub fn forced_filters(&self) -> &[serde_json::Value] {
+        &self.forced_filters
     }
 
     /// The one workspace this access is for.
@@ -57,6 +75,7 @@ impl Access {
             Actor::Key { id, .. } => format!("key:{id}"),
             Actor::User { id, .. } => format!("user:{id}"),
             Actor::Operator => "cli".into(),
+            Actor::Scoped { master, .. } => format!("scoped:{master}"),
         }
     }
 
@@ -71,6 +90,9 @@ impl Access {
             Actor::User { role: Role::Owner | Role::Admin, .. } => true,
             Actor::User { role: Role::Member, .. } => matches!(permission, Read | Write),
             Actor::User { role: Role::Viewer, .. } => permission == Read,
+            Actor::Scoped { read, write, .. } => {
+                (permission == Read && *read) || (permission == Write && *write)
+            }
         }
     }
 

@@ -138,6 +138,33 @@ impl Switchboard {
         Ok(Access::new(record.workspace, Actor::Key { id: record.id, kind: record.kind }))
     }
 
+    /// The access a key presented to project `project` grants: one of the workspace's keys,
+    /// or a Keen scoped key that one of its active master keys opens. `Unauthenticated`
+    /// otherwise.
+    pub async fn authenticate_project_key(
+        &self,
+        project: WorkspaceId,
+        presented: &str,
+    ) -> Result<Access, CoreError> {
+        let presented = presented.trim();
+        match self.authenticate_key(presented).await {
+            Err(CoreError::Unauthenticated(why)) if crate::scoped::looks_scoped(presented) => {
+                let masters = self.store().api_keys(project).await?;
+                for master in masters.iter().filter(|k| k.kind == KeyKind::Master && k.revoked_at.is_none()) {
+                    let Some(sealed) = &master.sealed_secret else { continue };
+                    let secret = String::from_utf8(self.secret().unseal(sealed)?).unwrap_or_default();
+                    if let Some(options) = crate::scoped::open_scoped_key(&secret, presented) {
+                        let actor =
+                            Actor::Scoped { master: master.id, read: options.read, write: options.write };
+                        return Ok(Access::new(project, actor).with_forced_filters(options.filters));
+                    }
+                }
+                Err(CoreError::Unauthenticated(why))
+            }
+            other => other,
+        }
+    }
+
     /// The plain text of a master key of the caller's workspace, unsealed with the server
     /// secret. Keen's scoped keys are AES-encrypted with the master key, so checking one needs
     /// it. Needs admin rights.

@@ -10,6 +10,7 @@ mod keys;
 mod login_limits;
 mod passwords;
 mod queries;
+mod scoped;
 mod secret;
 mod sessions;
 mod users;

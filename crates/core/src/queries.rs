@@ -5,7 +5,7 @@
 use sb_events::CollectionName;
 use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::extraction::Extraction;
-use sb_events::query::filter::parse_filters;
+use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
 use sb_events::query::timeframe::{Timezone, resolve};
@@ -116,8 +116,13 @@ impl Switchboard {
         now_ms: i64,
     ) -> Result<Map<String, Value>, CoreError> {
         access.require(Permission::Read)?;
+        let forced = parse_filters(Some(&Value::Array(access.forced_filters().to_vec())))
+            .map_err(|e| query(e.keen_error_code(), format!("the key's filters: {e}")))?;
         if analysis == "funnel" {
-            let funnel = Funnel::parse(&parameters, now_ms).map_err(|e| query(e.code, e.message))?;
+            let mut funnel = Funnel::parse(&parameters, now_ms).map_err(|e| query(e.code, e.message))?;
+            for step in &mut funnel.steps {
+                step.filters.extend(forced.iter().cloned());
+            }
             let store = self.event_store(access.workspace()).await?;
             return tokio::task::spawn_blocking(move || {
                 funnel.evaluate(|step| {
@@ -131,7 +136,7 @@ impl Switchboard {
             .await
             .map_err(|_| CoreError::Secret("the query was interrupted".into()));
         }
-        let result = self.run_scan(access, analysis, parameters, now_ms).await?;
+        let result = self.run_scan(access, analysis, parameters, forced, now_ms).await?;
         Ok(Map::from_iter([("result".to_owned(), result)]))
     }
 
@@ -141,6 +146,7 @@ impl Switchboard {
         access: &Access,
         analysis: &str,
         parameters: Map<String, Value>,
+        forced: Vec<Filter>,
         now_ms: i64,
     ) -> Result<Value, CoreError> {
         let collection = match parameters.get("event_collection") {
@@ -157,8 +163,9 @@ impl Switchboard {
                 resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
             })
             .transpose()?;
-        let filters =
+        let mut filters =
             parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+        filters.extend(forced);
         let plan = plan(analysis, &parameters, range.is_some())?;
         let store = self.event_store(access.workspace()).await?;
         tokio::task::spawn_blocking(move || {

@@ -45,7 +45,7 @@ pub(crate) async fn project_access(
             "an API key is required: send it in the Authorization header or as api_key",
         ));
     };
-    let access = state.switchboard.authenticate_key(key).await?;
+    let access = state.switchboard.authenticate_project_key(id, key).await?;
     if access.workspace() != id {
         return Err(KeenError::not_found());
     }

@@ -27,6 +27,7 @@ async fn the_official_python_client_records_and_counts() {
         .env("PROJECT_ID", project)
         .env("WRITE_KEY", server.banner_value("Write key:").unwrap())
         .env("READ_KEY", server.banner_value("Read key:").unwrap())
+        .env("MASTER_KEY", server.banner_value("Master key:").unwrap())
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -8,6 +8,7 @@ import datetime
 import os
 
 import keen
+from keen import scoped_keys
 from keen.client import KeenClient
 
 client = KeenClient(
@@ -42,7 +43,9 @@ assert client.count_unique("purchases", target_property="plan") == 2
 assert client.minimum("purchases", target_property="price") == 10
 assert client.maximum("purchases", target_property="price") == 20
 assert client.average("purchases", target_property="price") == 15
-assert client.standard_deviation("purchases", target_property="price") == 5
+# The client has no helper for standard_deviation; its generic query call sends the same GET.
+deviation = client.api.query("standard_deviation", {"event_collection": "purchases", "target_property": "price"})
+assert deviation == 5, deviation
 series = client.count("signups", timeframe="this_1_days", interval="hourly")
 assert sum(bucket["value"] for bucket in series) == 4, series
 assert sorted(client.select_unique("purchases", target_property="plan")) == ["free", "pro"]
@@ -71,5 +74,24 @@ except keen.exceptions.KeenApiError as error:
 else:
     raise AssertionError("a property name with a dot was accepted")
 assert client.count("signups") == 4
+
+# Scoped keys made by the client from the master key: their filters are forced onto queries,
+# and their allowed_operations gate reads and writes.
+master = os.environ["MASTER_KEY"]
+pro_reader = scoped_keys.encrypt(master, {"allowed_operations": ["read"], "filters": pro})
+scoped = KeenClient(project_id=os.environ["PROJECT_ID"], read_key=pro_reader, base_url=os.environ["SWITCHBOARD_URL"])
+assert scoped.count("signups") == 2, scoped.count("signups")
+assert scoped.count("signups", filters=[{"property_name": "plan", "operator": "eq", "property_value": "free"}]) == 0
+writer_key = scoped_keys.encrypt(master, {"allowed_operations": ["write"]})
+writer = KeenClient(project_id=os.environ["PROJECT_ID"], write_key=writer_key, read_key=writer_key,
+                    base_url=os.environ["SWITCHBOARD_URL"])
+writer.add_event("signups", {"plan": "enterprise"})
+assert client.count("signups") == 5
+try:
+    writer.count("signups")
+except keen.exceptions.KeenApiError as error:
+    assert "InvalidApiKeyError" in str(error), str(error)
+else:
+    raise AssertionError("a write-only scoped key ran a query")
 
 print("keen client: ok")
