@@ -17,6 +17,8 @@ pub use database::{DatabaseUrl, InvalidDatabaseUrl};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 /// The data folder unless told otherwise, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "switchboard-data";
+/// Seconds a query may run unless told otherwise: below the HTTP layer's 30 s request timeout.
+pub const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 25;
 /// Keen API requests per second per workspace unless told otherwise.
 pub const DEFAULT_EVENTS_RATE_LIMIT: u32 = 1000;
 /// The owner account created on an empty data folder unless told otherwise.
@@ -53,6 +55,10 @@ pub struct Options {
     /// [default: 1000].
     #[arg(long, global = true, env = "SWITCHBOARD_EVENTS_RATE_LIMIT", value_name = "N")]
     pub events_rate_limit: Option<u32>,
+    /// Longest a Keen query may run, in seconds, before the client is told to narrow it
+    /// [default: 25].
+    #[arg(long, global = true, env = "SWITCHBOARD_QUERY_TIMEOUT", value_name = "SECONDS")]
+    pub query_timeout: Option<u64>,
     /// Log filter, in tracing's env-filter syntax [default: info].
     #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -69,6 +75,7 @@ struct FileOptions {
     cookie_secure: Option<bool>,
     owner_email: Option<String>,
     events_rate_limit: Option<u32>,
+    query_timeout: Option<u64>,
     log: Option<String>,
 }
 
@@ -91,6 +98,8 @@ pub struct Config {
     pub cookie_secure: bool,
     pub owner_email: String,
     pub events_rate_limit: u32,
+    /// Seconds.
+    pub query_timeout: u64,
     pub log: String,
 }
 
@@ -137,6 +146,10 @@ impl Config {
                 .events_rate_limit
                 .or(file.events_rate_limit)
                 .unwrap_or(DEFAULT_EVENTS_RATE_LIMIT),
+            query_timeout: options
+                .query_timeout
+                .or(file.query_timeout)
+                .unwrap_or(DEFAULT_QUERY_TIMEOUT_SECONDS),
             log: options.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

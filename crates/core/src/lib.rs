@@ -48,6 +48,7 @@ struct Inner {
     secret: ServerSecret,
     login_limits: LoginLimits,
     event_stores: Mutex<HashMap<WorkspaceId, EventStoreCell>>,
+    queries: queries::QueryLimits,
 }
 
 impl Switchboard {
@@ -56,14 +57,22 @@ impl Switchboard {
     pub async fn open(config: &sb_config::Config) -> Result<Switchboard, CoreError> {
         let store = Store::open(&config.data_dir, &config.database).await?;
         let secret = ServerSecret::load_or_create(&config.secret_key_file)?;
-        Ok(Switchboard::from_parts(store, secret))
+        let switchboard = Switchboard::from_parts(store, secret);
+        switchboard.set_query_timeout(std::time::Duration::from_secs(config.query_timeout));
+        Ok(switchboard)
     }
 
     /// A handle over an already opened store.
     pub fn from_parts(store: Store, secret: ServerSecret) -> Switchboard {
         let event_stores = Mutex::default();
         Switchboard {
-            inner: Arc::new(Inner { store, secret, login_limits: LoginLimits::default(), event_stores }),
+            inner: Arc::new(Inner {
+                store,
+                secret,
+                login_limits: LoginLimits::default(),
+                event_stores,
+                queries: queries::QueryLimits::default(),
+            }),
         }
     }
 

@@ -11,7 +11,30 @@ use sb_events::query::multi;
 use sb_events::query::timeframe::{Timezone, resolve};
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
 use crate::{Access, CoreError, Permission, Switchboard};
+
+/// Bounds on queries: at most one running per core, so queries cannot crowd out request
+/// handling and ingestion, and a deadline after which the client is told to narrow the query.
+pub(crate) struct QueryLimits {
+    slots: Arc<Semaphore>,
+    timeout_ms: AtomicU64,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        QueryLimits {
+            slots: Arc::new(Semaphore::new(cores)),
+            timeout_ms: AtomicU64::new(sb_config::DEFAULT_QUERY_TIMEOUT_SECONDS * 1000),
+        }
+    }
+}
 
 /// What a query computes.
 enum Plan {
@@ -105,6 +128,42 @@ fn plan(analysis: &str, parameters: &Map<String, Value>, has_timeframe: bool) ->
 }
 
 impl Switchboard {
+    /// Sets the query deadline (for the configuration, and for tests).
+    pub fn set_query_timeout(&self, timeout: Duration) {
+        self.inner.queries.timeout_ms.store(timeout.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Runs CPU-bound query work on the blocking pool, in one of the query slots, within the
+    /// deadline. Past the deadline the client gets `QueryTimeoutError`; the work finishes in
+    /// the background still holding its slot, so abandoned queries cannot pile up.
+    async fn run_bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let limits = &self.inner.queries;
+        let timeout = Duration::from_millis(limits.timeout_ms.load(Ordering::Relaxed));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || {
+            let seconds = timeout.as_secs_f64();
+            query(
+                "QueryTimeoutError",
+                format!("the query took longer than {seconds} s; narrow its timeframe or filters"),
+            )
+        };
+        let permit = tokio::time::timeout_at(deadline, limits.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| CoreError::Secret("the query slots are closed".into()))?;
+        let running = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work()
+        });
+        tokio::time::timeout_at(deadline, running)
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| CoreError::Secret("the query was interrupted".into()))
+    }
+
     /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`,
     /// `funnel`, …) with its parameters as the client sent them; returns the response body
     /// (`{"result": …}`, and for funnels `steps` and `actors` too).
@@ -124,17 +183,17 @@ impl Switchboard {
                 step.filters.extend(forced.iter().cloned());
             }
             let store = self.event_store(access.workspace()).await?;
-            return tokio::task::spawn_blocking(move || {
-                funnel.evaluate(|step| {
-                    store
-                        .matching(&step.collection, step.range, &step.filters)
-                        .into_iter()
-                        .map(|(_, e)| e)
-                        .collect()
+            return self
+                .run_bounded(move || {
+                    funnel.evaluate(|step| {
+                        store
+                            .matching(&step.collection, step.range, &step.filters)
+                            .into_iter()
+                            .map(|(_, e)| e)
+                            .collect()
+                    })
                 })
-            })
-            .await
-            .map_err(|_| CoreError::Secret("the query was interrupted".into()));
+                .await;
         }
         let result = self.run_scan(access, analysis, parameters, forced, now_ms).await?;
         Ok(Map::from_iter([("result".to_owned(), result)]))
@@ -168,7 +227,7 @@ impl Switchboard {
         filters.extend(forced);
         let plan = plan(analysis, &parameters, range.is_some())?;
         let store = self.event_store(access.workspace()).await?;
-        tokio::task::spawn_blocking(move || {
+        self.run_bounded(move || {
             let scan = match plan {
                 Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters))),
                 Plan::Scan(scan) => scan,
@@ -193,7 +252,6 @@ impl Switchboard {
                 }
             }
         })
-        .await
-        .map_err(|_| CoreError::Secret("the query was interrupted".into()))?
+        .await?
     }
 }
