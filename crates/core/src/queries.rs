@@ -2,6 +2,10 @@
 //! sent them. The common parameters (collection, timeframe, timezone, filters) are read here;
 //! each analysis's own parameters by its module in `sb_events::query`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use sb_events::CollectionName;
 use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::extraction::Extraction;
@@ -10,11 +14,6 @@ use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
 use sb_events::query::timeframe::{Timezone, resolve};
 use serde_json::{Map, Value};
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
 use tokio::sync::Semaphore;
 
 use crate::{Access, CoreError, Permission, Switchboard};
