@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/3.0/projects", get(inspect::projects))
         .route("/3.0/projects/{project}", get(inspect::project))
         .route("/3.0/projects/{project}/events", get(inspect::collections).post(write::batch))
+        .route("/3.0/projects/{project}/events/{collection}/properties/{property}", get(inspect::property))
         .route(
             "/3.0/projects/{project}/events/{collection}",
             get(write::beacon_or_schema).post(write::single),

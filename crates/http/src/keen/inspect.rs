@@ -100,3 +100,27 @@ pub(crate) async fn collection_schema(
     }))
     .into_response())
 }
+
+/// `GET /3.0/projects/{project}/events/{collection}/properties/{property}`: one property's type.
+pub(crate) async fn property(
+    State(state): State<AppState>,
+    Path((project, collection, property)): Path<(String, String, String)>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Response, KeenError> {
+    let access = project_access(&state, &project, &headers, api_key(&params)).await?;
+    let schema = state.switchboard.event_schema(&access, &collection).await?;
+    let kind = schema.get(&property).ok_or_else(|| {
+        KeenError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "ResourceNotFoundError",
+            "no such property in this collection",
+        )
+    })?;
+    Ok(Json(json!({
+        "property_name": property,
+        "type": kind,
+        "url": format!("/3.0/projects/{project}/events/{collection}/properties/{property}"),
+    }))
+    .into_response())
+}

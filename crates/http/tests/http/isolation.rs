@@ -32,6 +32,7 @@ fn keen_routes(id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/3.0/projects/{id}/events")),
         (Method::POST, format!("/3.0/projects/{id}/events")),
         (Method::GET, format!("/3.0/projects/{id}/events/purchases")),
+        (Method::GET, format!("/3.0/projects/{id}/events/purchases/properties/x")),
         (Method::POST, format!("/3.0/projects/{id}/events/purchases")),
         (Method::GET, format!("/3.0/projects/{id}/events/purchases?data=eyJ4IjoxfQ")),
         (Method::GET, format!("/3.0/projects/{id}/queries/count?event_collection=purchases")),
