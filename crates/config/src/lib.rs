@@ -192,7 +192,11 @@ mod tests {
 
     #[test]
     fn the_example_file_parses_and_states_the_defaults() {
-        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../switchboard.example.toml"));
+        // Embedded rather than read from the source tree: test binaries in a shared target
+        // folder may outlive the checkout they were built from.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.example.toml");
+        std::fs::write(&path, include_str!("../../../switchboard.example.toml")).unwrap();
         let example = Config::load(Options { config: Some(path), ..Options::default() }).unwrap();
         let defaults = Config::load(Options::default()).unwrap();
         assert_eq!(format!("{example:?}"), format!("{defaults:?}"));

@@ -49,7 +49,7 @@ pub struct CreatedKey {
 }
 
 /// Whether `text` has the shape of a Switchboard API key (64 hexadecimal characters).
-pub fn looks_like_api_key(text: &str) -> bool {
+pub(crate) fn looks_like_api_key(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -163,24 +163,6 @@ impl Switchboard {
             }
             other => other,
         }
-    }
-
-    /// The plain text of a master key of the caller's workspace, unsealed with the server
-    /// secret. Keen's scoped keys are AES-encrypted with the master key, so checking one needs
-    /// it. Needs admin rights.
-    pub async fn master_key_secret(&self, access: &Access, id: ApiKeyId) -> Result<String, CoreError> {
-        access.require(Permission::Admin)?;
-        let record = self
-            .store()
-            .api_keys(access.workspace())
-            .await?
-            .into_iter()
-            .find(|k| k.id == id && k.kind == KeyKind::Master && k.revoked_at.is_none())
-            .ok_or(CoreError::NotFound("master key"))?;
-        let sealed =
-            record.sealed_secret.ok_or_else(|| CoreError::Secret("master key was stored unsealed".into()))?;
-        String::from_utf8(self.secret().unseal(&sealed)?)
-            .map_err(|_| CoreError::Secret("sealed key is not text".into()))
     }
 }
 

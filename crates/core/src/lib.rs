@@ -25,7 +25,7 @@ pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use error::CoreError;
 pub use events::BatchOutcome;
-pub use keys::{CreatedKey, KeyView, looks_like_api_key};
+pub use keys::{CreatedKey, KeyView};
 pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;

@@ -4,7 +4,7 @@
 //! acknowledged event is visible at once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -95,7 +95,6 @@ type Tail = Arc<RwLock<BTreeMap<CollectionName, Collection>>>;
 
 /// One workspace's event store. Cheap to share behind an `Arc`.
 pub struct EventStore {
-    dir: PathBuf,
     tail: Tail,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -130,17 +129,7 @@ impl EventStore {
             .name("event-writer".into())
             .spawn(move || write_loop(wal, receiver, writer_tail))
             .map_err(|e| EventStoreError::Unavailable(format!("cannot start the event writer: {e}")))?;
-        Ok(EventStore {
-            dir: dir.to_owned(),
-            tail,
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
-        })
-    }
-
-    /// The folder this store lives in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(EventStore { tail, sender: Mutex::new(Some(sender)), writer: Mutex::new(Some(writer)) })
     }
 
     /// Stores prepared events durably; answers after the fsync that covers them.
@@ -174,8 +163,7 @@ impl EventStore {
     pub fn count(&self, collection: &CollectionName, range: Option<TimeRange>, filters: &[Filter]) -> u64 {
         let tail = self.read();
         let Some(collection) = tail.get(collection) else { return 0 };
-        let in_range =
-            |e: &StoredEvent| range.is_none_or(|r| e.timestamp_ms >= r.start_ms && e.timestamp_ms < r.end_ms);
+        let in_range = |e: &StoredEvent| range.is_none_or(|r| r.contains(e.timestamp_ms));
         let passes = |e: &StoredEvent| {
             filters.is_empty() || {
                 let body = e.body();
@@ -198,7 +186,7 @@ impl EventStore {
         collection
             .events
             .iter()
-            .filter(|e| range.is_none_or(|r| e.timestamp_ms >= r.start_ms && e.timestamp_ms < r.end_ms))
+            .filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms)))
             .map(|e| (e.timestamp_ms, e.body()))
             .filter(|(_, body)| filters.iter().all(|f| f.matches(body)))
             .collect()

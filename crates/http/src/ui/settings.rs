@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use sb_core::{CoreError, CreatedKey, KeyView};
+use sb_core::{CoreError, CreatedKey, KeyView, SessionView};
 use sb_types::{ApiKeyId, KeyKind};
 use serde::Deserialize;
 
@@ -76,19 +76,30 @@ pub(crate) async fn page(
     }
 }
 
+/// The settings shell for a form post, once its CSRF token checks out.
+async fn open_form(
+    state: &AppState,
+    session: &SessionView,
+    id: &str,
+    csrf: Option<&str>,
+) -> Result<Shell, Response> {
+    let shell = shell::open(state, session, id, "settings").await?;
+    if !csrf_ok(state, &session.binding, csrf) {
+        return Err(state.pages.form_expired());
+    }
+    Ok(shell)
+}
+
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
     Path(id): Path<String>,
     Form(form): Form<CreateKeyForm>,
 ) -> Response {
-    let shell = match shell::open(&state, &session, &id, "settings").await {
+    let shell = match open_form(&state, &session, &id, form.csrf.as_deref()).await {
         Ok(shell) => shell,
         Err(page) => return page,
     };
-    if !csrf_ok(&state, &session.binding, form.csrf.as_deref()) {
-        return state.pages.form_expired();
-    }
     let kind = match KeyKind::parse(&form.kind) {
         Ok(kind) => kind,
         Err(e) => return render(&state, shell, StatusCode::BAD_REQUEST, None, Some(&e.0)).await,
@@ -110,13 +121,10 @@ pub(crate) async fn revoke_key(
     Path((id, key_id)): Path<(String, String)>,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    let shell = match shell::open(&state, &session, &id, "settings").await {
+    let shell = match open_form(&state, &session, &id, form.csrf.as_deref()).await {
         Ok(shell) => shell,
         Err(page) => return page,
     };
-    if !csrf_ok(&state, &session.binding, form.csrf.as_deref()) {
-        return state.pages.form_expired();
-    }
     let Ok(key_id) = ApiKeyId::parse(&key_id) else {
         return state.pages.error(StatusCode::NOT_FOUND, "Key not found", "This workspace has no such key.");
     };
