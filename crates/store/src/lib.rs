@@ -17,7 +17,7 @@ pub use control::keys::{ApiKeyRecord, NewApiKey};
 pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
-pub use records::WorkspaceDb;
+pub use records::{NewSavedQuery, SavedQueryRecord, WorkspaceDb};
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};
 

@@ -21,11 +21,14 @@ pub(crate) const CONTROL: &[Migration] =
     &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/control/0001_initial.sql") }];
 
 /// Every workspace records database's migrations.
-pub(crate) const WORKSPACE: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/workspace/0001_initial.sql"),
-}];
+pub(crate) const WORKSPACE: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../migrations/workspace/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "saved_queries",
+        sql: include_str!("../migrations/workspace/0002_saved_queries.sql"),
+    },
+];
 
 /// Applies what `pool` lacks of `migrations`.
 pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), StoreError> {

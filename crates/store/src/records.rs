@@ -1,10 +1,14 @@
 //! A workspace's records database: the source of truth for everything the workspace owns
 //! except raw events. It records its own workspace id, checked on every open.
 
+mod saved_queries;
+
 use sb_types::{Timestamp, WorkspaceId};
 use sqlx::AnyPool;
 
 use crate::{StoreError, migrate};
+
+pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 
 /// An open workspace records database. Cheap to clone.
 #[derive(Debug, Clone)]

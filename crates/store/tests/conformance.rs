@@ -1,9 +1,9 @@
 //! The storage conformance suite: every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_POSTGRES` is set) through the same repository API.
 
-use sb_store::{NewApiKey, NewUser, Store, StoreError};
+use sb_store::{NewApiKey, NewSavedQuery, NewUser, Store, StoreError};
 use sb_test_support::{TestBackend, backend_tests};
-use sb_types::{ErrorKind, KeyKind, Role, Timestamp, WorkspaceId, WorkspaceName};
+use sb_types::{ErrorKind, KeyKind, QueryName, Role, Timestamp, WorkspaceId, WorkspaceName};
 
 async fn open(backend: &TestBackend) -> Store {
     Store::open(backend.data_dir(), backend.database()).await.expect("store opens")
@@ -42,6 +42,8 @@ backend_tests! {
     sessions_expire_and_end,
     reopening_keeps_everything_and_migrates_once,
     password_change_ends_sessions,
+    saved_queries_are_created_replaced_renamed_and_deleted,
+    saved_queries_belong_to_one_workspace,
 }
 
 async fn users_are_unique_by_email(backend: &TestBackend) {
@@ -170,4 +172,72 @@ async fn password_change_ends_sessions(backend: &TestBackend) {
     assert_eq!(user.password_hash.as_deref(), Some("$new"));
     let missing = store.set_password_hash(sb_types::UserId::generate(), "$x").await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
+}
+
+fn saved(name: &str, query: &str) -> NewSavedQuery {
+    NewSavedQuery {
+        name: QueryName::parse(name).unwrap(),
+        refresh_rate: 0,
+        query: query.into(),
+        metadata: "{}".into(),
+    }
+}
+
+async fn saved_queries_are_created_replaced_renamed_and_deleted(backend: &TestBackend) {
+    let store = open(backend).await;
+    let acme = store.create_workspace(&name("Acme"), None).await.unwrap();
+    let db = store.workspace_db(acme.id).await.unwrap();
+    let (weekly, daily) = (QueryName::parse("weekly").unwrap(), QueryName::parse("daily").unwrap());
+    assert!(db.saved_queries().await.unwrap().is_empty());
+    let t0 = Timestamp::parse("2024-01-01T00:00:00Z").unwrap();
+    let t1 = Timestamp::parse("2024-01-02T00:00:00Z").unwrap();
+
+    let created = db.put_saved_query(&weekly, saved("weekly", r#"{"a":1}"#), t0).await.unwrap();
+    assert_eq!((created.created_at, created.updated_at, created.query.as_str()), (t0, t0, r#"{"a":1}"#));
+    let mut replacement = saved("weekly", r#"{"a":2}"#);
+    replacement.refresh_rate = 14_400;
+    replacement.metadata = r#"{"display_name":"Weekly"}"#.into();
+    let replaced = db.put_saved_query(&weekly, replacement, t1).await.unwrap();
+    assert_eq!((replaced.created_at, replaced.updated_at), (t0, t1), "replacing keeps the creation time");
+    assert_eq!((replaced.refresh_rate, replaced.query.as_str()), (14_400, r#"{"a":2}"#));
+    assert_eq!(db.saved_query(&weekly).await.unwrap(), Some(replaced.clone()));
+
+    db.put_saved_query(&daily, saved("daily", "{}"), t0).await.unwrap();
+    let names = |list: Vec<sb_store::SavedQueryRecord>| {
+        list.into_iter().map(|q| q.name.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(db.saved_queries().await.unwrap()), ["daily", "weekly"], "listed by name");
+
+    let onto_taken = db.put_saved_query(&weekly, saved("daily", "{}"), t1).await.unwrap_err();
+    assert_eq!(onto_taken.kind(), ErrorKind::Conflict);
+    assert_eq!(db.saved_query(&weekly).await.unwrap(), Some(replaced), "a refused rename changes nothing");
+    let missing = QueryName::parse("missing").unwrap();
+    let from_missing = db.put_saved_query(&missing, saved("other", "{}"), t1).await.unwrap_err();
+    assert_eq!(from_missing.kind(), ErrorKind::NotFound);
+
+    let renamed = db.put_saved_query(&weekly, saved("monthly", r#"{"a":3}"#), t1).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.created_at), ("monthly", t0));
+    assert_eq!(db.saved_query(&weekly).await.unwrap(), None);
+    assert_eq!(names(db.saved_queries().await.unwrap()), ["daily", "monthly"]);
+
+    db.delete_saved_query(&daily).await.unwrap();
+    assert_eq!(db.delete_saved_query(&daily).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(names(db.saved_queries().await.unwrap()), ["monthly"]);
+    store.close().await;
+    let reopened = open(backend).await.workspace_db(acme.id).await.unwrap();
+    assert_eq!(names(reopened.saved_queries().await.unwrap()), ["monthly"], "saved queries are durable");
+}
+
+async fn saved_queries_belong_to_one_workspace(backend: &TestBackend) {
+    let store = open(backend).await;
+    let acme =
+        store.workspace_db(store.create_workspace(&name("Acme"), None).await.unwrap().id).await.unwrap();
+    let globex =
+        store.workspace_db(store.create_workspace(&name("Globex"), None).await.unwrap().id).await.unwrap();
+    let weekly = QueryName::parse("weekly").unwrap();
+    acme.put_saved_query(&weekly, saved("weekly", "{}"), Timestamp::now()).await.unwrap();
+    assert!(globex.saved_queries().await.unwrap().is_empty());
+    assert_eq!(globex.saved_query(&weekly).await.unwrap(), None);
+    assert_eq!(globex.delete_saved_query(&weekly).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(acme.saved_queries().await.unwrap().len(), 1);
 }

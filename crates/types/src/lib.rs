@@ -9,7 +9,7 @@ mod time;
 
 pub use error::ErrorKind;
 pub use id::{ApiKeyId, EventId, Id, IdKind, UserId, WorkspaceId};
-pub use names::{Email, KeyKind, Role, WorkspaceName};
+pub use names::{Email, KeyKind, QueryName, Role, WorkspaceName};
 pub use time::Timestamp;
 
 /// A value that failed to parse, with a message meant for the person who typed it.

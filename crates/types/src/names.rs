@@ -1,4 +1,5 @@
-//! Validated names and enumerations: workspace names, email addresses, key kinds, member roles.
+//! Validated names and enumerations: workspace names, email addresses, saved query names, key
+//! kinds, member roles.
 
 use std::fmt;
 
@@ -72,6 +73,42 @@ impl Email {
 }
 
 impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The longest saved query name accepted, in characters.
+pub const QUERY_NAME_MAX: usize = 128;
+
+/// A saved query's name, as it appears in its URL (`/queries/saved/{name}`): 1 to 128 ASCII
+/// letters, digits, `-` and `_`, so clients can put it into a path without encoding it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryName(String);
+
+impl QueryName {
+    /// Checks `text` (not trimmed: a name is an exact URL segment).
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        if text.is_empty() || text.len() > QUERY_NAME_MAX {
+            return Err(InvalidValue(format!(
+                "a saved query name must be 1 to {QUERY_NAME_MAX} characters long"
+            )));
+        }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(InvalidValue(format!(
+                "saved query name {text:?} may hold only letters, digits, \"-\" and \"_\""
+            )));
+        }
+        Ok(QueryName(text.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueryName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -163,6 +200,15 @@ mod tests {
         assert!(Email::parse("owner@localhost").is_ok());
         for bad in ["", "ana", "@acme.com", "ana@", "ana@acme", "a b@acme.com", "a@b@c.com", "a@.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_names() {
+        assert_eq!(QueryName::parse("weekly-signups_2").unwrap().as_str(), "weekly-signups_2");
+        assert!(QueryName::parse(&"q".repeat(QUERY_NAME_MAX)).is_ok());
+        for bad in ["", " a", "a b", "a/b", "a.b", "ü", &"q".repeat(QUERY_NAME_MAX + 1)] {
+            assert!(QueryName::parse(bad).is_err(), "{bad:?}");
         }
     }
 
