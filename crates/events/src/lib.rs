@@ -6,6 +6,7 @@
 
 mod collection;
 mod event;
+mod part;
 pub mod query;
 mod schema;
 mod store;

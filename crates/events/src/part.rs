@@ -1,0 +1,978 @@
+//! Parquet parts: immutable files holding a collection's compacted events, sorted by
+//! `keen.timestamp`.
+//!
+//! Every leaf property becomes a column named by its dot path (`user.plan`). A path seen with
+//! several JSON types in one part gets one column per type; the later ones are named
+//! `path.$num`, `path.$str`, … (a property name cannot start with `$`, so these never clash
+//! with a property). Strings are UTF-8 columns, numbers 64-bit floats, booleans booleans,
+//! lists and integers beyond 2^53 their JSON text, `keen.timestamp` and `keen.created_at`
+//! millisecond timestamps. Parquet keeps per-column statistics, which scans use to skip row
+//! groups outside a time range.
+//!
+//! Each event also records its *shape* (column `$shape`): the order and nesting of its keys,
+//! where its nulls and empty objects are, and whether a number was written as an integer. The
+//! part's shapes are kept in its footer. Columns and shape together give back exactly the
+//! JSON text that was stored, so extraction returns what was sent while scans read only the
+//! columns they need. An event that would take the part past its column budget is kept whole
+//! in `$json`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt32Builder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, TimestampMillisecondType, UInt32Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnPath;
+use serde_json::{Map, Number, Value};
+
+use crate::query::timeframe::TimeRange;
+use crate::timestamp::{format_keen_timestamp, parse_keen_timestamp};
+
+/// Column 0: `keen.timestamp`, never null; the sort key.
+const TIMESTAMP: usize = 0;
+/// Column 1: the event's shape, an index into the footer's shape list.
+const SHAPE: usize = 1;
+/// Column 2: the whole event's JSON text, for events kept whole.
+const RAW: usize = 2;
+const FIXED: [(&str, Kind); 3] =
+    [("keen.timestamp", Kind::Timestamp), ("$shape", Kind::Shape), ("$json", Kind::Json)];
+/// Most columns in one part; wider events are kept whole in `$json`.
+const MAX_COLUMNS: usize = 4096;
+/// Rows per row group: the unit that time-range pruning skips.
+pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Footer key of the part's columns and shapes.
+const LAYOUT_KEY: &str = "switchboard.layout";
+/// The shape of an event kept whole.
+const RAW_SHAPE: &str = "\"$json\"";
+/// Integers up to this magnitude are exact in a 64-bit float.
+const EXACT_INTEGER: u64 = 1 << 53;
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Timestamp,
+    Shape,
+    Str,
+    Num,
+    Bool,
+    Json,
+}
+
+impl Kind {
+    fn tag(self) -> &'static str {
+        match self {
+            Kind::Timestamp => "ts",
+            Kind::Shape => "shape",
+            Kind::Str => "str",
+            Kind::Num => "num",
+            Kind::Bool => "bool",
+            Kind::Json => "json",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<Kind> {
+        [Kind::Timestamp, Kind::Shape, Kind::Str, Kind::Num, Kind::Bool, Kind::Json]
+            .into_iter()
+            .find(|kind| kind.tag() == tag)
+    }
+
+    /// The slot of a property kind in `PartBuilder::by_path`.
+    fn slot(self) -> usize {
+        match self {
+            Kind::Timestamp | Kind::Shape => 0,
+            Kind::Str => 1,
+            Kind::Num => 2,
+            Kind::Bool => 3,
+            Kind::Json => 4,
+        }
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            Kind::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            Kind::Shape => DataType::UInt32,
+            Kind::Str | Kind::Json => DataType::Utf8,
+            Kind::Num => DataType::Float64,
+            Kind::Bool => DataType::Boolean,
+        }
+    }
+}
+
+/// Facts about a written part, kept in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartInfo {
+    pub rows: u64,
+    pub min_ts: i64,
+    pub max_ts: i64,
+    /// The latest `keen.created_at` (receive time) in the part, Unix ms.
+    pub max_created_ms: i64,
+    pub bytes: u64,
+}
+
+enum Builder {
+    Timestamp(TimestampMillisecondBuilder),
+    Str(StringBuilder),
+    Num(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+struct Column {
+    name: String,
+    path: String,
+    kind: Kind,
+    builder: Builder,
+    /// Rows filled so far (values or nulls); the rest are filled with nulls on demand.
+    len: usize,
+}
+
+impl Column {
+    fn new(name: String, path: String, kind: Kind) -> Column {
+        let builder = match kind {
+            Kind::Timestamp => Builder::Timestamp(TimestampMillisecondBuilder::new().with_timezone("UTC")),
+            Kind::Num => Builder::Num(Float64Builder::new()),
+            Kind::Bool => Builder::Bool(BooleanBuilder::new()),
+            Kind::Str | Kind::Json | Kind::Shape => Builder::Str(StringBuilder::new()),
+        };
+        Column { name, path, kind, builder, len: 0 }
+    }
+
+    /// Fills the rows before `row` with nulls.
+    fn pad(&mut self, row: usize) {
+        let missing = row - self.len;
+        match &mut self.builder {
+            Builder::Timestamp(b) => b.append_nulls(missing),
+            Builder::Num(b) => b.append_nulls(missing),
+            Builder::Bool(b) => b.append_nulls(missing),
+            Builder::Str(b) => (0..missing).for_each(|_| b.append_null()),
+        }
+        self.len = row;
+    }
+
+    fn append(&mut self, row: usize, value: &Leaf<'_>) {
+        self.pad(row);
+        match (&mut self.builder, value) {
+            (Builder::Timestamp(b), Leaf::Timestamp(ms)) => b.append_value(*ms),
+            (Builder::Num(b), Leaf::Num(n)) => b.append_value(*n),
+            (Builder::Bool(b), Leaf::Bool(v)) => b.append_value(*v),
+            (Builder::Str(b), Leaf::Str(text)) => b.append_value(text),
+            (Builder::Str(b), Leaf::Json(text)) => b.append_value(text),
+            _ => unreachable!("a leaf always goes to a column of its kind"),
+        }
+        self.len = row + 1;
+    }
+
+    fn finish(mut self, rows: usize) -> ArrayRef {
+        self.pad(rows);
+        match self.builder {
+            Builder::Timestamp(mut b) => Arc::new(b.finish()),
+            Builder::Num(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::Str(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A leaf value on its way into a column.
+enum Leaf<'a> {
+    Timestamp(i64),
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    Json(String),
+}
+
+impl Leaf<'_> {
+    fn kind(&self) -> Kind {
+        match self {
+            Leaf::Timestamp(_) => Kind::Timestamp,
+            Leaf::Str(_) => Kind::Str,
+            Leaf::Num(_) => Kind::Num,
+            Leaf::Bool(_) => Kind::Bool,
+            Leaf::Json(_) => Kind::Json,
+        }
+    }
+}
+
+/// Builds one part in memory (columnar, so about the size of the compressed data times a
+/// few), then writes it. Events must be pushed in timestamp order.
+pub(crate) struct PartBuilder {
+    timestamps: Vec<i64>,
+    shape_ids: Vec<u32>,
+    raw: Column,
+    columns: Vec<Column>,
+    /// Dot path → column index per kind (`Kind::slot`).
+    by_path: HashMap<String, [Option<usize>; 5]>,
+    shapes: Vec<String>,
+    shape_index: HashMap<String, u32>,
+    /// Structure (`write_structure`) → index in `learnt`.
+    structures: HashMap<Vec<u8>, usize>,
+    /// The buffer `push` writes structures into.
+    scratch: Vec<u8>,
+    learnt: Vec<Structure>,
+    max_created_ms: i64,
+}
+
+impl PartBuilder {
+    pub(crate) fn new() -> PartBuilder {
+        let (name, kind) = FIXED[RAW];
+        PartBuilder {
+            timestamps: Vec::new(),
+            shape_ids: Vec::new(),
+            raw: Column::new(name.into(), String::new(), kind),
+            columns: Vec::new(),
+            by_path: HashMap::new(),
+            shapes: Vec::new(),
+            shape_index: HashMap::new(),
+            structures: HashMap::new(),
+            scratch: Vec::new(),
+            learnt: Vec::new(),
+            max_created_ms: i64::MIN,
+        }
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Adds an event whose `keen.timestamp` is `timestamp_ms`.
+    ///
+    /// Most events repeat a structure already seen: those are recognised by their structure (see
+    /// `write_structure`) and their leaves go straight to the columns learnt the first time.
+    pub(crate) fn push(&mut self, timestamp_ms: i64, event: &Value) {
+        let row = self.timestamps.len();
+        let mut key = std::mem::take(&mut self.scratch);
+        key.clear();
+        write_structure(&mut key, event, timestamp_ms, 0);
+        let known = match self.structures.get(key.as_slice()) {
+            Some(known) => *known,
+            None => self.learn(event, timestamp_ms, key.clone()),
+        };
+        self.scratch = key;
+        let structure = &self.learnt[known];
+        match &structure.columns {
+            Some(columns) => {
+                let mut leaves = Vec::with_capacity(columns.len());
+                each_leaf(event, &mut leaves);
+                for (value, &column) in leaves.into_iter().zip(columns) {
+                    if column == SKIP {
+                        continue;
+                    }
+                    let column = &mut self.columns[column];
+                    let leaf = leaf_for(value, column.kind);
+                    if let (Leaf::Timestamp(ms), "keen.created_at") = (&leaf, column.path.as_str()) {
+                        self.max_created_ms = self.max_created_ms.max(*ms);
+                    }
+                    column.append(row, &leaf);
+                }
+            }
+            None => {
+                let text = serde_json::to_string(event).expect("JSON values serialise");
+                self.raw.append(row, &Leaf::Json(text));
+            }
+        }
+        self.timestamps.push(timestamp_ms);
+        self.shape_ids.push(structure.shape);
+    }
+
+    /// Walks an event of a structure not seen before: adds its columns (or finds that they do
+    /// not fit) and its shape.
+    fn learn(&mut self, event: &Value, timestamp_ms: i64, key: Vec<u8>) -> usize {
+        let mut shape = String::with_capacity(128);
+        let mut leaves = Vec::new();
+        let mut path = String::with_capacity(64);
+        let columns = if self.walk(event, timestamp_ms, &mut path, &mut shape, &mut leaves) {
+            Some(leaves.into_iter().map(|(column, _)| column).collect())
+        } else {
+            shape.clear();
+            shape.push_str(RAW_SHAPE);
+            None
+        };
+        let id = match self.shape_index.get(&shape) {
+            Some(id) => *id,
+            None => {
+                let id = u32::try_from(self.shapes.len()).expect("fewer shapes than rows");
+                self.shapes.push(shape.clone());
+                self.shape_index.insert(shape, id);
+                id
+            }
+        };
+        self.learnt.push(Structure { shape: id, columns });
+        self.structures.insert(key, self.learnt.len() - 1);
+        self.learnt.len() - 1
+    }
+
+    /// Walks `value`, writing its shape and collecting its leaves with their columns; false
+    /// when a new column would exceed the budget.
+    fn walk<'a>(
+        &mut self,
+        value: &'a Value,
+        timestamp_ms: i64,
+        path: &mut String,
+        shape: &mut String,
+        leaves: &mut Vec<(usize, Leaf<'a>)>,
+    ) -> bool {
+        let (leaf, mode) = match value {
+            Value::Object(object) => {
+                shape.push('{');
+                for (i, (name, inner)) in object.iter().enumerate() {
+                    if i > 0 {
+                        shape.push(',');
+                    }
+                    push_json_string(shape, name);
+                    shape.push(':');
+                    let restore = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(name);
+                    let fits = self.walk(inner, timestamp_ms, path, shape, leaves);
+                    path.truncate(restore);
+                    if !fits {
+                        return false;
+                    }
+                }
+                shape.push('}');
+                return true;
+            }
+            Value::Null => {
+                shape.push_str("null");
+                return true;
+            }
+            Value::String(text) if path == "keen.timestamp" && is_event_timestamp(text, timestamp_ms) => {
+                shape.push_str("\"0t\"");
+                leaves.push((SKIP, Leaf::Timestamp(timestamp_ms)));
+                return true;
+            }
+            Value::String(text) if path == "keen.created_at" && is_canonical_timestamp(text) => {
+                (Leaf::Timestamp(parse_keen_timestamp(text).unwrap_or_default()), "t")
+            }
+            Value::String(text) => (Leaf::Str(text), ""),
+            Value::Bool(v) => (Leaf::Bool(*v), ""),
+            Value::Number(n) => number_leaf(n),
+            Value::Array(_) => (Leaf::Json(value.to_string()), ""),
+        };
+        let Some(column) = self.column(path, leaf.kind()) else { return false };
+        shape.push('"');
+        shape.push_str(&(FIXED.len() + column).to_string());
+        shape.push_str(mode);
+        shape.push('"');
+        leaves.push((column, leaf));
+        true
+    }
+
+    /// The column for `path` and `kind`, added if new and within the budget.
+    fn column(&mut self, path: &str, kind: Kind) -> Option<usize> {
+        let slots = self.by_path.get(path);
+        if let Some(index) = slots.and_then(|slots| slots[kind.slot()]) {
+            return Some(index);
+        }
+        if FIXED.len() + self.columns.len() >= MAX_COLUMNS {
+            return None;
+        }
+        let taken = slots.is_some_and(|s| s.iter().any(Option::is_some)) || path == FIXED[TIMESTAMP].0;
+        let name = if taken { format!("{path}.${}", kind.tag()) } else { path.to_owned() };
+        let index = self.columns.len();
+        self.columns.push(Column::new(name, path.to_owned(), kind));
+        self.by_path.entry(path.to_owned()).or_default()[kind.slot()] = Some(index);
+        Some(index)
+    }
+
+    /// Writes the part to `path` (which must not exist) and syncs it to disk.
+    pub(crate) fn write(self, path: &Path) -> io::Result<PartInfo> {
+        let rows = self.timestamps.len();
+        let min_ts = self.timestamps.first().copied().unwrap_or_default();
+        let max_ts = self.timestamps.last().copied().unwrap_or_default();
+        let mut fields = vec![
+            Field::new(FIXED[TIMESTAMP].0, Kind::Timestamp.data_type(), false),
+            Field::new(FIXED[SHAPE].0, Kind::Shape.data_type(), false),
+            Field::new(FIXED[RAW].0, Kind::Json.data_type(), true),
+        ];
+        let mut layout_columns = Vec::with_capacity(self.columns.len());
+        for column in &self.columns {
+            fields.push(Field::new(&column.name, column.kind.data_type(), true));
+            layout_columns.push(Value::from(vec![
+                column.name.clone(),
+                column.path.clone(),
+                column.kind.tag().into(),
+            ]));
+        }
+        let mut timestamps = TimestampMillisecondBuilder::new().with_timezone("UTC");
+        timestamps.append_slice(&self.timestamps);
+        let mut shapes = UInt32Builder::new();
+        shapes.append_slice(&self.shape_ids);
+        let mut arrays: Vec<ArrayRef> =
+            vec![Arc::new(timestamps.finish()), Arc::new(shapes.finish()), self.raw.finish(rows)];
+        arrays.extend(self.columns.into_iter().map(|c| c.finish(rows)));
+        let layout = serde_json::json!({"version": 1, "columns": layout_columns, "shapes": self.shapes});
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_dictionary_page_size_limit(4 * 1024 * 1024)
+            .set_column_encoding(ColumnPath::from(FIXED[TIMESTAMP].0), Encoding::DELTA_BINARY_PACKED)
+            .set_column_dictionary_enabled(ColumnPath::from(FIXED[TIMESTAMP].0), false)
+            .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), layout.to_string())]))
+            .build();
+        let file = File::options().write(true).create_new(true).open(path)?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(io::Error::other)?;
+        writer.write(&batch).map_err(io::Error::other)?;
+        let file = writer.into_inner().map_err(io::Error::other)?;
+        file.sync_all()?;
+        let bytes = file.metadata()?.len();
+        Ok(PartInfo { rows: rows as u64, min_ts, max_ts, max_created_ms: self.max_created_ms, bytes })
+    }
+}
+
+/// Whether `text` is a timestamp exactly as `format_keen_timestamp` writes it
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`), so that it can be stored as a number and printed back.
+fn is_canonical_timestamp(text: &str) -> bool {
+    canonical_millis(text).is_some()
+}
+
+fn is_event_timestamp(text: &str, timestamp_ms: i64) -> bool {
+    canonical_millis(text) == Some(timestamp_ms)
+}
+
+fn canonical_millis(text: &str) -> Option<i64> {
+    const PATTERN: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
+    let bytes = text.as_bytes();
+    let matches = bytes.len() == PATTERN.len()
+        && bytes.iter().zip(PATTERN).all(|(b, p)| if *p == b'0' { b.is_ascii_digit() } else { b == p });
+    if matches { parse_keen_timestamp(text) } else { None }
+}
+
+/// Marks a leaf that has no column of its own (`keen.timestamp`, which is column 0).
+const SKIP: usize = usize::MAX;
+
+/// What `push` learnt about a structure: its shape and the column of each leaf, in the order
+/// `each_leaf` visits them (`None`: events of this structure are kept whole).
+struct Structure {
+    shape: u32,
+    columns: Option<Vec<usize>>,
+}
+
+/// Writes `event`'s structure into `out`: key names and nesting, and per leaf everything
+/// that decides its column and shape (JSON type, integer or not, canonical timestamps).
+fn write_structure(out: &mut Vec<u8>, value: &Value, timestamp_ms: i64, keen: u8) {
+    let tag: u8 = match value {
+        Value::Object(object) => {
+            out.push(b'{');
+            for (name, inner) in object {
+                out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+                out.extend_from_slice(name.as_bytes());
+                // 1: inside the root's `keen` object; 2: `keen.timestamp`; 3: `keen.created_at`.
+                let inner_keen = match (keen, name.as_str()) {
+                    (0, "keen") => 1,
+                    (1, "timestamp") => 2,
+                    (1, "created_at") => 3,
+                    _ => 4,
+                };
+                write_structure(out, inner, timestamp_ms, inner_keen);
+            }
+            b'}'
+        }
+        Value::Null => b'n',
+        Value::Bool(_) => b'b',
+        Value::Array(_) => b'a',
+        Value::String(text) if keen == 2 && is_event_timestamp(text, timestamp_ms) => b'T',
+        Value::String(text) if keen == 3 && is_canonical_timestamp(text) => b'C',
+        Value::String(_) => b's',
+        Value::Number(n) => match number_leaf(n) {
+            (Leaf::Num(_), "i") => b'i',
+            (Leaf::Num(_), _) => b'f',
+            _ => b'j',
+        },
+    };
+    out.push(tag);
+}
+
+/// The leaves of `event` that `walk` gives a column or `SKIP`: all but nulls, in document
+/// order.
+fn each_leaf<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(object) => object.values().for_each(|inner| each_leaf(inner, out)),
+        Value::Null => {}
+        _ => out.push(value),
+    }
+}
+
+/// A leaf value converted for a column of `kind` (the kind its structure was learnt with).
+fn leaf_for(value: &Value, kind: Kind) -> Leaf<'_> {
+    match (kind, value) {
+        (Kind::Timestamp, Value::String(text)) => {
+            Leaf::Timestamp(parse_keen_timestamp(text).unwrap_or_default())
+        }
+        (Kind::Str, Value::String(text)) => Leaf::Str(text),
+        (Kind::Bool, Value::Bool(v)) => Leaf::Bool(*v),
+        (Kind::Num, Value::Number(n)) => Leaf::Num(n.as_f64().unwrap_or_default()),
+        _ => Leaf::Json(value.to_string()),
+    }
+}
+
+/// A number as a float column value, marked `i` when it was written as an integer; integers
+/// a float cannot hold exactly are kept as JSON text.
+fn number_leaf(n: &Number) -> (Leaf<'static>, &'static str) {
+    if n.is_f64() {
+        return (Leaf::Num(n.as_f64().unwrap_or_default()), "");
+    }
+    match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) if i.unsigned_abs() <= EXACT_INTEGER => (Leaf::Num(i as f64), "i"),
+        (_, Some(u)) if u <= EXACT_INTEGER => (Leaf::Num(u as f64), "i"),
+        _ => (Leaf::Json(n.to_string()), ""),
+    }
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(text).expect("strings serialise"));
+    }
+}
+
+/// A shape read back from a footer.
+#[derive(Debug)]
+enum Shape {
+    Object(Vec<(String, Shape)>),
+    Null,
+    /// A value from a column; `integer` and `timestamp` say how to print it.
+    Leaf {
+        column: usize,
+        mode: Mode,
+    },
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Plain,
+    Integer,
+    Timestamp,
+}
+
+impl Shape {
+    fn parse(value: &Value, columns: usize) -> Option<Shape> {
+        Some(match value {
+            Value::Null => Shape::Null,
+            Value::Object(object) => Shape::Object(
+                object
+                    .iter()
+                    .map(|(k, v)| Some((k.clone(), Shape::parse(v, columns)?)))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            Value::String(text) if text == "$json" => Shape::Raw,
+            Value::String(text) => {
+                let (digits, mode) = match text.as_bytes().last() {
+                    Some(b'i') => (&text[..text.len() - 1], Mode::Integer),
+                    Some(b't') => (&text[..text.len() - 1], Mode::Timestamp),
+                    _ => (text.as_str(), Mode::Plain),
+                };
+                let column: usize = digits.parse().ok()?;
+                (column < columns).then_some(Shape::Leaf { column, mode })?
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// An open part: its file (kept open, so a part merged away and deleted stays readable by the
+/// scans that started before) and its decoded footer.
+pub(crate) struct PartFile {
+    file: File,
+    metadata: ArrowReaderMetadata,
+    kinds: Vec<Kind>,
+    paths: Vec<String>,
+    shapes: Vec<Shape>,
+}
+
+fn corrupt(path: &Path, what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("event part {}: {what}", path.display()))
+}
+
+impl PartFile {
+    pub(crate) fn open(path: &Path) -> io::Result<PartFile> {
+        let file = File::open(path)?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(io::Error::other)?;
+        let layout = metadata
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|pairs| pairs.iter().find(|kv| kv.key == LAYOUT_KEY))
+            .and_then(|kv| kv.value.as_deref())
+            .ok_or_else(|| corrupt(path, "no layout in the footer"))?;
+        let layout: Value = serde_json::from_str(layout).map_err(|_| corrupt(path, "unreadable layout"))?;
+        let mut kinds: Vec<Kind> = FIXED.iter().map(|(_, kind)| *kind).collect();
+        let mut paths: Vec<String> = FIXED.iter().map(|(name, _)| (*name).to_owned()).collect();
+        for column in layout["columns"].as_array().into_iter().flatten() {
+            let kind = column[2]
+                .as_str()
+                .and_then(Kind::from_tag)
+                .ok_or_else(|| corrupt(path, "bad column kind"))?;
+            kinds.push(kind);
+            paths.push(column[1].as_str().unwrap_or_default().to_owned());
+        }
+        if metadata.schema().fields().len() != kinds.len() {
+            return Err(corrupt(path, "layout and schema disagree"));
+        }
+        let dynamic = kinds.len() - FIXED.len();
+        let shapes = layout["shapes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|text| {
+                let parsed: Value = serde_json::from_str(text.as_str().unwrap_or_default()).ok()?;
+                Shape::parse(&parsed, FIXED.len() + dynamic)
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt(path, "bad shape"))?;
+        Ok(PartFile { file, metadata, kinds, paths, shapes })
+    }
+
+    /// The row groups that may hold events in `range`.
+    fn row_groups(&self, range: Option<TimeRange>) -> Vec<usize> {
+        let metadata = self.metadata.metadata();
+        (0..metadata.num_row_groups())
+            .filter(|&i| {
+                let Some(range) = range else { return true };
+                match time_bounds(metadata.row_group(i).column(TIMESTAMP).statistics()) {
+                    Some((min, max)) => min < range.end_ms && max >= range.start_ms,
+                    None => true,
+                }
+            })
+            .collect()
+    }
+
+    fn reader(
+        &self,
+        row_groups: Vec<usize>,
+        columns: Option<Vec<usize>>,
+    ) -> io::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.try_clone()?, self.metadata.clone())
+                .with_row_groups(row_groups)
+                .with_batch_size(8192);
+        if let Some(columns) = columns {
+            let mask = parquet::arrow::ProjectionMask::roots(
+                self.metadata.metadata().file_metadata().schema_descr(),
+                columns,
+            );
+            builder = builder.with_projection(mask);
+        }
+        builder.build().map_err(io::Error::other)
+    }
+
+    /// Visits the events in `range` (all when `None`) in timestamp order, as (timestamp, event),
+    /// until `visit` breaks.
+    pub(crate) fn scan(
+        &self,
+        range: Option<TimeRange>,
+        mut visit: impl FnMut(i64, Value) -> ControlFlow<()>,
+    ) -> io::Result<()> {
+        for batch in self.reader(self.row_groups(range), None)? {
+            let batch = batch.map_err(io::Error::other)?;
+            let columns = ColumnsView::new(&batch, &self.kinds);
+            let timestamps = batch.column(TIMESTAMP).as_primitive::<TimestampMillisecondType>();
+            let shapes = batch.column(SHAPE).as_primitive::<UInt32Type>();
+            for row in 0..batch.num_rows() {
+                let timestamp_ms = timestamps.value(row);
+                if range.is_some_and(|r| !r.contains(timestamp_ms)) {
+                    continue;
+                }
+                let shape = self
+                    .shapes
+                    .get(shapes.value(row) as usize)
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "event part: unknown shape"))?;
+                let event = columns.rebuild(shape, row, timestamp_ms)?;
+                if visit(timestamp_ms, event).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many events fall in `range`, read from the statistics where a row group lies
+    /// wholly inside it and from the timestamp column otherwise.
+    pub(crate) fn count(&self, range: Option<TimeRange>) -> io::Result<u64> {
+        let metadata = self.metadata.metadata();
+        let mut total = 0u64;
+        let mut partial = Vec::new();
+        for i in self.row_groups(range) {
+            let group = metadata.row_group(i);
+            let inside = match (range, time_bounds(group.column(TIMESTAMP).statistics())) {
+                (None, _) => true,
+                (Some(r), Some((min, max))) => r.contains(min) && r.contains(max),
+                (Some(_), None) => false,
+            };
+            if inside {
+                total += group.num_rows() as u64;
+            } else {
+                partial.push(i);
+            }
+        }
+        if !partial.is_empty() {
+            for batch in self.reader(partial, Some(vec![TIMESTAMP]))? {
+                let batch = batch.map_err(io::Error::other)?;
+                let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
+                total +=
+                    timestamps.values().iter().filter(|ms| range.is_none_or(|r| r.contains(**ms))).count()
+                        as u64;
+            }
+        }
+        Ok(total)
+    }
+
+    /// The `keen.uniqueness_token`s in the part with their events' `keen.created_at`.
+    pub(crate) fn uniqueness_tokens(&self) -> io::Result<Vec<(String, i64)>> {
+        let find = |path: &str, kind: Kind| {
+            (0..self.kinds.len()).find(|&i| self.paths[i] == path && self.kinds[i] == kind)
+        };
+        let (Some(token), Some(created)) =
+            (find("keen.uniqueness_token", Kind::Str), find("keen.created_at", Kind::Timestamp))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for batch in self.reader(self.row_groups(None), Some(vec![token.min(created), token.max(created)]))? {
+            let batch = batch.map_err(io::Error::other)?;
+            let (t, c) = if token < created { (0, 1) } else { (1, 0) };
+            let tokens = batch.column(t).as_string::<i32>();
+            let created = batch.column(c).as_primitive::<TimestampMillisecondType>();
+            for row in 0..batch.num_rows() {
+                if tokens.is_valid(row) && created.is_valid(row) {
+                    found.push((tokens.value(row).to_owned(), created.value(row)));
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn time_bounds(statistics: Option<&Statistics>) -> Option<(i64, i64)> {
+    match statistics? {
+        Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
+        _ => None,
+    }
+}
+
+/// A record batch's columns, typed once.
+struct ColumnsView<'a> {
+    columns: Vec<Option<Typed<'a>>>,
+}
+
+enum Typed<'a> {
+    Timestamp(&'a arrow_array::TimestampMillisecondArray),
+    Str(&'a arrow_array::StringArray),
+    Json(&'a arrow_array::StringArray),
+    Num(&'a arrow_array::Float64Array),
+    Bool(&'a arrow_array::BooleanArray),
+}
+
+impl<'a> ColumnsView<'a> {
+    fn new(batch: &'a RecordBatch, kinds: &[Kind]) -> ColumnsView<'a> {
+        let columns = kinds
+            .iter()
+            .zip(batch.columns())
+            .map(|(kind, array)| match kind {
+                Kind::Timestamp => array.as_primitive_opt::<TimestampMillisecondType>().map(Typed::Timestamp),
+                Kind::Str => array.as_string_opt::<i32>().map(Typed::Str),
+                Kind::Json => array.as_string_opt::<i32>().map(Typed::Json),
+                Kind::Num => array.as_primitive_opt::<Float64Type>().map(Typed::Num),
+                Kind::Bool => array.as_boolean_opt().map(Typed::Bool),
+                Kind::Shape => None,
+            })
+            .collect();
+        ColumnsView { columns }
+    }
+
+    fn rebuild(&self, shape: &Shape, row: usize, timestamp_ms: i64) -> io::Result<Value> {
+        let bad =
+            || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
+        Ok(match shape {
+            Shape::Null => Value::Null,
+            Shape::Object(fields) => {
+                let mut object = Map::with_capacity(fields.len());
+                for (name, inner) in fields {
+                    object.insert(name.clone(), self.rebuild(inner, row, timestamp_ms)?);
+                }
+                Value::Object(object)
+            }
+            Shape::Raw => match self.columns.get(RAW) {
+                Some(Some(Typed::Json(a))) if a.is_valid(row) => {
+                    serde_json::from_str(a.value(row)).map_err(|_| bad())?
+                }
+                _ => return Err(bad()),
+            },
+            Shape::Leaf { column: TIMESTAMP, .. } => Value::String(format_keen_timestamp(timestamp_ms)),
+            Shape::Leaf { column, mode } => {
+                let typed = self.columns.get(*column).and_then(Option::as_ref).ok_or_else(bad)?;
+                match typed {
+                    Typed::Timestamp(a) if a.is_valid(row) => {
+                        Value::String(format_keen_timestamp(a.value(row)))
+                    }
+                    Typed::Num(a) if a.is_valid(row) => {
+                        let n = a.value(row);
+                        match mode {
+                            Mode::Integer if n < 0.0 => Value::from(n as i64),
+                            Mode::Integer => Value::from(n as u64),
+                            _ => Number::from_f64(n).map(Value::Number).ok_or_else(bad)?,
+                        }
+                    }
+                    Typed::Bool(a) if a.is_valid(row) => Value::Bool(a.value(row)),
+                    Typed::Str(a) if a.is_valid(row) => Value::String(a.value(row).to_owned()),
+                    Typed::Json(a) if a.is_valid(row) => {
+                        serde_json::from_str(a.value(row)).map_err(|_| bad())?
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{EventContext, prepare};
+
+    /// Prepares `raw` as the server would, received at `now_ms`.
+    fn stored(raw: Value, now_ms: i64) -> (i64, String) {
+        let event = prepare(raw, &EventContext::new("203.0.113.7".into(), "ua".into(), now_ms)).unwrap();
+        (event.timestamp_ms, event.json.to_string())
+    }
+
+    fn write(events: &[(i64, String)]) -> (tempfile::TempDir, PartFile, PartInfo) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let mut builder = PartBuilder::new();
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|(ts, _)| *ts);
+        for (ts, text) in &sorted {
+            builder.push(*ts, &serde_json::from_str(text).unwrap());
+        }
+        let info = builder.write(&path).unwrap();
+        (dir, PartFile::open(&path).unwrap(), info)
+    }
+
+    fn read_all(part: &PartFile, range: Option<TimeRange>) -> Vec<String> {
+        let mut out = Vec::new();
+        part.scan(range, |_, event| {
+            out.push(serde_json::to_string(&event).unwrap());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn gives_back_exactly_the_stored_text_through_schema_drift() {
+        let wide: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!(i))).collect();
+        let mut deep = json!("bottom");
+        for i in 0..90 {
+            deep = json!({ format!("l{i}"): deep });
+        }
+        let raws = [
+            json!({"n": 1, "s": "a", "b": true, "z": null, "o": {}, "l": [1, "two", {"x": null}]}),
+            json!({"n": "now a string", "s": 2.5, "b": {"nested": false}, "l": []}),
+            json!({"n": 1.0, "neg": -0.0, "big": 18446744073709551615u64, "small": -9007199254740993i64}),
+            json!({"n": 9007199254740992u64, "exp": 1e300, "tiny": 5e-324, "unicode ключ": "värde ✓"}),
+            json!({"keen": {"timestamp": "2024-03-01T10:00:00.123Z", "uniqueness_token": "tok",
+                "location": {"coordinates": [-88.5, 41.25]}}, "n": -17}),
+            Value::Object(wide),
+            json!({"deep": deep}),
+            json!({"a": {"b": {"c": 1}}, "x": {"y": [[1, 2], [3]]}}),
+        ];
+        let events: Vec<(i64, String)> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| stored(raw.clone(), 1_700_000_000_000 + i as i64))
+            .collect();
+        let (_dir, part, info) = write(&events);
+        let mut expected = events.clone();
+        expected.sort_by_key(|(ts, _)| *ts);
+        let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
+        assert_eq!(read_all(&part, None), expected);
+        assert_eq!(info.rows, events.len() as u64);
+        assert_eq!(info.max_created_ms, 1_700_000_000_007);
+    }
+
+    #[test]
+    fn events_past_the_column_budget_are_kept_whole() {
+        let events: Vec<(i64, String)> = (0..3)
+            .map(|e| {
+                let props: Map<String, Value> = (0..2000).map(|i| (format!("e{e}_p{i}"), json!(i))).collect();
+                stored(Value::Object(props), 1_700_000_000_000 + e)
+            })
+            .collect();
+        let (_dir, part, _) = write(&events);
+        let texts: Vec<String> = events.into_iter().map(|(_, text)| text).collect();
+        assert_eq!(read_all(&part, None), texts);
+        assert!(part.kinds.len() <= MAX_COLUMNS);
+        assert!(part.shapes.iter().any(|s| matches!(s, Shape::Raw)), "the third event is kept whole");
+    }
+
+    #[test]
+    fn time_ranges_skip_row_groups_and_count_from_statistics() {
+        let rows = ROW_GROUP_ROWS * 2 + 10;
+        let start = 1_700_000_000_000i64;
+        let mut builder = PartBuilder::new();
+        let event = json!({"keen": {"timestamp": "x"}, "v": 1});
+        for i in 0..rows {
+            builder.push(start + i as i64, &event);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.parquet");
+        builder.write(&path).unwrap();
+        let part = PartFile::open(&path).unwrap();
+        let range = TimeRange { start_ms: start + 5, end_ms: start + ROW_GROUP_ROWS as i64 + 7 };
+        assert_eq!(part.row_groups(Some(range)), [0, 1]);
+        assert_eq!(part.count(Some(range)).unwrap(), ROW_GROUP_ROWS as u64 + 2);
+        assert_eq!(part.count(None).unwrap(), rows as u64);
+        let late = TimeRange { start_ms: start + 2 * ROW_GROUP_ROWS as i64, end_ms: i64::MAX };
+        assert_eq!(part.row_groups(Some(late)), [2]);
+        let mut seen = 0;
+        part.scan(Some(late), |ts, _| {
+            assert!(late.contains(ts));
+            seen += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, 10);
+    }
+
+    #[test]
+    fn uniqueness_tokens_come_back_with_their_receive_times() {
+        let events = vec![
+            stored(json!({"keen": {"uniqueness_token": "a"}}), 1_700_000_000_000),
+            stored(json!({"x": 1}), 1_700_000_000_001),
+            stored(json!({"keen": {"uniqueness_token": "b"}}), 1_700_000_000_002),
+        ];
+        let (_dir, part, _) = write(&events);
+        let mut tokens = part.uniqueness_tokens().unwrap();
+        tokens.sort();
+        assert_eq!(tokens, [("a".to_owned(), 1_700_000_000_000), ("b".to_owned(), 1_700_000_000_002)]);
+    }
+}
