@@ -21,6 +21,11 @@ pub const DEFAULT_DATA_DIR: &str = "switchboard-data";
 pub const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 25;
 /// Keen API requests per second per workspace unless told otherwise.
 pub const DEFAULT_EVENTS_RATE_LIMIT: u32 = 1000;
+/// Event JSON bytes a workspace keeps in its write-ahead tail before compacting them into a
+/// Parquet part, unless told otherwise (64 MiB).
+pub const DEFAULT_EVENTS_TAIL_BYTES: u64 = 64 * 1024 * 1024;
+/// Seconds after which a tail holding any event is compacted, unless told otherwise.
+pub const DEFAULT_EVENTS_TAIL_SECONDS: u64 = 600;
 /// The owner account created on an empty data folder unless told otherwise.
 pub const DEFAULT_OWNER_EMAIL: &str = "owner@localhost";
 
@@ -59,6 +64,13 @@ pub struct Options {
     /// [default: 25].
     #[arg(long, global = true, env = "SWITCHBOARD_QUERY_TIMEOUT", value_name = "SECONDS")]
     pub query_timeout: Option<u64>,
+    /// Event JSON a workspace's write-ahead tail holds before it is compacted into a Parquet
+    /// part, in bytes [default: 67108864 = 64 MiB].
+    #[arg(long, global = true, env = "SWITCHBOARD_EVENTS_TAIL_BYTES", value_name = "BYTES")]
+    pub events_tail_bytes: Option<u64>,
+    /// Seconds after which a tail holding any event is compacted [default: 600].
+    #[arg(long, global = true, env = "SWITCHBOARD_EVENTS_TAIL_SECONDS", value_name = "SECONDS")]
+    pub events_tail_seconds: Option<u64>,
     /// Log filter, in tracing's env-filter syntax [default: info].
     #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -76,6 +88,8 @@ struct FileOptions {
     owner_email: Option<String>,
     events_rate_limit: Option<u32>,
     query_timeout: Option<u64>,
+    events_tail_bytes: Option<u64>,
+    events_tail_seconds: Option<u64>,
     log: Option<String>,
 }
 
@@ -100,6 +114,9 @@ pub struct Config {
     pub events_rate_limit: u32,
     /// Seconds.
     pub query_timeout: u64,
+    pub events_tail_bytes: u64,
+    /// Seconds.
+    pub events_tail_seconds: u64,
     pub log: String,
 }
 
@@ -150,6 +167,14 @@ impl Config {
                 .query_timeout
                 .or(file.query_timeout)
                 .unwrap_or(DEFAULT_QUERY_TIMEOUT_SECONDS),
+            events_tail_bytes: options
+                .events_tail_bytes
+                .or(file.events_tail_bytes)
+                .unwrap_or(DEFAULT_EVENTS_TAIL_BYTES),
+            events_tail_seconds: options
+                .events_tail_seconds
+                .or(file.events_tail_seconds)
+                .unwrap_or(DEFAULT_EVENTS_TAIL_SECONDS),
             log: options.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -50,9 +50,10 @@ impl Switchboard {
     pub(crate) async fn event_store(&self, workspace: WorkspaceId) -> Result<Arc<EventStore>, CoreError> {
         let cell = self.lock_event_stores().entry(workspace).or_default().clone();
         let dir = self.store().backend().workspace_dir(workspace).join("events");
+        let options = self.event_options();
         let store = cell
             .get_or_try_init(|| async move {
-                let opened = tokio::task::spawn_blocking(move || EventStore::open(&dir))
+                let opened = tokio::task::spawn_blocking(move || EventStore::open(&dir, options))
                     .await
                     .map_err(|_| CoreError::Secret("opening the event store was interrupted".into()))??;
                 Ok::<_, CoreError>(Arc::new(opened))
@@ -126,7 +127,10 @@ impl Switchboard {
         let collection = CollectionName::parse(collection)
             .map_err(|message| CoreError::Query { code: "InvalidCollectionNameError", message })?;
         let store = self.event_store(access.workspace()).await?;
-        Ok(store.latest(&collection, limit).iter().map(sb_events::StoredEvent::body).collect())
+        let latest = tokio::task::spawn_blocking(move || store.latest(&collection, limit))
+            .await
+            .map_err(|_| CoreError::Secret("reading the latest events was interrupted".into()))??;
+        Ok(latest.iter().map(sb_events::StoredEvent::body).collect())
     }
 
     /// Closes a workspace's event store (before its folder is removed, or at shutdown).

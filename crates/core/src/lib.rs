@@ -49,6 +49,7 @@ struct Inner {
     login_limits: LoginLimits,
     event_stores: Mutex<HashMap<WorkspaceId, EventStoreCell>>,
     queries: queries::QueryLimits,
+    event_options: Mutex<sb_events::EventStoreOptions>,
 }
 
 impl Switchboard {
@@ -59,6 +60,10 @@ impl Switchboard {
         let secret = ServerSecret::load_or_create(&config.secret_key_file)?;
         let switchboard = Switchboard::from_parts(store, secret);
         switchboard.set_query_timeout(std::time::Duration::from_secs(config.query_timeout));
+        switchboard.set_event_store_options(sb_events::EventStoreOptions {
+            tail_bytes: usize::try_from(config.events_tail_bytes).unwrap_or(usize::MAX),
+            tail_age: std::time::Duration::from_secs(config.events_tail_seconds),
+        });
         Ok(switchboard)
     }
 
@@ -72,6 +77,7 @@ impl Switchboard {
                 login_limits: LoginLimits::default(),
                 event_stores,
                 queries: queries::QueryLimits::default(),
+                event_options: Mutex::default(),
             }),
         }
     }
@@ -88,6 +94,16 @@ impl Switchboard {
     /// Which database backend is in use: "sqlite" or "postgres".
     pub fn backend_name(&self) -> &'static str {
         self.inner.store.backend().name()
+    }
+
+    /// Sets when event stores opened from now on compact their tail (for the configuration,
+    /// and for tests).
+    pub fn set_event_store_options(&self, options: sb_events::EventStoreOptions) {
+        *self.inner.event_options.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = options;
+    }
+
+    fn event_options(&self) -> sb_events::EventStoreOptions {
+        *self.inner.event_options.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_event_stores(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, EventStoreCell>> {

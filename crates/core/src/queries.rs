@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sb_events::CollectionName;
 use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::extraction::Extraction;
 use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
-use sb_events::query::timeframe::{Timezone, resolve};
+use sb_events::query::timeframe::{TimeRange, Timezone, resolve};
+use sb_events::{CollectionName, EventStore};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
@@ -176,81 +176,118 @@ impl Switchboard {
         access.require(Permission::Read)?;
         let forced = parse_filters(Some(&Value::Array(access.forced_filters().to_vec())))
             .map_err(|e| query(e.keen_error_code(), format!("the key's filters: {e}")))?;
-        if analysis == "funnel" {
-            let mut funnel = Funnel::parse(&parameters, now_ms).map_err(|e| query(e.code, e.message))?;
-            for step in &mut funnel.steps {
-                step.filters.extend(forced.iter().cloned());
-            }
-            let store = self.event_store(access.workspace()).await?;
-            return self
-                .run_bounded(move || {
+        let prepared = prepare(analysis, &parameters, forced, now_ms)?;
+        let store = self.event_store(access.workspace()).await?;
+        match prepared {
+            Prepared::Funnel(funnel) => {
+                self.run_bounded(move || {
                     funnel.evaluate(|step| {
-                        store
-                            .matching(&step.collection, step.range, &step.filters)
-                            .into_iter()
-                            .map(|(_, e)| e)
-                            .collect()
+                        let events = store.matching(&step.collection, step.range, &step.filters)?;
+                        Ok::<_, CoreError>(events.into_iter().map(|(_, e)| e).collect())
                     })
                 })
-                .await;
+                .await?
+            }
+            Prepared::Scan(scan) => {
+                let result = self.run_bounded(move || scan.run(&store)).await??;
+                Ok(Map::from_iter([("result".to_owned(), result)]))
+            }
         }
-        let result = self.run_scan(access, analysis, parameters, forced, now_ms).await?;
-        Ok(Map::from_iter([("result".to_owned(), result)]))
     }
+}
 
-    /// Every query but funnels: one collection, one timeframe, one set of filters.
-    async fn run_scan(
-        &self,
-        access: &Access,
-        analysis: &str,
-        parameters: Map<String, Value>,
-        forced: Vec<Filter>,
-        now_ms: i64,
-    ) -> Result<Value, CoreError> {
-        let collection = match parameters.get("event_collection") {
-            Some(Value::String(name)) => {
-                CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?
-            }
-            _ => return Err(query("MissingRequiredPropertyError", "event_collection is required")),
-        };
-        let present = |key: &str| parameters.get(key).filter(|v| !v.is_null());
-        let timezone =
-            Timezone::parse(present("timezone")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
-        let range = present("timeframe")
-            .map(|timeframe| {
-                resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
-            })
-            .transpose()?;
-        let mut filters =
-            parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
-        filters.extend(forced);
-        let plan = plan(analysis, &parameters, range.is_some())?;
-        let store = self.event_store(access.workspace()).await?;
-        self.run_bounded(move || {
-            let scan = match plan {
-                Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters))),
-                Plan::Scan(scan) => scan,
-            };
-            let events = store.matching(&collection, range, &filters);
-            let evaluate = |analysis: &Analysis| {
-                analysis
-                    .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
-                    .map_err(|e| query(e.keen_error_code(), e.to_string()))
-            };
-            match scan {
-                Scan::Single(analysis) => evaluate(&analysis),
-                Scan::Multi { analyses, grouped, series } => {
-                    let results = analyses
-                        .iter()
-                        .map(|(label, analysis)| Ok((label.clone(), evaluate(analysis)?)))
-                        .collect::<Result<Vec<_>, CoreError>>()?;
-                    Ok(multi::merge(&results, grouped, series))
-                }
-                Scan::Extraction(extraction) => {
-                    extraction.evaluate(events).map_err(|e| query(e.keen_error_code(), e.to_string()))
-                }
-            }
+/// Checks that a query could run: the same parsing as `run_analysis`, without the events.
+/// An unknown analysis type is an invalid query here, not a missing route.
+pub(crate) fn check_query(
+    analysis: &str,
+    parameters: &Map<String, Value>,
+    now_ms: i64,
+) -> Result<(), CoreError> {
+    match prepare(analysis, parameters, Vec::new(), now_ms) {
+        Err(CoreError::NotFound(_)) => Err(query(
+            "InvalidAnalysisTypeError",
+            format!("unknown analysis_type {analysis:?}; expected count, sum, funnel, …"),
+        )),
+        other => other.map(drop),
+    }
+}
+
+/// A parsed query, ready to run over the events.
+enum Prepared {
+    Funnel(Funnel),
+    Scan(Box<PreparedScan>),
+}
+
+/// Every query but funnels: one collection, one timeframe, one set of filters.
+struct PreparedScan {
+    collection: CollectionName,
+    range: Option<TimeRange>,
+    timezone: Timezone,
+    filters: Vec<Filter>,
+    plan: Plan,
+}
+
+/// Parses a query; `forced` filters (a scoped key's) are ANDed into it.
+fn prepare(
+    analysis: &str,
+    parameters: &Map<String, Value>,
+    forced: Vec<Filter>,
+    now_ms: i64,
+) -> Result<Prepared, CoreError> {
+    if analysis == "funnel" {
+        let mut funnel = Funnel::parse(parameters, now_ms).map_err(|e| query(e.code, e.message))?;
+        for step in &mut funnel.steps {
+            step.filters.extend(forced.iter().cloned());
+        }
+        return Ok(Prepared::Funnel(funnel));
+    }
+    let collection = match parameters.get("event_collection") {
+        Some(Value::String(name)) => {
+            CollectionName::parse(name).map_err(|m| query("InvalidCollectionNameError", m))?
+        }
+        _ => return Err(query("MissingRequiredPropertyError", "event_collection is required")),
+    };
+    let present = |key: &str| parameters.get(key).filter(|v| !v.is_null());
+    let timezone =
+        Timezone::parse(present("timezone")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+    let range = present("timeframe")
+        .map(|timeframe| {
+            resolve(timeframe, timezone, now_ms).map_err(|e| query(e.keen_error_code(), e.to_string()))
         })
-        .await?
+        .transpose()?;
+    let mut filters =
+        parse_filters(present("filters")).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
+    filters.extend(forced);
+    let plan = plan(analysis, parameters, range.is_some())?;
+    Ok(Prepared::Scan(Box::new(PreparedScan { collection, range, timezone, filters, plan })))
+}
+
+impl PreparedScan {
+    /// Evaluates the query over `store`'s events (CPU work: on the blocking pool).
+    fn run(self, store: &EventStore) -> Result<Value, CoreError> {
+        let PreparedScan { collection, range, timezone, filters, plan } = self;
+        let scan = match plan {
+            Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters)?)),
+            Plan::Scan(scan) => scan,
+        };
+        let events = store.matching(&collection, range, &filters)?;
+        let evaluate = |analysis: &Analysis| {
+            analysis
+                .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
+                .map_err(|e| query(e.keen_error_code(), e.to_string()))
+        };
+        match scan {
+            Scan::Single(analysis) => evaluate(&analysis),
+            Scan::Multi { analyses, grouped, series } => {
+                let results = analyses
+                    .iter()
+                    .map(|(label, analysis)| Ok((label.clone(), evaluate(analysis)?)))
+                    .collect::<Result<Vec<_>, CoreError>>()?;
+                Ok(multi::merge(&results, grouped, series))
+            }
+            Scan::Extraction(extraction) => {
+                extraction.evaluate(events).map_err(|e| query(e.keen_error_code(), e.to_string()))
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! into Parquet parts queried through DataFusion is the next step (see docs/ARCHITECTURE.md).
 
 mod collection;
+mod compaction;
 mod event;
+mod manifest;
 mod part;
 pub mod query;
 mod schema;
@@ -18,7 +20,7 @@ pub use event::{
     EventContext, MAX_DEPTH, MAX_EVENT_BYTES, MAX_PROPERTIES, MAX_PROPERTY_NAME, MAX_STRING_VALUE,
     PreparedEvent, Rejection, prepare,
 };
-pub use store::{EventStore, MAX_REQUEST_BYTES, StoredEvent, UNIQUENESS_WINDOW_MS};
+pub use store::{EventStore, EventStoreOptions, MAX_REQUEST_BYTES, StoredEvent, UNIQUENESS_WINDOW_MS};
 
 /// The event store could not do its job; nothing was changed.
 #[derive(Debug, Clone, thiserror::Error)]

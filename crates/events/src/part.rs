@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,7 +32,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    RowSelection, RowSelector,
 };
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -56,6 +57,8 @@ const FIXED: [(&str, Kind); 3] =
 const MAX_COLUMNS: usize = 4096;
 /// Rows per row group: the unit that time-range pruning skips.
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows decoded at a time when reading.
+const BATCH_ROWS: usize = 1024;
 /// Footer key of the part's columns and shapes.
 const LAYOUT_KEY: &str = "switchboard.layout";
 /// The shape of an event kept whole.
@@ -115,7 +118,7 @@ impl Kind {
 }
 
 /// Facts about a written part, kept in the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PartInfo {
     pub rows: u64,
     pub min_ts: i64,
@@ -244,10 +247,6 @@ impl PartBuilder {
             learnt: Vec::new(),
             max_created_ms: i64::MIN,
         }
-    }
-
-    pub(crate) fn rows(&self) -> usize {
-        self.timestamps.len()
     }
 
     /// Adds an event whose `keen.timestamp` is `timestamp_ms`.
@@ -595,10 +594,52 @@ impl Shape {
     }
 }
 
+/// An open part file read by position (`pread`), so that concurrent scans of one part never
+/// disturb each other (handles from `File::try_clone` share one file offset).
+#[derive(Clone)]
+struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+}
+
+impl parquet::file::reader::Length for SharedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for SharedFile {
+    type T = io::BufReader<PositionedReader>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(io::BufReader::new(PositionedReader { file: self.file.clone(), position: start }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let mut buffer = vec![0; length];
+        self.file.read_exact_at(&mut buffer, start)?;
+        Ok(buffer.into())
+    }
+}
+
+/// A reader over a `SharedFile` from a position of its own.
+struct PositionedReader {
+    file: Arc<File>,
+    position: u64,
+}
+
+impl io::Read for PositionedReader {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.file.read_at(buffer, self.position)?;
+        self.position += read as u64;
+        Ok(read)
+    }
+}
+
 /// An open part: its file (kept open, so a part merged away and deleted stays readable by the
 /// scans that started before) and its decoded footer.
 pub(crate) struct PartFile {
-    file: File,
+    file: SharedFile,
     metadata: ArrowReaderMetadata,
     kinds: Vec<Kind>,
     paths: Vec<String>,
@@ -612,6 +653,7 @@ fn corrupt(path: &Path, what: &str) -> io::Error {
 impl PartFile {
     pub(crate) fn open(path: &Path) -> io::Result<PartFile> {
         let file = File::open(path)?;
+        let file = SharedFile { len: file.metadata()?.len(), file: Arc::new(file) };
         let metadata =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(io::Error::other)?;
         let layout = metadata
@@ -632,7 +674,10 @@ impl PartFile {
             kinds.push(kind);
             paths.push(column[1].as_str().unwrap_or_default().to_owned());
         }
-        if metadata.schema().fields().len() != kinds.len() {
+        let fields = metadata.schema().fields();
+        if fields.len() != kinds.len()
+            || fields.iter().zip(&kinds).any(|(f, k)| *f.data_type() != k.data_type())
+        {
             return Err(corrupt(path, "layout and schema disagree"));
         }
         let dynamic = kinds.len() - FIXED.len();
@@ -667,11 +712,15 @@ impl PartFile {
         &self,
         row_groups: Vec<usize>,
         columns: Option<Vec<usize>>,
-    ) -> io::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+        selection: Option<RowSelection>,
+    ) -> io::Result<ParquetRecordBatchReader> {
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.try_clone()?, self.metadata.clone())
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.metadata.clone())
                 .with_row_groups(row_groups)
-                .with_batch_size(8192);
+                .with_batch_size(BATCH_ROWS);
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
         if let Some(columns) = columns {
             let mask = parquet::arrow::ProjectionMask::roots(
                 self.metadata.metadata().file_metadata().schema_descr(),
@@ -682,34 +731,24 @@ impl PartFile {
         builder.build().map_err(io::Error::other)
     }
 
-    /// Visits the events in `range` (all when `None`) in timestamp order, as (timestamp, event),
-    /// until `visit` breaks.
-    pub(crate) fn scan(
-        &self,
-        range: Option<TimeRange>,
-        mut visit: impl FnMut(i64, Value) -> ControlFlow<()>,
-    ) -> io::Result<()> {
-        for batch in self.reader(self.row_groups(range), None)? {
-            let batch = batch.map_err(io::Error::other)?;
-            let columns = ColumnsView::new(&batch, &self.kinds);
-            let timestamps = batch.column(TIMESTAMP).as_primitive::<TimestampMillisecondType>();
-            let shapes = batch.column(SHAPE).as_primitive::<UInt32Type>();
-            for row in 0..batch.num_rows() {
-                let timestamp_ms = timestamps.value(row);
-                if range.is_some_and(|r| !r.contains(timestamp_ms)) {
-                    continue;
-                }
-                let shape = self
-                    .shapes
-                    .get(shapes.value(row) as usize)
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "event part: unknown shape"))?;
-                let event = columns.rebuild(shape, row, timestamp_ms)?;
-                if visit(timestamp_ms, event).is_break() {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
+    /// The events in `range` (all when `None`) in timestamp order, as (timestamp, event),
+    /// decoded a batch of rows at a time.
+    pub(crate) fn events(&self, range: Option<TimeRange>) -> io::Result<PartEvents<'_>> {
+        let reader = self.reader(self.row_groups(range), None, None)?;
+        Ok(PartEvents { part: self, reader, range, buffer: std::collections::VecDeque::new() })
+    }
+
+    /// The `limit` newest events (by timestamp), newest first; reads only the last rows.
+    pub(crate) fn latest(&self, limit: usize) -> io::Result<Vec<(i64, Value)>> {
+        let total = usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or_default();
+        let skip = total.saturating_sub(limit);
+        let selection = RowSelection::from(vec![RowSelector::skip(skip), RowSelector::select(total - skip)]);
+        let reader = self.reader(self.row_groups(None), None, Some(selection))?;
+        let mut events =
+            PartEvents { part: self, reader, range: None, buffer: std::collections::VecDeque::new() }
+                .collect::<io::Result<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
     }
 
     /// How many events fall in `range`, read from the statistics where a row group lies
@@ -732,7 +771,7 @@ impl PartFile {
             }
         }
         if !partial.is_empty() {
-            for batch in self.reader(partial, Some(vec![TIMESTAMP]))? {
+            for batch in self.reader(partial, Some(vec![TIMESTAMP]), None)? {
                 let batch = batch.map_err(io::Error::other)?;
                 let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
                 total +=
@@ -754,7 +793,9 @@ impl PartFile {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
-        for batch in self.reader(self.row_groups(None), Some(vec![token.min(created), token.max(created)]))? {
+        for batch in
+            self.reader(self.row_groups(None), Some(vec![token.min(created), token.max(created)]), None)?
+        {
             let batch = batch.map_err(io::Error::other)?;
             let (t, c) = if token < created { (0, 1) } else { (1, 0) };
             let tokens = batch.column(t).as_string::<i32>();
@@ -773,6 +814,53 @@ fn time_bounds(statistics: Option<&Statistics>) -> Option<(i64, i64)> {
     match statistics? {
         Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
         _ => None,
+    }
+}
+
+/// A scan over a part's events: see `PartFile::events`.
+pub(crate) struct PartEvents<'a> {
+    part: &'a PartFile,
+    reader: ParquetRecordBatchReader,
+    range: Option<TimeRange>,
+    buffer: std::collections::VecDeque<(i64, Value)>,
+}
+
+impl PartEvents<'_> {
+    /// Decodes the next batch into the buffer; false at the end.
+    fn fill(&mut self) -> io::Result<bool> {
+        let Some(batch) = self.reader.next() else { return Ok(false) };
+        let batch = batch.map_err(io::Error::other)?;
+        let columns = ColumnsView::new(&batch, &self.part.kinds);
+        let timestamps = batch.column(TIMESTAMP).as_primitive::<TimestampMillisecondType>();
+        let shapes = batch.column(SHAPE).as_primitive::<UInt32Type>();
+        for row in 0..batch.num_rows() {
+            let timestamp_ms = timestamps.value(row);
+            if self.range.is_some_and(|r| !r.contains(timestamp_ms)) {
+                continue;
+            }
+            let shape = self
+                .part
+                .shapes
+                .get(shapes.value(row) as usize)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "event part: unknown shape"))?;
+            self.buffer.push_back((timestamp_ms, columns.rebuild(shape, row, timestamp_ms)?));
+        }
+        Ok(true)
+    }
+}
+
+impl Iterator for PartEvents<'_> {
+    type Item = io::Result<(i64, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.buffer.is_empty() {
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(error) => return Some(Err(error)),
+            }
+        }
+        self.buffer.pop_front().map(Ok)
     }
 }
 
@@ -878,13 +966,7 @@ mod tests {
     }
 
     fn read_all(part: &PartFile, range: Option<TimeRange>) -> Vec<String> {
-        let mut out = Vec::new();
-        part.scan(range, |_, event| {
-            out.push(serde_json::to_string(&event).unwrap());
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-        out
+        part.events(range).unwrap().map(|e| serde_json::to_string(&e.unwrap().1).unwrap()).collect()
     }
 
     #[test]
@@ -953,14 +1035,31 @@ mod tests {
         assert_eq!(part.count(None).unwrap(), rows as u64);
         let late = TimeRange { start_ms: start + 2 * ROW_GROUP_ROWS as i64, end_ms: i64::MAX };
         assert_eq!(part.row_groups(Some(late)), [2]);
-        let mut seen = 0;
-        part.scan(Some(late), |ts, _| {
-            assert!(late.contains(ts));
-            seen += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-        assert_eq!(seen, 10);
+        let seen: Vec<i64> = part.events(Some(late)).unwrap().map(|e| e.unwrap().0).collect();
+        assert_eq!(seen.len(), 10);
+        assert!(seen.iter().all(|ts| late.contains(*ts)));
+        let newest: Vec<i64> = part.latest(3).unwrap().into_iter().map(|(ts, _)| ts).collect();
+        let last = start + rows as i64 - 1;
+        assert_eq!(newest, [last, last - 1, last - 2]);
+        assert_eq!(part.latest(rows + 5).unwrap().len(), rows);
+    }
+
+    #[test]
+    fn concurrent_scans_of_one_part_do_not_disturb_each_other() {
+        let events: Vec<(i64, String)> = (0..20_000)
+            .map(|i| stored(json!({"i": i, "s": format!("value {i}")}), 1_700_000_000_000 + i))
+            .collect();
+        let (_dir, part, _) = write(&events);
+        let expected = read_all(&part, None);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..3 {
+                        assert_eq!(read_all(&part, None), expected);
+                    }
+                });
+            }
+        });
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub(crate) fn properties(event: &Value) -> Vec<(String, &'static str)> {
     found
 }
 
+/// The static Keen type name equal to `name`, for a schema read back from the manifest.
+pub(crate) fn kind_name(name: &str) -> Option<&'static str> {
+    ["string", "num", "bool", "datetime", "list", "null", "geo"].into_iter().find(|known| *known == name)
+}
+
 /// Adds properties to `schema`; a later type replaces an earlier one.
 pub(crate) fn learn(schema: &mut BTreeMap<String, &'static str>, properties: &[(String, &'static str)]) {
     for (path, kind) in properties {

@@ -126,13 +126,16 @@ impl Funnel {
 
     /// The response body: `result` (one count per step), `steps` echoed, and `actors` when a
     /// step asked for them. `events(step)` gives the step's events (collection, timeframe and
-    /// filters applied).
-    pub fn evaluate(&self, mut events: impl FnMut(&FunnelStep) -> Vec<Value>) -> Map<String, Value> {
+    /// filters applied), or the error that stops the funnel.
+    pub fn evaluate<E>(
+        &self,
+        mut events: impl FnMut(&FunnelStep) -> Result<Vec<Value>, E>,
+    ) -> Result<Map<String, Value>, E> {
         let mut survivors: Option<(HashSet<String>, Vec<Value>)> = None;
         let mut counts = Vec::with_capacity(self.steps.len());
         let mut actors = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
-            let did = actors_of(&events(step), &step.actor_property);
+            let did = actors_of(&events(step)?, &step.actor_property);
             let matched: (HashSet<String>, Vec<Value>) = match &survivors {
                 None => did,
                 Some((keys, values)) => {
@@ -160,7 +163,7 @@ impl Funnel {
         if self.steps.iter().any(|s| s.with_actors) {
             body.insert("actors".into(), Value::Array(actors));
         }
-        body
+        Ok(body)
     }
 }
 
@@ -192,13 +195,16 @@ mod tests {
     fn run(steps: Value, data: &[(&str, Value)]) -> Map<String, Value> {
         let params = json!({ "steps": steps });
         let funnel = Funnel::parse(params.as_object().unwrap(), 0).unwrap();
-        funnel.evaluate(|step| {
-            data.iter()
-                .filter(|(c, _)| *c == step.collection.as_str())
-                .map(|(_, e)| e.clone())
-                .filter(|e| step.filters.iter().all(|f| f.matches(e)))
-                .collect()
-        })
+        let evaluated = funnel.evaluate(|step| {
+            Ok::<_, ()>(
+                data.iter()
+                    .filter(|(c, _)| *c == step.collection.as_str())
+                    .map(|(_, e)| e.clone())
+                    .filter(|e| step.filters.iter().all(|f| f.matches(e)))
+                    .collect(),
+            )
+        });
+        evaluated.unwrap()
     }
 
     fn step(collection: &str, extra: Value) -> Value {

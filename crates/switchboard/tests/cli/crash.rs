@@ -1,6 +1,8 @@
 //! The crash test: several clients write event batches while the server is killed with
-//! SIGKILL at random moments, for 20 rounds. After every restart each acknowledged event is
-//! present exactly once, and an unacknowledged batch is either wholly present or absent.
+//! SIGKILL at random moments, for 20 rounds. The server compacts its tail into Parquet parts
+//! and merges parts every few batches, so kills also land in the middle of compactions and
+//! merges. After every restart each acknowledged event is present exactly once, and an
+//! unacknowledged batch is either wholly present or absent.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -8,15 +10,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sb_events::{CollectionName, EventStore};
+use sb_events::{CollectionName, EventStore, EventStoreOptions};
 use sb_test_support::{BackendKind, TestBackend};
 use serde_json::json;
 
-use crate::support::{Server, request, try_request};
+use crate::support::{Server, command, request, try_request};
 
 const ROUNDS: usize = 20;
 const WRITERS: usize = 4;
 const BATCH: usize = 25;
+/// The server's tail limit: a compaction every few batches.
+const TAIL_BYTES: &str = "32768";
 
 /// What clients sent: batch id → (acknowledged, event ids in it).
 type Sent = Arc<Mutex<BTreeMap<String, (bool, Vec<String>)>>>;
@@ -51,10 +55,29 @@ fn writer(
     }
 }
 
-/// Opens the event store the server left behind and checks it against what was sent.
-fn verify(events_dir: &std::path::Path, sent: &Sent) -> usize {
-    let store = EventStore::open(events_dir).expect("the log replays after a crash");
-    let events = store.events(&CollectionName::parse("crash").unwrap());
+/// Whether the folder shows a compaction or merge cut short: a part the manifest does not
+/// name, or more than one log generation.
+fn interrupted(events_dir: &std::path::Path) -> bool {
+    let manifest = std::fs::read_to_string(events_dir.join("manifest.json")).unwrap_or_default();
+    let parts = std::fs::read_dir(events_dir.join("parts")).map(Iterator::count).unwrap_or(0);
+    let unnamed = std::fs::read_dir(events_dir.join("parts"))
+        .into_iter()
+        .flatten()
+        .any(|e| !manifest.contains(&*e.unwrap().file_name().to_string_lossy()));
+    let logs = std::fs::read_dir(events_dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("wal-"))
+        .count();
+    parts > 0 && (unnamed || logs > 1)
+}
+
+/// Opens the event store the server left behind and checks it against what was sent;
+/// returns the number of stored events and of parts.
+fn verify(events_dir: &std::path::Path, sent: &Sent) -> (usize, usize) {
+    let store =
+        EventStore::open(events_dir, EventStoreOptions::default()).expect("the store opens after a crash");
+    let events = store.events(&CollectionName::parse("crash").unwrap()).expect("every part is readable");
+    let parts = store.storage().iter().map(|(_, parts, ..)| parts).sum();
     store.close();
     let mut seen = HashSet::new();
     let mut keen_ids = HashSet::new();
@@ -72,7 +95,7 @@ fn verify(events_dir: &std::path::Path, sent: &Sent) -> usize {
             assert!(present == 0 || present == ids.len(), "unacknowledged batch {batch} is half-present");
         }
     }
-    events.len()
+    (events.len(), parts)
 }
 
 #[tokio::test]
@@ -100,8 +123,11 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     });
     eprintln!("crash test seed {seed} (set CRASH_SEED to replay)");
     let mut state = seed;
+    let (mut with_parts, mut cut_short) = (0, 0);
     for round in 0..ROUNDS {
-        let server = Server::start(&backend);
+        let mut compacting = command(&backend);
+        compacting.env("SWITCHBOARD_EVENTS_TAIL_BYTES", TAIL_BYTES);
+        let server = Server::start_with(compacting);
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -120,10 +146,16 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
         for thread in threads {
             thread.join().unwrap();
         }
-        let now = verify(&events_dir, &sent);
+        cut_short += usize::from(interrupted(&events_dir));
+        let (now, parts) = verify(&events_dir, &sent);
         assert!(now >= stored, "round {round}: stored events never disappear");
         stored = now;
+        with_parts += usize::from(parts > 0);
     }
+    assert!(with_parts > 0, "the server compacted its tail into parts");
+    eprintln!(
+        "crash test: {with_parts} rounds ended with parts, {cut_short} kills cut a compaction or merge short"
+    );
     let acked: usize = sent.lock().unwrap().values().filter(|(a, _)| *a).map(|(_, ids)| ids.len()).sum();
     assert!(acked > 0, "the writers got acknowledgements");
     eprintln!("crash test: {ROUNDS} rounds, {acked} acknowledged events, {stored} stored");
