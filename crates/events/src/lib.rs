@@ -1,8 +1,6 @@
 //! The event store: Keen-compatible event validation, a durable write-ahead log with group
-//! commit, and queries over the stored events. Knows nothing about HTTP.
-//!
-//! Today every stored event also lives in memory (the "tail") and queries scan it; compaction
-//! into Parquet parts queried through DataFusion is the next step (see docs/ARCHITECTURE.md).
+//! commit, an in-memory tail compacted in the background into Parquet parts, and queries over
+//! parts and tail. Knows nothing about HTTP. See docs/ARCHITECTURE.md, "Events".
 
 mod collection;
 mod compaction;
