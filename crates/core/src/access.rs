@@ -11,6 +11,11 @@ pub enum Permission {
     Write,
     /// Manage keys, members and settings.
     Admin,
+    /// See saved query definitions. Keen gives them to master keys only (a read key gets only
+    /// their results); every member sees them, for the dashboard.
+    SeeSavedQueries,
+    /// Create, change and delete saved queries: master keys and members who may write.
+    EditSavedQueries,
 }
 
 /// Who is acting.
@@ -80,16 +85,19 @@ impl Access {
     }
 
     /// Whether the caller may do `permission`. Master keys, owners and admins may do all;
-    /// a write key only writes (as in Keen); a read key and a viewer only read.
+    /// a write key only writes (as in Keen); a read key only reads; a member reads, writes
+    /// and edits saved queries; a viewer reads and sees saved queries.
     pub fn allows(&self, permission: Permission) -> bool {
-        use Permission::{Read, Write};
+        use Permission::{EditSavedQueries, Read, SeeSavedQueries, Write};
         match &self.actor {
             Actor::Operator | Actor::Key { kind: KeyKind::Master, .. } => true,
             Actor::Key { kind: KeyKind::Write, .. } => permission == Write,
             Actor::Key { kind: KeyKind::Read, .. } => permission == Read,
             Actor::User { role: Role::Owner | Role::Admin, .. } => true,
-            Actor::User { role: Role::Member, .. } => matches!(permission, Read | Write),
-            Actor::User { role: Role::Viewer, .. } => permission == Read,
+            Actor::User { role: Role::Member, .. } => {
+                matches!(permission, Read | Write | SeeSavedQueries | EditSavedQueries)
+            }
+            Actor::User { role: Role::Viewer, .. } => matches!(permission, Read | SeeSavedQueries),
             Actor::Scoped { read, write, .. } => {
                 (permission == Read && *read) || (permission == Write && *write)
             }
@@ -105,6 +113,10 @@ impl Access {
                 Permission::Read => "this key or role may not read this workspace",
                 Permission::Write => "this key or role may not write to this workspace",
                 Permission::Admin => "only a master key, an owner or an admin may do this",
+                Permission::SeeSavedQueries => "only a master key or a member may see saved queries",
+                Permission::EditSavedQueries => {
+                    "only a master key or a member who may write may change saved queries"
+                }
             }))
         }
     }
@@ -119,17 +131,27 @@ mod tests {
         let ws = WorkspaceId::generate();
         let key = |kind| Access::new(ws, Actor::Key { id: ApiKeyId::generate(), kind });
         let user = |role| Access::new(ws, Actor::User { id: UserId::generate(), role });
+        let scoped = Access::new(ws, Actor::Scoped { master: ApiKeyId::generate(), read: true, write: true });
+        // Read, Write, Admin, SeeSavedQueries, EditSavedQueries.
         let cases = [
-            (key(KeyKind::Master), [true, true, true]),
-            (key(KeyKind::Write), [false, true, false]),
-            (key(KeyKind::Read), [true, false, false]),
-            (user(Role::Owner), [true, true, true]),
-            (user(Role::Admin), [true, true, true]),
-            (user(Role::Member), [true, true, false]),
-            (user(Role::Viewer), [true, false, false]),
+            (key(KeyKind::Master), [true, true, true, true, true]),
+            (key(KeyKind::Write), [false, true, false, false, false]),
+            (key(KeyKind::Read), [true, false, false, false, false]),
+            (scoped, [true, true, false, false, false]),
+            (user(Role::Owner), [true, true, true, true, true]),
+            (user(Role::Admin), [true, true, true, true, true]),
+            (user(Role::Member), [true, true, false, true, true]),
+            (user(Role::Viewer), [true, false, false, true, false]),
+        ];
+        let permissions = [
+            Permission::Read,
+            Permission::Write,
+            Permission::Admin,
+            Permission::SeeSavedQueries,
+            Permission::EditSavedQueries,
         ];
         for (access, expected) in cases {
-            let got = [Permission::Read, Permission::Write, Permission::Admin].map(|p| access.allows(p));
+            let got = permissions.map(|p| access.allows(p));
             assert_eq!(got, expected, "{:?}", access.actor());
         }
     }

@@ -1,6 +1,7 @@
 //! The native JSON API under `/api/v1`. Request and response types here are wire types
 //! (DTOs), converted explicitly from domain types.
 
+mod queries;
 mod workspaces;
 
 use axum::Router;
@@ -8,5 +9,5 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(workspaces::routes())
+    Router::new().merge(workspaces::routes()).merge(queries::routes())
 }

@@ -10,13 +10,15 @@ use axum::routing::get;
 use crate::AppState;
 
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app-1.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/app.css")),
+    ("app-2.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/app.css")),
     (
         "htmx-2.0.11.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/assets/vendor/htmx-2.0.11.min.js"),
     ),
     ("app-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/app.js")),
+    ("chart-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/chart.js")),
+    ("explorer-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/explorer.js")),
     ("icon-1.svg", "image/svg+xml", include_bytes!("../../../web/assets/icon.svg")),
 ];
 

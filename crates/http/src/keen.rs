@@ -1,5 +1,5 @@
 //! The Keen IO v3 adapter under `/3.0`: event writes (single, batch, GET beacon), inspection,
-//! and queries, with Keen's key placement, error shape and CORS. Keen's wire quirks stay in
+//! queries and saved queries, with Keen's key placement, error shape and CORS. Keen's wire quirks stay in
 //! this module.
 
 mod auth;
@@ -7,6 +7,7 @@ mod error;
 mod inspect;
 mod query;
 mod rate;
+mod saved;
 mod write;
 
 use axum::Router;
@@ -19,6 +20,7 @@ use axum::routing::get;
 use crate::AppState;
 
 pub(crate) use rate::RateLimiter;
+pub(crate) use saved::{definition as saved_query_definition, draft as saved_query_draft};
 
 /// Largest `/3.0` request body: a batch of a few thousand events.
 pub const MAX_KEEN_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -37,6 +39,12 @@ pub(crate) fn routes() -> Router<AppState> {
             "/3.0/projects/{project}/queries/{analysis}",
             get(query::analysis_get).post(query::analysis_post),
         )
+        .route("/3.0/projects/{project}/queries/saved", get(saved::list))
+        .route(
+            "/3.0/projects/{project}/queries/saved/{name}",
+            get(saved::show).put(saved::put).delete(saved::delete),
+        )
+        .route("/3.0/projects/{project}/queries/saved/{name}/result", get(saved::result))
         .layer(DefaultBodyLimit::max(MAX_KEEN_BODY_BYTES))
 }
 

@@ -1,5 +1,7 @@
-//! The web pages: login, the workspace shell with its navigation, and settings.
+//! The web pages: login, the workspace shell with its navigation, the Events pages (collections,
+//! explorer, dashboard), and settings.
 
+mod analytics;
 mod events;
 mod login;
 mod settings;
@@ -19,6 +21,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{id}", get(workspace::overview))
         .route("/w/{id}/events", get(events::collections))
         .route("/w/{id}/events/{collection}", get(events::collection))
+        .route("/w/{id}/explore", get(analytics::explorer))
+        .route("/w/{id}/dashboard", get(analytics::dashboard))
+        .route("/w/{id}/dashboard/{name}/delete", post(analytics::delete))
         .route("/w/{id}/settings", get(settings::page))
         .route("/w/{id}/settings/keys", post(settings::create_key))
         .route("/w/{id}/settings/keys/{key_id}/revoke", post(settings::revoke_key))

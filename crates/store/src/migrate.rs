@@ -32,11 +32,13 @@ pub(crate) const WORKSPACE: &[Migration] = &[
 
 /// Applies what `pool` lacks of `migrations`.
 pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), StoreError> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    sqlx::Executor::execute(
+        pool,
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        ),
     )
-    .execute(pool)
     .await
     .map_err(StoreError::from_sqlx)?;
     let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
@@ -56,8 +58,9 @@ pub(crate) async fn run(pool: &AnyPool, migrations: &[Migration]) -> Result<(), 
             Err(e) if is_unique_violation(&e) => continue,
             other => other.map_err(StoreError::from_sqlx)?,
         };
-        sqlx::raw_sql(migration.sql)
-            .execute(&mut *tx)
+        // The `Executor` method, not `RawSql::execute`: that generic `async fn` makes this
+        // future impossible for rustc to prove `Send` ("`Executor` is not general enough").
+        sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(migration.sql))
             .await
             .map_err(|e| StoreError::Migration { version: migration.version, message: e.to_string() })?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;

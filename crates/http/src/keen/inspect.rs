@@ -32,6 +32,13 @@ async fn project_json(state: &AppState, access: &Access) -> Result<Value, KeenEr
         .into_iter()
         .map(|(name, _)| json!({ "name": name.as_str(), "url": format!("{url}/events/{name}") }))
         .collect();
+    let saved_queries: Vec<Value> = state
+        .switchboard
+        .saved_queries(access)
+        .await?
+        .iter()
+        .map(|saved| Value::Object(super::saved_query_definition(saved)))
+        .collect();
     Ok(json!({
         "id": id,
         "name": summary.workspace.name.as_str(),
@@ -39,7 +46,7 @@ async fn project_json(state: &AppState, access: &Access) -> Result<Value, KeenEr
         "events_url": format!("{url}/events"),
         "queries_url": format!("{url}/queries"),
         "events": events,
-        "saved_queries": [],
+        "saved_queries": saved_queries,
     }))
 }
 

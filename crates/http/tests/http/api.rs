@@ -76,7 +76,7 @@ async fn unknown_routes_and_health(backend: &TestBackend) {
     let page = app.get("/nothing-here", None).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.body.contains("Page not found"));
-    let asset = app.get("/assets/app-1.css", None).await;
+    let asset = app.get("/assets/app-2.css", None).await;
     assert_eq!(asset.status, StatusCode::OK);
     assert!(asset.headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
 }

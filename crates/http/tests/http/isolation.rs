@@ -18,6 +18,15 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/w/{id}/events/purchases")),
         (Method::POST, format!("/w/{id}/settings/keys")),
         (Method::POST, format!("/w/{id}/settings/keys/{key_id}/revoke")),
+        (Method::POST, format!("/api/v1/workspaces/{id}/queries/count")),
+        (Method::GET, format!("/api/v1/workspaces/{id}/saved_queries")),
+        (Method::GET, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
+        (Method::PUT, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
+        (Method::DELETE, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
+        (Method::GET, format!("/w/{id}/explore")),
+        (Method::GET, format!("/w/{id}/explore?saved=weekly")),
+        (Method::GET, format!("/w/{id}/dashboard")),
+        (Method::POST, format!("/w/{id}/dashboard/weekly/delete")),
     ];
     for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
         routes.push((Method::GET, format!("/w/{id}/{part}")));
@@ -37,6 +46,11 @@ fn keen_routes(id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/3.0/projects/{id}/events/purchases?data=eyJ4IjoxfQ")),
         (Method::GET, format!("/3.0/projects/{id}/queries/count?event_collection=purchases")),
         (Method::POST, format!("/3.0/projects/{id}/queries/count")),
+        (Method::GET, format!("/3.0/projects/{id}/queries/saved")),
+        (Method::GET, format!("/3.0/projects/{id}/queries/saved/weekly")),
+        (Method::PUT, format!("/3.0/projects/{id}/queries/saved/weekly")),
+        (Method::DELETE, format!("/3.0/projects/{id}/queries/saved/weekly")),
+        (Method::GET, format!("/3.0/projects/{id}/queries/saved/weekly/result")),
     ]
 }
 
@@ -47,6 +61,17 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let mut a_browser = app.login_owner().await;
     let a_csrf = app.browse(&mut a_browser, &format!("/w/{}", a.workspace.id)).await.csrf();
     let b_id = b.workspace.id.to_string();
+    let b_access = app.switchboard.operator_access(b.workspace.id).await.unwrap();
+    let weekly = sb_core::SavedQueryDraft {
+        name: sb_types::QueryName::parse("weekly").unwrap(),
+        refresh_rate: 0,
+        query: serde_json::json!({"analysis_type": "count", "event_collection": "purchases"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        metadata: serde_json::Map::new(),
+    };
+    let b_weekly = app.switchboard.put_saved_query(&b_access, "weekly", weekly).await.unwrap();
 
     for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()) {
         for key in [&a.master, &a.write, &a.read] {
@@ -64,8 +89,21 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         let response = if method == Method::GET {
             app.browse(&mut a_browser, &path).await
         } else {
-            let form = [("name", "x"), ("kind", "master"), ("csrf", a_csrf.as_str())];
-            app.post_form(&mut a_browser, &path, &form, &[]).await
+            // A valid token for A's session, in the form and in the header the JSON API reads:
+            // only the workspace can refuse it.
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header(header::COOKIE, a_browser.cookie_header())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("x-csrf-token", a_csrf.as_str())
+                .body(Body::from(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs([("name", "x"), ("kind", "master"), ("csrf", a_csrf.as_str())])
+                        .finish(),
+                ))
+                .unwrap();
+            app.send(request).await
         };
         assert_eq!(response.status, StatusCode::NOT_FOUND, "session of A on {method} {path}");
     }
@@ -88,8 +126,9 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
             assert_eq!(response.json()["error_code"], "ResourceNotFoundError");
         }
     }
-    let b_access = app.switchboard.operator_access(b.workspace.id).await.unwrap();
     assert!(app.switchboard.event_collections(&b_access).await.unwrap().is_empty(), "A wrote nothing into B");
+    let b_saved = app.switchboard.saved_queries(&b_access).await.unwrap();
+    assert_eq!(b_saved, [b_weekly], "A changed none of B's saved queries");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

@@ -1,4 +1,7 @@
-//! The Keen `/3.0` wire: writes (single, batch, beacon), CORS, keys, inspection, count.
+//! The Keen `/3.0` wire: writes (single, batch, beacon), CORS, keys, inspection, count;
+//! saved queries in `keen/saved.rs`.
+
+mod saved;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

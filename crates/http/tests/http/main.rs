@@ -1,6 +1,7 @@
 //! HTTP tests through the real router (`tower::ServiceExt::oneshot`) on a real store, each on
 //! SQLite and PostgreSQL.
 
+mod analytics;
 mod api;
 mod isolation;
 mod keen;
