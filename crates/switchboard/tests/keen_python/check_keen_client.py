@@ -1,6 +1,7 @@
 """Drives the official Keen Python client (PyPI `keen`) against a live Switchboard.
 
-Run by tests/cli/keen_python.rs with SWITCHBOARD_URL, PROJECT_ID, WRITE_KEY and READ_KEY set.
+Run by tests/cli/keen_python.rs with SWITCHBOARD_URL, PROJECT_ID, WRITE_KEY, READ_KEY and
+MASTER_KEY set.
 Exits non-zero, with the failed assertion, if the client and the server disagree.
 """
 
@@ -93,5 +94,44 @@ except keen.exceptions.KeenApiError as error:
     assert "InvalidApiKeyError" in str(error), str(error)
 else:
     raise AssertionError("a write-only scoped key ran a query")
+
+# Saved queries through the client's saved_queries interface: the master key for definitions,
+# the read key for results.
+saved_client = KeenClient(
+    project_id=os.environ["PROJECT_ID"],
+    read_key=os.environ["READ_KEY"],
+    master_key=master,
+    base_url=os.environ["SWITCHBOARD_URL"],
+)
+saved = saved_client.saved_queries
+definition = saved.create("total-price", {
+    "refresh_rate": 0,
+    "query": {"analysis_type": "sum", "event_collection": "purchases", "target_property": "price"},
+    "metadata": {"display_name": "Total price"},
+})
+assert definition["query_name"] == "total-price", definition
+assert definition["query"]["target_property"] == "price", definition
+assert [q["query_name"] for q in saved.all()] == ["total-price"], saved.all()
+assert saved.get("total-price")["metadata"] == {"display_name": "Total price"}
+assert saved.results("total-price")["result"] == 30
+# update() fetches the definition and PUTs it back with the changes merged in.
+updated = saved.update("total-price", {"query": {"group_by": "plan"}, "refresh_rate": 14400})
+assert updated["refresh_rate"] == 14400 and updated["query"]["group_by"] == "plan", updated
+grouped = saved.results("total-price")["result"]
+assert sorted((g["plan"], g["result"]) for g in grouped) == [("free", 20), ("pro", 10)], grouped
+try:
+    saved.create("never", {"query": {"analysis_type": "sum", "event_collection": "purchases"}})
+except keen.exceptions.KeenApiError as error:
+    assert "MissingRequiredPropertyError" in str(error), str(error)
+else:
+    raise AssertionError("a saved query without its target_property was stored")
+assert saved.delete("total-price") is True
+assert saved.all() == []
+try:
+    saved.get("total-price")
+except keen.exceptions.KeenApiError as error:
+    assert "ResourceNotFoundError" in str(error), str(error)
+else:
+    raise AssertionError("a deleted saved query was found")
 
 print("keen client: ok")
