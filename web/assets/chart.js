@@ -118,7 +118,8 @@
     const every = Math.max(1, Math.ceil(count / 6));
     described.starts.forEach((start, i) => {
       if (i % every) return;
-      svg("text", { x: x(i), y: height - pad.bottom + 18, "text-anchor": "middle" }, chart).textContent =
+      const anchor = count > 1 && i === count - 1 ? "end" : count > 1 && i === 0 ? "start" : "middle";
+      svg("text", { x: x(i), y: height - pad.bottom + 18, "text-anchor": anchor }, chart).textContent =
         shortTime(start, described.interval);
     });
     described.series.forEach((series, s) => {
