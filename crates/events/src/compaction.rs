@@ -18,6 +18,7 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,17 @@ use crate::store::{Message, PARTS, Part, Shared, StoredEvent, wal_generations, w
 
 /// Most events in one part.
 pub(crate) const PART_ROWS: usize = 1_000_000;
-/// Parts with fewer events than this are merged.
-const SMALL_PART_ROWS: u64 = PART_ROWS as u64 / 2;
+/// Most bytes of string values in one part (compaction cuts parts by the events' JSON size,
+/// which is larger): far below Arrow's 2 GiB per string array.
+const PART_STRING_BYTES: u64 = 512 * 1024 * 1024;
+/// Parts with fewer events than this are merged: parts from size-triggered compactions (64 MiB
+/// of JSON is about 200,000 events) compress as well as larger ones and are left alone, so a
+/// busy store writes each event once; the small parts of quiet stores (time-triggered
+/// compactions) are merged.
+const SMALL_PART_ROWS: u64 = crate::part::ROW_GROUP_ROWS as u64;
+/// Parts with more string bytes than this are not small, whatever their rows (events of a
+/// megabyte each must not be merged over and over).
+const SMALL_PART_STRING_BYTES: u64 = PART_STRING_BYTES / 8;
 /// How many small parts a collection gathers before they are merged.
 const MERGE_AT: usize = 4;
 /// How often the compactor looks at the tail.
@@ -55,7 +65,7 @@ pub(crate) fn run(shared: &Shared, writer: &mpsc::Sender<Message>, stop: &mpsc::
         }
         failed_at = None;
         if compaction_due(shared, last_compaction) {
-            match compact(shared, writer) {
+            match guarded(|| compact(shared, writer)) {
                 Ok(()) => last_compaction = Instant::now(),
                 Err(error) => {
                     tracing::error!(dir = %shared.dir.display(), %error, "event compaction failed; the log keeps the events");
@@ -65,7 +75,7 @@ pub(crate) fn run(shared: &Shared, writer: &mpsc::Sender<Message>, stop: &mpsc::
             }
         }
         loop {
-            match merge_once(shared) {
+            match guarded(|| merge_once(shared)) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(error) => {
@@ -78,6 +88,13 @@ pub(crate) fn run(shared: &Shared, writer: &mpsc::Sender<Message>, stop: &mpsc::
     }
 }
 
+/// Runs a compaction or merge, turning a panic (a bug, or a damaged part the decoder chokes
+/// on) into an error, so the compactor keeps running and the failure is logged.
+fn guarded<T>(work: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .unwrap_or_else(|_| Err(io::Error::other("the compactor panicked; see the log")))
+}
+
 fn compaction_due(shared: &Shared, last: Instant) -> bool {
     let state = shared.read();
     let (bytes, events, sealed) = state
@@ -85,8 +102,7 @@ fn compaction_due(shared: &Shared, last: Instant) -> bool {
         .values()
         .fold((0, 0, 0), |(b, e, s), c| (b + c.tail_bytes, e + c.events.len(), s + c.sealed));
     sealed > 0
-        || bytes >= shared.options.tail_bytes
-        || (events > 0 && last.elapsed() >= shared.options.tail_age)
+        || (events > 0 && (bytes >= shared.options.tail_bytes || last.elapsed() >= shared.options.tail_age))
 }
 
 /// Asks the writer for a new log generation; the tail written before it is sealed.
@@ -101,7 +117,9 @@ fn write_part(dir: &Path, number: u64, builder: PartBuilder) -> io::Result<Arc<P
     let file = format!("{number:010}.parquet");
     let path = dir.join(PARTS).join(&file);
     let info = builder.write(&path)?;
-    let opened = PartFile::open(&path)?;
+    let opened = PartFile::open(&path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&path);
+    })?;
     Ok(Arc::new(Part { entry: PartEntry { file, info }, file: opened }))
 }
 
@@ -150,9 +168,9 @@ fn compact(shared: &Shared, writer: &mpsc::Sender<Message>) -> io::Result<()> {
         for (name, part) in written {
             state.collections.entry(name).or_default().parts.push(part);
         }
-        for collection in state.collections.values_mut() {
-            collection.drop_sealed();
-        }
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let gone: usize = state.collections.values_mut().map(|c| c.drop_sealed(now_ms)).sum();
+        shared.tail_bytes.fetch_sub(gone, Ordering::Relaxed);
         state.manifest = manifest;
     }
     for old in wal_generations(&shared.dir)?.into_iter().filter(|g| *g < generation) {
@@ -170,11 +188,19 @@ fn write_sealed(
 ) -> io::Result<()> {
     for (name, mut events) in sealed {
         events.sort_by_key(|e| e.timestamp_ms);
-        for chunk in events.chunks(PART_ROWS) {
+        let mut rest = events.as_slice();
+        while !rest.is_empty() {
             let mut builder = PartBuilder::new();
-            for event in chunk {
+            let (mut json_bytes, mut taken) = (0, 0);
+            for event in rest.iter().take(PART_ROWS) {
+                if taken > 0 && json_bytes + event.json.len() as u64 > PART_STRING_BYTES {
+                    break;
+                }
+                json_bytes += event.json.len() as u64;
                 builder.push(event.timestamp_ms, &event.body());
+                taken += 1;
             }
+            rest = &rest[taken..];
             let number = manifest.next_part;
             manifest.next_part += 1;
             let part = write_part(&shared.dir, number, builder)?;
@@ -189,18 +215,21 @@ fn write_sealed(
 fn merge_candidates(shared: &Shared) -> Option<(CollectionName, Vec<Arc<Part>>)> {
     let state = shared.read();
     state.collections.iter().find_map(|(name, collection)| {
-        let mut small: Vec<Arc<Part>> =
-            collection.parts.iter().filter(|p| p.entry.info.rows < SMALL_PART_ROWS).cloned().collect();
+        let small_part = |p: &&Arc<Part>| {
+            p.entry.info.rows < SMALL_PART_ROWS && p.entry.info.string_bytes < SMALL_PART_STRING_BYTES
+        };
+        let mut small: Vec<Arc<Part>> = collection.parts.iter().filter(small_part).cloned().collect();
         if small.len() < MERGE_AT {
             return None;
         }
         small.sort_by_key(|p| p.entry.info.min_ts);
-        let mut rows = 0;
+        let (mut rows, mut strings) = (0, 0);
         let chosen: Vec<Arc<Part>> = small
             .into_iter()
             .take_while(|p| {
                 rows += p.entry.info.rows;
-                rows <= PART_ROWS as u64
+                strings += p.entry.info.string_bytes;
+                rows <= PART_ROWS as u64 && strings <= PART_STRING_BYTES
             })
             .collect();
         (chosen.len() >= 2).then(|| (name.clone(), chosen))
@@ -231,9 +260,7 @@ fn merge_once(shared: &Shared) -> io::Result<bool> {
             heads.push(Reverse((ts, i, Ordered(body))));
         }
     }
-    let merged = write_part(&shared.dir, number, builder).inspect_err(|_| {
-        let _ = std::fs::remove_file(shared.dir.join(PARTS).join(format!("{number:010}.parquet")));
-    })?;
+    let merged = write_part(&shared.dir, number, builder)?;
     sync_dir(&shared.dir.join(PARTS))?;
     let gone: Vec<&str> = inputs.iter().map(|p| p.entry.file.as_str()).collect();
     let mut manifest = shared.read().manifest.clone();

@@ -18,6 +18,11 @@ pub const MAX_DEPTH: usize = 100;
 pub const MAX_PROPERTIES: usize = 10_000;
 /// Largest event, serialised, in bytes.
 pub const MAX_EVENT_BYTES: usize = 1_000_000;
+/// The earliest `keen.timestamp` stored, 0000-01-01T00:00:00.000Z: the stored form has four
+/// year digits.
+pub const FIRST_TIMESTAMP_MS: i64 = -62_167_219_200_000;
+/// The latest `keen.timestamp` stored, 9999-12-31T23:59:59.999Z.
+pub const LAST_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 /// Longest `keen.uniqueness_token`, in characters.
 pub const MAX_UNIQUENESS_TOKEN: usize = 64;
 
@@ -120,12 +125,21 @@ fn prepare_keen(
     keen.remove("addons");
     let timestamp_ms = match keen.get("timestamp") {
         None | Some(Value::Null) => ctx.now_ms,
-        Some(Value::String(text)) => parse_keen_timestamp(text).ok_or_else(|| {
-            reject(
-                "InvalidPropertyValueError",
-                format!("keen.timestamp {text:?} is not an ISO-8601 timestamp"),
-            )
-        })?,
+        Some(Value::String(text)) => match parse_keen_timestamp(text) {
+            Some(ms) if (FIRST_TIMESTAMP_MS..=LAST_TIMESTAMP_MS).contains(&ms) => ms,
+            Some(_) => {
+                return Err(reject(
+                    "InvalidPropertyValueError",
+                    format!("keen.timestamp {text:?} is outside the years 0000 to 9999 (UTC)"),
+                ));
+            }
+            None => {
+                return Err(reject(
+                    "InvalidPropertyValueError",
+                    format!("keen.timestamp {text:?} is not an ISO-8601 timestamp"),
+                ));
+            }
+        },
         Some(_) => {
             return Err(reject("InvalidPropertyValueError", "keen.timestamp must be an ISO-8601 string"));
         }
@@ -254,6 +268,16 @@ mod tests {
         let err = prepare(event.clone(), &ctx()).unwrap_err();
         assert_eq!(err.name, name, "{event}");
         assert!(err.description.contains(fragment), "{event}: {}", err.description);
+    }
+
+    #[test]
+    fn timestamps_outside_four_digit_years_are_refused() {
+        for text in ["0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"] {
+            check_rejected(json!({"keen": {"timestamp": text}}), "InvalidPropertyValueError", "0000 to 9999");
+        }
+        for text in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"] {
+            assert!(prepare(json!({"keen": {"timestamp": text}}), &ctx()).is_ok(), "{text}");
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), Manifest::default());
         let mut manifest = Manifest { wal_start: 7, next_part: 3, ..Manifest::default() };
-        let info = PartInfo { rows: 10, min_ts: 1, max_ts: 2, max_created_ms: 3, bytes: 400 };
+        let info =
+            PartInfo { rows: 10, min_ts: 1, max_ts: 2, max_created_ms: 3, bytes: 400, string_bytes: 90 };
         manifest
             .collections
             .entry("clicks".into())

@@ -43,7 +43,7 @@ use parquet::schema::types::ColumnPath;
 use serde_json::{Map, Number, Value};
 
 use crate::query::timeframe::TimeRange;
-use crate::timestamp::{format_keen_timestamp, parse_keen_timestamp};
+use crate::timestamp::format_keen_timestamp;
 
 /// Column 0: `keen.timestamp`, never null; the sort key.
 const TIMESTAMP: usize = 0;
@@ -126,6 +126,9 @@ pub(crate) struct PartInfo {
     /// The latest `keen.created_at` (receive time) in the part, Unix ms.
     pub max_created_ms: i64,
     pub bytes: u64,
+    /// Bytes of string values (text and JSON columns) in the part.
+    #[serde(default)]
+    pub string_bytes: u64,
 }
 
 enum Builder {
@@ -225,6 +228,8 @@ pub(crate) struct PartBuilder {
     shape_index: HashMap<String, u32>,
     /// Structure (`write_structure`) → index in `learnt`.
     structures: HashMap<Vec<u8>, usize>,
+    /// Bytes of string values pushed so far.
+    string_bytes: usize,
     /// The buffer `push` writes structures into.
     scratch: Vec<u8>,
     learnt: Vec<Structure>,
@@ -243,6 +248,7 @@ impl PartBuilder {
             shapes: Vec::new(),
             shape_index: HashMap::new(),
             structures: HashMap::new(),
+            string_bytes: 0,
             scratch: Vec::new(),
             learnt: Vec::new(),
             max_created_ms: i64::MIN,
@@ -274,6 +280,11 @@ impl PartBuilder {
                     }
                     let column = &mut self.columns[column];
                     let leaf = leaf_for(value, column.kind);
+                    if let Leaf::Str(text) = &leaf {
+                        self.string_bytes += text.len();
+                    } else if let Leaf::Json(text) = &leaf {
+                        self.string_bytes += text.len();
+                    }
                     if let (Leaf::Timestamp(ms), "keen.created_at") = (&leaf, column.path.as_str()) {
                         self.max_created_ms = self.max_created_ms.max(*ms);
                     }
@@ -281,7 +292,12 @@ impl PartBuilder {
                 }
             }
             None => {
+                let created = event["keen"]["created_at"].as_str().and_then(canonical_millis);
+                if let Some(created) = created {
+                    self.max_created_ms = self.max_created_ms.max(created);
+                }
                 let text = serde_json::to_string(event).expect("JSON values serialise");
+                self.string_bytes += text.len();
                 self.raw.append(row, &Leaf::Json(text));
             }
         }
@@ -359,7 +375,7 @@ impl PartBuilder {
                 return true;
             }
             Value::String(text) if path == "keen.created_at" && is_canonical_timestamp(text) => {
-                (Leaf::Timestamp(parse_keen_timestamp(text).unwrap_or_default()), "t")
+                (Leaf::Timestamp(canonical_millis(text).unwrap_or_default()), "t")
             }
             Value::String(text) => (Leaf::Str(text), ""),
             Value::Bool(v) => (Leaf::Bool(*v), ""),
@@ -392,8 +408,15 @@ impl PartBuilder {
         Some(index)
     }
 
-    /// Writes the part to `path` (which must not exist) and syncs it to disk.
+    /// Writes the part to `path` (which must not exist) and syncs it to disk; on failure the
+    /// file is removed.
     pub(crate) fn write(self, path: &Path) -> io::Result<PartInfo> {
+        self.write_file(path).inspect_err(|_| {
+            let _ = std::fs::remove_file(path);
+        })
+    }
+
+    fn write_file(self, path: &Path) -> io::Result<PartInfo> {
         let rows = self.timestamps.len();
         let min_ts = self.timestamps.first().copied().unwrap_or_default();
         let max_ts = self.timestamps.last().copied().unwrap_or_default();
@@ -435,7 +458,15 @@ impl PartBuilder {
         let file = writer.into_inner().map_err(io::Error::other)?;
         file.sync_all()?;
         let bytes = file.metadata()?.len();
-        Ok(PartInfo { rows: rows as u64, min_ts, max_ts, max_created_ms: self.max_created_ms, bytes })
+        let string_bytes = self.string_bytes as u64;
+        Ok(PartInfo {
+            rows: rows as u64,
+            min_ts,
+            max_ts,
+            max_created_ms: self.max_created_ms,
+            bytes,
+            string_bytes,
+        })
     }
 }
 
@@ -449,12 +480,41 @@ fn is_event_timestamp(text: &str, timestamp_ms: i64) -> bool {
     canonical_millis(text) == Some(timestamp_ms)
 }
 
+/// The instant of a timestamp in exactly the form `format_keen_timestamp` writes; a fast path
+/// (two per event) that needs no general parser.
 fn canonical_millis(text: &str) -> Option<i64> {
     const PATTERN: &[u8; 24] = b"0000-00-00T00:00:00.000Z";
     let bytes = text.as_bytes();
     let matches = bytes.len() == PATTERN.len()
         && bytes.iter().zip(PATTERN).all(|(b, p)| if *p == b'0' { b.is_ascii_digit() } else { b == p });
-    if matches { parse_keen_timestamp(text) } else { None }
+    if !matches {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range].iter().fold(0i64, |n, digit| n * 10 + i64::from(digit - b'0'))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second, millis) = (number(11..13), number(14..16), number(17..19), number(20..23));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let valid = (1..=12).contains(&month)
+        && (1..=month_days[(month - 1).clamp(0, 11) as usize]).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then(|| {
+        (days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + millis
+    })
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Marks a leaf that has no column of its own (`keen.timestamp`, which is column 0).
@@ -515,9 +575,7 @@ fn each_leaf<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
 /// A leaf value converted for a column of `kind` (the kind its structure was learnt with).
 fn leaf_for(value: &Value, kind: Kind) -> Leaf<'_> {
     match (kind, value) {
-        (Kind::Timestamp, Value::String(text)) => {
-            Leaf::Timestamp(parse_keen_timestamp(text).unwrap_or_default())
-        }
+        (Kind::Timestamp, Value::String(text)) => Leaf::Timestamp(canonical_millis(text).unwrap_or_default()),
         (Kind::Str, Value::String(text)) => Leaf::Str(text),
         (Kind::Bool, Value::Bool(v)) => Leaf::Bool(*v),
         (Kind::Num, Value::Number(n)) => Leaf::Num(n.as_f64().unwrap_or_default()),
@@ -783,26 +841,41 @@ impl PartFile {
     }
 
     /// The `keen.uniqueness_token`s in the part with their events' `keen.created_at`.
+    /// Events kept whole are read from their JSON.
     pub(crate) fn uniqueness_tokens(&self) -> io::Result<Vec<(String, i64)>> {
         let find = |path: &str, kind: Kind| {
             (0..self.kinds.len()).find(|&i| self.paths[i] == path && self.kinds[i] == kind)
         };
-        let (Some(token), Some(created)) =
-            (find("keen.uniqueness_token", Kind::Str), find("keen.created_at", Kind::Timestamp))
-        else {
-            return Ok(Vec::new());
-        };
+        let token = find("keen.uniqueness_token", Kind::Str);
+        let created = find("keen.created_at", Kind::Timestamp);
+        let mut columns = vec![RAW];
+        columns.extend(token.into_iter().chain(created));
+        // A projection yields the columns in file order.
+        columns.sort_unstable();
+        let position = |column: Option<usize>| column.and_then(|c| columns.iter().position(|&i| i == c));
+        let (token_at, created_at, raw_at) = (position(token), position(created), position(Some(RAW)));
         let mut found = Vec::new();
-        for batch in
-            self.reader(self.row_groups(None), Some(vec![token.min(created), token.max(created)]), None)?
-        {
+        for batch in self.reader(self.row_groups(None), Some(columns.clone()), None)? {
             let batch = batch.map_err(io::Error::other)?;
-            let (t, c) = if token < created { (0, 1) } else { (1, 0) };
-            let tokens = batch.column(t).as_string::<i32>();
-            let created = batch.column(c).as_primitive::<TimestampMillisecondType>();
+            let tokens = token_at.map(|i| batch.column(i).as_string::<i32>());
+            let created = created_at.map(|i| batch.column(i).as_primitive::<TimestampMillisecondType>());
+            let raw = raw_at.map(|i| batch.column(i).as_string::<i32>());
             for row in 0..batch.num_rows() {
-                if tokens.is_valid(row) && created.is_valid(row) {
+                if let (Some(tokens), Some(created)) = (tokens, created)
+                    && tokens.is_valid(row)
+                    && created.is_valid(row)
+                {
                     found.push((tokens.value(row).to_owned(), created.value(row)));
+                }
+                if let Some(raw) = raw.filter(|raw| raw.is_valid(row)) {
+                    let event: Value = serde_json::from_str(raw.value(row)).map_err(io::Error::other)?;
+                    let keen = &event["keen"];
+                    if let (Some(token), Some(at)) = (
+                        keen["uniqueness_token"].as_str(),
+                        keen["created_at"].as_str().and_then(canonical_millis),
+                    ) {
+                        found.push((token.to_owned(), at));
+                    }
                 }
             }
         }
@@ -944,6 +1017,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::timestamp::parse_keen_timestamp;
     use crate::{EventContext, prepare};
 
     /// Prepares `raw` as the server would, received at `now_ms`.
@@ -1001,6 +1075,54 @@ mod tests {
         assert_eq!(info.max_created_ms, 1_700_000_000_007);
     }
 
+    /// Any JSON value Keen accepts below the root: every JSON type, numbers at the edges of
+    /// what a float holds, strings and keys with quotes, backslashes, control characters and
+    /// non-ASCII, nesting, and few distinct keys so that events drift across types.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec!["a", "b", "ключ", "q\"t", "back\\slash", "ctl\u{1}", "sp ace"]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            prop::num::f64::NORMAL.prop_map(Value::from),
+            prop_oneof![Just(0.0), Just(-0.0), Just(1.0), Just(9007199254740993.0), Just(5e-324)]
+                .prop_map(Value::from),
+            "[a-z\"\\\u{0}-\u{1f}é✓]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..4).prop_map(|pairs| Value::Object(
+                    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_accepted_events_come_back_as_the_exact_text_stored(
+            bodies in proptest::collection::vec(proptest::collection::vec(("[a-c]", json_value()), 0..5), 1..30)
+        ) {
+            let events: Vec<(i64, String)> = bodies
+                .into_iter()
+                .enumerate()
+                .map(|(i, pairs)| {
+                    let body: Map<String, Value> = pairs.into_iter().collect();
+                    stored(Value::Object(body), 1_700_000_000_000 + (i as i64 % 3))
+                })
+                .collect();
+            let (_dir, part, _) = write(&events);
+            let mut expected = events;
+            expected.sort_by_key(|(ts, _)| *ts);
+            let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
+            proptest::prop_assert_eq!(read_all(&part, None), expected);
+        }
+    }
+
     #[test]
     fn events_past_the_column_budget_are_kept_whole() {
         let events: Vec<(i64, String)> = (0..3)
@@ -1045,6 +1167,30 @@ mod tests {
     }
 
     #[test]
+    fn the_canonical_fast_path_agrees_with_the_general_parser() {
+        let mut ms = -62_135_596_800_000i64; // 0001-01-01
+        while ms < 253_402_300_799_000 {
+            let text = format_keen_timestamp(ms);
+            assert_eq!(canonical_millis(&text), Some(ms), "{text}");
+            ms += 7_919_993_337;
+        }
+        for text in ["2024-02-29T23:59:59.999Z", "2023-12-31T00:00:00.000Z", "0000-03-01T00:00:00.000Z"] {
+            assert_eq!(canonical_millis(text), parse_keen_timestamp(text), "{text}");
+        }
+        for text in [
+            "2023-02-29T00:00:00.000Z",
+            "2024-13-01T00:00:00.000Z",
+            "2024-01-01T24:00:00.000Z",
+            "2024-01-01T00:00:60.000Z",
+            "2024-01-01T00:00:00.000+00:00",
+            "2024-01-01T00:00:00Z",
+            "2024-00-10T00:00:00.000Z",
+        ] {
+            assert_eq!(canonical_millis(text), None, "{text}");
+        }
+    }
+
+    #[test]
     fn concurrent_scans_of_one_part_do_not_disturb_each_other() {
         let events: Vec<(i64, String)> = (0..20_000)
             .map(|i| stored(json!({"i": i, "s": format!("value {i}")}), 1_700_000_000_000 + i))
@@ -1060,6 +1206,17 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn events_kept_whole_keep_their_receive_time_and_uniqueness_token() {
+        let wide: Map<String, Value> = (0..MAX_COLUMNS).map(|i| (format!("p{i}"), json!(i))).collect();
+        let mut raw = Value::Object(wide);
+        raw["keen"] = json!({"uniqueness_token": "wide"});
+        let (_dir, part, info) = write(&[stored(raw, 1_700_000_000_123)]);
+        assert!(matches!(part.shapes[0], Shape::Raw));
+        assert_eq!(info.max_created_ms, 1_700_000_000_123);
+        assert_eq!(part.uniqueness_tokens().unwrap(), [("wide".to_owned(), 1_700_000_000_123)]);
     }
 
     #[test]

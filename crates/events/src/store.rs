@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -40,6 +41,12 @@ const MAX_GROUP: usize = 1024;
 /// replay accepts.
 pub const MAX_REQUEST_BYTES: usize = crate::wal::MAX_FRAME / 2;
 pub(crate) const PARTS: &str = "parts";
+/// Writes wait while the tail holds more than this many times `tail_bytes` (compaction has
+/// fallen behind), and at least this many bytes…
+const BACKLOG_FACTOR: usize = 4;
+const BACKLOG_FLOOR: usize = 256 * 1024 * 1024;
+/// …for at most this long, then answer 503 (Keen clients retry it).
+const BACKLOG_WAIT: Duration = Duration::from_secs(10);
 
 /// When the tail is compacted into parts.
 #[derive(Debug, Clone, Copy)]
@@ -130,12 +137,15 @@ impl Collection {
         self.tokens.get(token).is_some_and(|at| now_ms - at < UNIQUENESS_WINDOW_MS)
     }
 
-    /// Drops the sealed events, now in parts.
-    pub(crate) fn drop_sealed(&mut self) {
+    /// Drops the sealed events, now in parts, and the uniqueness tokens past their window;
+    /// returns the JSON bytes dropped.
+    pub(crate) fn drop_sealed(&mut self, now_ms: i64) -> usize {
         let gone: usize = self.events[..self.sealed].iter().map(|e| e.json.len()).sum();
         self.events.drain(..self.sealed);
         self.tail_bytes -= gone;
         self.sealed = 0;
+        self.tokens.retain(|_, at| now_ms.saturating_sub(*at) < UNIQUENESS_WINDOW_MS);
+        gone
     }
 
     fn count(&self) -> usize {
@@ -154,6 +164,8 @@ pub(crate) struct Shared {
     pub dir: PathBuf,
     pub options: EventStoreOptions,
     pub state: RwLock<State>,
+    /// JSON bytes in every collection's tail, for the backlog limit on writes.
+    pub tail_bytes: AtomicUsize,
 }
 
 impl Shared {
@@ -235,6 +247,18 @@ impl EventStore {
         })?;
         adopt_single_file_log(dir).map_err(unavailable("cannot rename the event log"))?;
         let manifest = Manifest::load(dir).map_err(unavailable("cannot read the event manifest"))?;
+        if manifest == Manifest::default()
+            && std::fs::read_dir(dir.join(PARTS)).is_ok_and(|mut d| d.next().is_some())
+        {
+            return Err(EventStoreError::Unavailable(format!(
+                "{} holds event parts but no manifest.json: restore the manifest (a backup of the folder) \
+                 rather than start without those events",
+                dir.display()
+            )));
+        }
+        // The manifest read may have been renamed into place just before a crash: make it
+        // durable before deleting what it no longer names.
+        crate::manifest::sync_dir(dir).map_err(unavailable("cannot sync the event folder"))?;
         remove_leftovers(dir, &manifest).map_err(unavailable("cannot tidy the event folder"))?;
         let mut collections = load_parts(dir, &manifest)?;
         let mut generations: Vec<u64> = wal_generations(dir)
@@ -265,10 +289,12 @@ impl EventStore {
             current = Some((wal, *generation));
         }
         let (wal, generation) = current.expect("at least one generation");
+        let tail_bytes = collections.values().map(|c| c.tail_bytes).sum();
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             options,
             state: RwLock::new(State { collections, manifest }),
+            tail_bytes: AtomicUsize::new(tail_bytes),
         });
         let (sender, receiver) = mpsc::channel();
         let writer_shared = shared.clone();
@@ -298,6 +324,16 @@ impl EventStore {
         batch: Vec<(CollectionName, Vec<PreparedEvent>)>,
         now_ms: i64,
     ) -> Result<Stored, EventStoreError> {
+        let backlog = self.shared.options.tail_bytes.saturating_mul(BACKLOG_FACTOR).max(BACKLOG_FLOOR);
+        let waited = std::time::Instant::now();
+        while self.shared.tail_bytes.load(Ordering::Relaxed) > backlog {
+            if waited.elapsed() > BACKLOG_WAIT {
+                return Err(EventStoreError::Unavailable(
+                    "the event store is behind compacting its backlog; retry shortly".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let sender =
@@ -318,18 +354,24 @@ impl EventStore {
         self.shared.read().collections.get(collection).map(|c| c.schema.clone())
     }
 
-    /// The parts of `collection` that may hold events in `range`, and what `tail` computes
-    /// over its tail, both taken at one instant so every event is seen exactly once.
-    fn snapshot<T>(
+    /// The parts of `collection` that may hold events in `range`, and its tail events in
+    /// `range` (in the order stored), both taken at one instant so every event is seen exactly
+    /// once. Only cheap clones happen under the lock, so queries never hold up writes.
+    fn snapshot(
         &self,
         collection: &CollectionName,
         range: Option<TimeRange>,
-        tail: impl FnOnce(&[StoredEvent]) -> T,
-    ) -> Option<(Vec<Arc<Part>>, T)> {
+    ) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>)> {
         let state = self.shared.read();
         let collection = state.collections.get(collection)?;
         let parts = collection.parts.iter().filter(|p| p.overlaps(range)).cloned().collect();
-        Some((parts, tail(&collection.events)))
+        let tail = collection
+            .events
+            .iter()
+            .filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms)))
+            .cloned()
+            .collect();
+        Some((parts, tail))
     }
 
     /// How many events of `collection` fall in `range` and pass every filter. CPU-bound:
@@ -340,12 +382,9 @@ impl EventStore {
         range: Option<TimeRange>,
         filters: &[Filter],
     ) -> Result<u64, EventStoreError> {
-        let in_range = |e: &StoredEvent| range.is_none_or(|r| r.contains(e.timestamp_ms));
         let passes = |body: &Value| filters.iter().all(|f| f.matches(body));
-        let snapshot = self.snapshot(collection, range, |tail| {
-            tail.iter().filter(|e| in_range(e) && (filters.is_empty() || passes(&e.body()))).count() as u64
-        });
-        let Some((parts, mut total)) = snapshot else { return Ok(0) };
+        let Some((parts, tail)) = self.snapshot(collection, range) else { return Ok(0) };
+        let mut total = tail.iter().filter(|e| filters.is_empty() || passes(&e.body())).count() as u64;
         for part in parts {
             total += if filters.is_empty() {
                 part.file.count(range).map_err(unreadable)?
@@ -368,16 +407,8 @@ impl EventStore {
         range: Option<TimeRange>,
         filters: &[Filter],
     ) -> Result<Vec<(i64, Value)>, EventStoreError> {
-        let in_range = |e: &&StoredEvent| range.is_none_or(|r| r.contains(e.timestamp_ms));
         let passes = |(_, body): &(i64, Value)| filters.iter().all(|f| f.matches(body));
-        let snapshot = self.snapshot(collection, range, |tail| {
-            tail.iter()
-                .filter(in_range)
-                .map(|e| (e.timestamp_ms, e.body()))
-                .filter(passes)
-                .collect::<Vec<_>>()
-        });
-        let Some((parts, tail)) = snapshot else { return Ok(Vec::new()) };
+        let Some((parts, tail)) = self.snapshot(collection, range) else { return Ok(Vec::new()) };
         let mut found = Vec::new();
         for part in parts {
             for event in part.file.events(range).map_err(unreadable)? {
@@ -387,24 +418,24 @@ impl EventStore {
                 }
             }
         }
-        found.extend(tail);
+        found.extend(tail.iter().map(|e| (e.timestamp_ms, e.body())).filter(passes));
         Ok(found)
     }
 
-    /// The `limit` newest events of a collection (by `keen.timestamp`, the latest stored
-    /// first among equals), newest first.
+    /// The `limit` newest events of a collection (by `keen.timestamp`; among equal times, the
+    /// tail's latest stored first), newest first.
     pub fn latest(
         &self,
         collection: &CollectionName,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, EventStoreError> {
-        let snapshot = self.snapshot(collection, None, |tail| {
-            let mut newest: Vec<StoredEvent> = tail.iter().rev().cloned().collect();
-            newest.sort_by_key(|e| std::cmp::Reverse(e.timestamp_ms));
-            newest.truncate(limit);
-            newest
-        });
-        let Some((mut parts, mut newest)) = snapshot else { return Ok(Vec::new()) };
+        let Some((mut parts, tail)) = self.snapshot(collection, None) else { return Ok(Vec::new()) };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut newest: Vec<StoredEvent> = tail.into_iter().rev().collect();
+        newest.sort_by_key(|e| std::cmp::Reverse(e.timestamp_ms));
+        newest.truncate(limit);
         parts.sort_by_key(|p| std::cmp::Reverse(p.entry.info.max_ts));
         for part in parts {
             let beaten = newest.len() >= limit
@@ -423,7 +454,7 @@ impl EventStore {
     /// All of a collection's events: the parts' in timestamp order, then the tail's in the
     /// order they were stored. Loads them all: for tests and small collections.
     pub fn events(&self, collection: &CollectionName) -> Result<Vec<StoredEvent>, EventStoreError> {
-        let Some((parts, tail)) = self.snapshot(collection, None, <[StoredEvent]>::to_vec) else {
+        let Some((parts, tail)) = self.snapshot(collection, None) else {
             return Ok(Vec::new());
         };
         let mut all = Vec::new();
@@ -544,7 +575,7 @@ fn load_parts(
             let file = PartFile::open(&path).map_err(|e| {
                 EventStoreError::Unavailable(format!("cannot open event part {}: {e}", path.display()))
             })?;
-            if now_ms - part.info.max_created_ms < UNIQUENESS_WINDOW_MS {
+            if now_ms.saturating_sub(part.info.max_created_ms) < UNIQUENESS_WINDOW_MS {
                 let tokens = file.uniqueness_tokens().map_err(unreadable)?;
                 collection.tokens.extend(tokens);
             }
@@ -659,6 +690,7 @@ fn commit(wal: &mut Wal, jobs: Vec<Job>, shared: &Shared) -> bool {
                 if *kept {
                     let token = event.uniqueness_token.map(|t| (t, event.received_ms));
                     let stored = StoredEvent { timestamp_ms: event.timestamp_ms, json: event.json };
+                    shared.tail_bytes.fetch_add(stored.json.len(), Ordering::Relaxed);
                     collection.add(stored, token, event.shape);
                 }
             }
@@ -866,6 +898,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn parts_without_a_manifest_are_refused_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path(), eager()).unwrap();
+        store.write(vec![(purchases(), vec![event(json!({"n": 1}))])], 0).await.unwrap();
+        wait_for_parts(&store, |n| n == 1);
+        store.close();
+        drop(store);
+        std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
+        let error = EventStore::open(dir.path(), EventStoreOptions::default()).err().unwrap();
+        assert!(error.to_string().contains("no manifest.json"), "{error}");
+        assert_eq!(std::fs::read_dir(dir.path().join(PARTS)).unwrap().count(), 1, "the part is kept");
+    }
+
+    #[tokio::test]
     async fn a_store_with_a_single_file_log_is_adopted() {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, _) = Wal::open(&dir.path().join("events.wal")).unwrap();
@@ -908,6 +954,7 @@ mod tests {
             dir: dir.path().to_owned(),
             options: EventStoreOptions::default(),
             state: RwLock::new(State { collections: BTreeMap::new(), manifest: Manifest::default() }),
+            tail_bytes: AtomicUsize::new(0),
         };
         let (jobs, answers): (Vec<Job>, Vec<_>) = (0..2)
             .map(|_| {
