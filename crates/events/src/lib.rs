@@ -9,6 +9,7 @@ mod manifest;
 mod part;
 pub mod query;
 mod schema;
+mod sql;
 mod store;
 pub mod timestamp;
 mod wal;
@@ -18,6 +19,7 @@ pub use event::{
     EventContext, MAX_DEPTH, MAX_EVENT_BYTES, MAX_PROPERTIES, MAX_PROPERTY_NAME, MAX_STRING_VALUE,
     PreparedEvent, Rejection, prepare,
 };
+pub use sql::{MAX_SQL_ROWS, SqlAnswer, SqlError, run_sql};
 pub use store::{EventStore, EventStoreOptions, MAX_REQUEST_BYTES, StoredEvent, UNIQUENESS_WINDOW_MS};
 
 /// The event store could not do its job; nothing was changed.

@@ -67,8 +67,8 @@ const RAW_SHAPE: &str = "\"$json\"";
 const EXACT_INTEGER: u64 = 1 << 53;
 
 /// What a column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Kind {
     Timestamp,
     Shape,
     Str,
@@ -78,7 +78,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             Kind::Timestamp => "ts",
             Kind::Shape => "shape",
@@ -106,7 +106,7 @@ impl Kind {
         }
     }
 
-    fn data_type(self) -> DataType {
+    pub(crate) fn data_type(self) -> DataType {
         match self {
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             Kind::Shape => DataType::UInt32,
@@ -416,10 +416,21 @@ impl PartBuilder {
         })
     }
 
-    fn write_file(self, path: &Path) -> io::Result<PartInfo> {
+    /// The part as one record batch, without writing it: each column's property path and
+    /// kind, and the batch (columns in the same order).
+    pub(crate) fn finish(self) -> io::Result<(Vec<(String, Kind)>, RecordBatch)> {
+        let columns = FIXED
+            .iter()
+            .map(|(name, kind)| ((*name).to_owned(), *kind))
+            .chain(self.columns.iter().map(|c| (c.path.clone(), c.kind)))
+            .collect();
+        let (batch, _) = self.batch()?;
+        Ok((columns, batch))
+    }
+
+    /// The record batch and the footer layout.
+    fn batch(self) -> io::Result<(RecordBatch, Value)> {
         let rows = self.timestamps.len();
-        let min_ts = self.timestamps.first().copied().unwrap_or_default();
-        let max_ts = self.timestamps.last().copied().unwrap_or_default();
         let mut fields = vec![
             Field::new(FIXED[TIMESTAMP].0, Kind::Timestamp.data_type(), false),
             Field::new(FIXED[SHAPE].0, Kind::Shape.data_type(), false),
@@ -443,7 +454,17 @@ impl PartBuilder {
         arrays.extend(self.columns.into_iter().map(|c| c.finish(rows)));
         let layout = serde_json::json!({"version": 1, "columns": layout_columns, "shapes": self.shapes});
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
+        let batch = RecordBatch::try_new(schema, arrays).map_err(io::Error::other)?;
+        Ok((batch, layout))
+    }
+
+    fn write_file(self, path: &Path) -> io::Result<PartInfo> {
+        let rows = self.timestamps.len();
+        let min_ts = self.timestamps.first().copied().unwrap_or_default();
+        let max_ts = self.timestamps.last().copied().unwrap_or_default();
+        let (max_created_ms, string_bytes) = (self.max_created_ms, self.string_bytes as u64);
+        let (batch, layout) = self.batch()?;
+        let schema = batch.schema();
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -458,12 +479,11 @@ impl PartBuilder {
         let file = writer.into_inner().map_err(io::Error::other)?;
         file.sync_all()?;
         let bytes = file.metadata()?.len();
-        let string_bytes = self.string_bytes as u64;
         Ok(PartInfo {
             rows: rows as u64,
             min_ts,
             max_ts,
-            max_created_ms: self.max_created_ms,
+            max_created_ms,
             bytes,
             string_bytes,
         })
@@ -750,6 +770,20 @@ impl PartFile {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt(path, "bad shape"))?;
         Ok(PartFile { file, metadata, kinds, paths, shapes })
+    }
+
+    /// Each column's property path and kind, in file order.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = (&str, Kind)> {
+        self.paths.iter().map(String::as_str).zip(self.kinds.iter().copied())
+    }
+
+    /// The columns numbered `columns` (ascending, as `columns` numbers them) of every row, as
+    /// record batches; with no columns, batches of the timestamp column only (for row counts).
+    pub(crate) fn read_columns(&self, columns: &[usize]) -> io::Result<Vec<RecordBatch>> {
+        let projection = if columns.is_empty() { vec![TIMESTAMP] } else { columns.to_vec() };
+        self.reader(self.row_groups(None), Some(projection), None)?
+            .map(|batch| batch.map_err(io::Error::other))
+            .collect()
     }
 
     /// The row groups that may hold events in `range`.

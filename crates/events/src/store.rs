@@ -374,6 +374,11 @@ impl EventStore {
         Some((parts, tail))
     }
 
+    /// All of a collection's parts and its tail, at one instant (for SQL tables).
+    pub(crate) fn table_snapshot(&self, collection: &CollectionName) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>)> {
+        self.snapshot(collection, None)
+    }
+
     /// How many events of `collection` fall in `range` and pass every filter. CPU-bound:
     /// call it off the async reactor.
     pub fn count(
