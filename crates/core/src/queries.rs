@@ -163,6 +163,30 @@ impl Switchboard {
             .map_err(|_| CoreError::Secret("the query was interrupted".into()))
     }
 
+    /// Runs a read-only SQL query over the workspace's collections (see `sb_events::run_sql`),
+    /// in a query slot and within the deadline, off the async reactor.
+    pub async fn run_sql(&self, access: &Access, sql: String) -> Result<sb_events::SqlAnswer, CoreError> {
+        access.require(Permission::Read)?;
+        if sql.trim().is_empty() {
+            return Err(CoreError::Invalid("the body must hold a SQL query".into()));
+        }
+        let store = self.event_store(access.workspace()).await?;
+        let answer = self
+            .run_bounded(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
+                let runtime =
+                    runtime.map_err(|e| CoreError::Secret(format!("cannot start a SQL runtime: {e}")))?;
+                runtime.block_on(sb_events::run_sql(store, &sql)).map_err(|error| match error {
+                    sb_events::SqlError::Invalid(message) => {
+                        CoreError::Query { code: "InvalidSqlError", message }
+                    }
+                    sb_events::SqlError::Store(error) => CoreError::Events(error),
+                })
+            })
+            .await??;
+        Ok(answer)
+    }
+
     /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`,
     /// `funnel`, …) with its parameters as the client sent them; returns the response body
     /// (`{"result": …}`, and for funnels `steps` and `actors` too).

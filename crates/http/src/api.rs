@@ -2,6 +2,7 @@
 //! (DTOs), converted explicitly from domain types.
 
 mod queries;
+mod sql;
 mod workspaces;
 
 use axum::Router;
@@ -9,5 +10,5 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(workspaces::routes()).merge(queries::routes())
+    Router::new().merge(workspaces::routes()).merge(queries::routes()).merge(sql::routes())
 }

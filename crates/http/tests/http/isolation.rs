@@ -23,6 +23,7 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
         (Method::PUT, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
         (Method::DELETE, format!("/api/v1/workspaces/{id}/saved_queries/weekly")),
+        (Method::POST, format!("/api/v1/workspaces/{id}/sql")),
         (Method::GET, format!("/w/{id}/explore")),
         (Method::GET, format!("/w/{id}/explore?saved=weekly")),
         (Method::GET, format!("/w/{id}/dashboard")),

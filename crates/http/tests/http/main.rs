@@ -7,4 +7,5 @@ mod isolation;
 mod keen;
 mod login;
 mod settings;
+mod sql;
 mod support;
