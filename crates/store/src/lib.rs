@@ -17,7 +17,10 @@ pub use control::keys::{ApiKeyRecord, NewApiKey};
 pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
-pub use records::{NewSavedQuery, SavedQueryRecord, WorkspaceDb};
+pub use records::{
+    BoxCursor, BoxQuery, BoxRecord, BoxSort, FieldRecord, NewOutboxEntry, NewSavedQuery, OutboxRecord,
+    PipelineRecord, SavedQueryRecord, StageChange, StageRecord, WorkspaceDb,
+};
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};
 

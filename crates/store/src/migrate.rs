@@ -28,6 +28,7 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "saved_queries",
         sql: include_str!("../migrations/workspace/0002_saved_queries.sql"),
     },
+    Migration { version: 3, name: "crm", sql: include_str!("../migrations/workspace/0003_crm.sql") },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

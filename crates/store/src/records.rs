@@ -1,6 +1,8 @@
 //! A workspace's records database: the source of truth for everything the workspace owns
-//! except raw events. It records its own workspace id, checked on every open.
+//! except raw events (saved queries, the CRM and its outbox). It records its own workspace id,
+//! checked on every open.
 
+mod crm;
 mod saved_queries;
 
 use sb_types::{Timestamp, WorkspaceId};
@@ -8,6 +10,10 @@ use sqlx::AnyPool;
 
 use crate::{StoreError, migrate};
 
+pub use crm::{
+    BoxCursor, BoxQuery, BoxRecord, BoxSort, FieldRecord, NewOutboxEntry, OutboxRecord, PipelineRecord,
+    StageChange, StageRecord,
+};
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 
 /// An open workspace records database. Cheap to clone.

@@ -1,6 +1,9 @@
 //! The storage conformance suite: every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_POSTGRES` is set) through the same repository API.
 
+#[path = "conformance/crm.rs"]
+mod crm;
+
 use sb_store::{NewApiKey, NewSavedQuery, NewUser, Store, StoreError};
 use sb_test_support::{TestBackend, backend_tests};
 use sb_types::{ErrorKind, KeyKind, QueryName, Role, Timestamp, WorkspaceId, WorkspaceName};

@@ -86,6 +86,10 @@ id_kind!(WorkspaceKind, WorkspaceId, "workspace");
 id_kind!(UserKind, UserId, "user");
 id_kind!(ApiKeyKind, ApiKeyId, "key");
 id_kind!(EventKind, EventId, "event");
+id_kind!(PipelineKind, PipelineId, "pipeline");
+id_kind!(StageKind, StageId, "stage");
+id_kind!(FieldKind, FieldId, "field");
+id_kind!(BoxKind, BoxId, "box");
 
 #[cfg(test)]
 mod tests {

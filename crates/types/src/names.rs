@@ -1,5 +1,5 @@
 //! Validated names and enumerations: workspace names, email addresses, saved query names, key
-//! kinds, member roles.
+//! kinds, member roles, CRM field types.
 
 use std::fmt;
 
@@ -180,6 +180,24 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// The type of a CRM pipeline's custom field, which decides what its values may be.
+    FieldType, "field type" {
+        /// A string.
+        Text = "text",
+        /// A finite number.
+        Number = "number",
+        /// A calendar date, `YYYY-MM-DD`.
+        Date = "date",
+        /// `true` or `false`.
+        Checkbox = "checkbox",
+        /// One of the field's options.
+        Dropdown = "dropdown",
+        /// A list of distinct tags.
+        Tags = "tags",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +238,10 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()).unwrap(), *role);
         }
+        for field_type in FieldType::ALL {
+            assert_eq!(FieldType::parse(field_type.as_str()).unwrap(), *field_type);
+        }
+        assert!(FieldType::parse("formula").is_err());
         let err = Role::parse("boss").unwrap_err();
         assert_eq!(err.0, "unknown role \"boss\"; expected one of: owner, admin, member, viewer");
     }

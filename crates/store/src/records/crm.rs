@@ -1,0 +1,127 @@
+//! The CRM's records: pipelines (with their stages and fields) and boxes, their stage history,
+//! and the outbox rows every change writes in its own transaction. Values arrive checked by
+//! `sb-core`; the schema still refuses a box in a stage of another pipeline.
+
+mod boxes;
+mod pipelines;
+
+use sb_types::{FieldId, FieldType, StageId, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::{StoreError, WorkspaceDb, col, parsed};
+
+pub use boxes::{BoxCursor, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use pipelines::{PipelineRecord, StageRecord};
+
+/// A custom field of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRecord {
+    pub id: FieldId,
+    pub name: String,
+    pub field_type: FieldType,
+    /// A JSON array of strings: a dropdown's choices, empty for other types.
+    pub options: String,
+}
+
+/// A change to announce to the outbox's consumers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxEntry {
+    /// What kind of object changed: "pipeline", "box".
+    pub object_kind: &'static str,
+    pub object_id: String,
+    /// What happened, e.g. `BOX_CHANGE_STAGE`.
+    pub event: &'static str,
+    /// The object after the change (before it, for a delete), as a JSON object.
+    pub payload: String,
+}
+
+/// A stored outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    /// Increases in commit order.
+    pub id: i64,
+    pub object_kind: String,
+    pub object_id: String,
+    pub event: String,
+    pub payload: String,
+    pub created_at: Timestamp,
+}
+
+/// Writes `entries` to the outbox inside `tx`. Call it last before committing: the sequence
+/// row stays locked until the commit, which orders the ids of concurrent writers.
+pub(crate) async fn write_outbox(
+    tx: &mut Transaction<'static, Any>,
+    entries: &[NewOutboxEntry],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for entry in entries {
+        let id: i64 = sqlx::query_scalar("UPDATE outbox_sequence SET last = last + 1 RETURNING last")
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO outbox (id, object_kind, object_id, event, payload, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(entry.object_kind)
+        .bind(&entry.object_id)
+        .bind(entry.event)
+        .bind(&entry.payload)
+        .bind(now.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    }
+    Ok(())
+}
+
+fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
+    Ok(OutboxRecord {
+        id: col(row, 0)?,
+        object_kind: col(row, 1)?,
+        object_id: col(row, 2)?,
+        event: col(row, 3)?,
+        payload: col(row, 4)?,
+        created_at: parsed(row, 5, "outbox.created_at", Timestamp::parse)?,
+    })
+}
+
+/// `$first, $first+1, …` for `count` values, for `IN (…)` lists.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A foreign key refused the write: a row still refers to what was to be deleted or changed.
+pub(crate) fn in_use_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |error| match &error {
+        sqlx::Error::Database(e) if e.is_foreign_key_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::from_sqlx(error),
+    }
+}
+
+impl WorkspaceDb {
+    /// Outbox rows with an id above `after`, oldest first, at most `limit`.
+    pub async fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, object_kind, object_id, event, payload, created_at FROM outbox
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        self.pool.begin().await.map_err(StoreError::from_sqlx)
+    }
+}
+
+/// Parses a stage id column.
+pub(crate) fn stage_id(row: &AnyRow, index: usize, name: &str) -> Result<StageId, StoreError> {
+    parsed(row, index, name, StageId::parse)
+}

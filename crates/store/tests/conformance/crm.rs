@@ -1,0 +1,281 @@
+//! The CRM records on both backends: pipelines, boxes, stage history and the outbox.
+
+use sb_store::{
+    BoxCursor, BoxQuery, BoxRecord, BoxSort, FieldRecord, NewOutboxEntry, PipelineRecord, StageChange,
+    StageRecord, Store, WorkspaceDb,
+};
+use sb_test_support::{TestBackend, backend_tests};
+use sb_types::{BoxId, ErrorKind, FieldId, FieldType, PipelineId, StageId, Timestamp, UserId, WorkspaceName};
+
+backend_tests! {
+    pipelines_are_created_listed_updated_and_deleted,
+    boxes_are_filtered_sorted_and_paged,
+    box_updates_are_versioned_and_record_stage_history,
+    every_change_writes_the_outbox_and_a_refused_one_nothing,
+    crm_records_belong_to_one_workspace,
+}
+
+async fn workspace(store: &Store, name: &str) -> WorkspaceDb {
+    let created = store.create_workspace(&WorkspaceName::parse(name).unwrap(), None).await.unwrap();
+    store.workspace_db(created.id).await.unwrap()
+}
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_millis(1_700_000_000_000 + second * 1000)
+}
+
+fn stage(name: &str) -> StageRecord {
+    StageRecord { id: StageId::generate(), name: name.into(), color: "#336699".into() }
+}
+
+fn pipeline(name: &str, stages: &[&str]) -> PipelineRecord {
+    PipelineRecord {
+        id: PipelineId::generate(),
+        name: name.into(),
+        description: String::new(),
+        stages: stages.iter().map(|s| stage(s)).collect(),
+        fields: vec![FieldRecord {
+            id: FieldId::generate(),
+            name: "Size".into(),
+            field_type: FieldType::Dropdown,
+            options: r#"["S","M"]"#.into(),
+        }],
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn crm_box(pipeline: &PipelineRecord, stage: usize, name: &str, updated: i64) -> BoxRecord {
+    BoxRecord {
+        id: BoxId::generate(),
+        pipeline: pipeline.id,
+        stage: pipeline.stages[stage].id,
+        name: name.into(),
+        notes: String::new(),
+        fields: "{}".into(),
+        assignees: Vec::new(),
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(updated),
+        updated_at: at(updated),
+    }
+}
+
+fn created_in(crm_box: &BoxRecord) -> StageChange {
+    StageChange { from: None, to: crm_box.stage, changed_by: "cli".into(), changed_at: crm_box.created_at }
+}
+
+fn event(kind: &'static str, id: String, event: &'static str) -> NewOutboxEntry {
+    NewOutboxEntry { object_kind: kind, object_id: id, event, payload: "{}".into() }
+}
+
+async fn insert_box(db: &WorkspaceDb, crm_box: &BoxRecord) {
+    let outbox = [event("box", crm_box.id.to_string(), "BOX_CREATE")];
+    db.insert_box(crm_box, &created_in(crm_box), &outbox).await.unwrap();
+}
+
+fn query(pipeline: &PipelineRecord, sort: BoxSort, limit: i64) -> BoxQuery {
+    BoxQuery {
+        pipeline: pipeline.id,
+        stage: None,
+        assignee: None,
+        updated_since: None,
+        sort,
+        after: None,
+        limit,
+    }
+}
+
+fn names(boxes: &[BoxRecord]) -> Vec<&str> {
+    boxes.iter().map(|b| b.name.as_str()).collect()
+}
+
+async fn pipelines_are_created_listed_updated_and_deleted(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead", "won"]);
+    let hiring = pipeline("hiring", &["applied"]);
+    let support = pipeline("support", &["open"]);
+    for p in [&sales, &hiring, &support] {
+        db.insert_pipeline(p, &[event("pipeline", p.id.to_string(), "PIPELINE_CREATE")]).await.unwrap();
+    }
+    assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(sales.clone()));
+    assert_eq!(db.pipeline(PipelineId::generate()).await.unwrap(), None);
+
+    let first = db.pipelines(None, 2).await.unwrap();
+    assert_eq!(first, [hiring.clone(), sales.clone()], "by name, with stages and fields");
+    let rest = db.pipelines(Some(("sales", sales.id)), 2).await.unwrap();
+    assert_eq!(rest, [support]);
+
+    let mut renamed = sales.clone();
+    renamed.name = "deals".into();
+    renamed.version = 2;
+    renamed.updated_at = at(5);
+    renamed.stages = vec![sales.stages[1].clone(), stage("lost"), sales.stages[0].clone()];
+    renamed.stages[0].name = "closed".into();
+    renamed.fields.clear();
+    db.update_pipeline(&renamed, 1, &[]).await.unwrap();
+    assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "stages reordered, field gone");
+
+    let stale = db.update_pipeline(&sales, 1, &[]).await.unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Conflict);
+    assert!(stale.to_string().contains("now at version 2"), "{stale}");
+    assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "a stale update changes nothing");
+    let missing = db.update_pipeline(&pipeline("x", &["a"]), 1, &[]).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+
+    insert_box(&db, &crm_box(&renamed, 2, "acme deal", 1)).await;
+    assert_eq!(db.stage_box_counts(sales.id).await.unwrap(), [(renamed.stages[2].id, 1)]);
+    let mut without_lead = renamed.clone();
+    without_lead.stages.truncate(2);
+    without_lead.version = 3;
+    let in_use = db.update_pipeline(&without_lead, 2, &[]).await.unwrap_err();
+    assert_eq!(in_use.kind(), ErrorKind::Conflict, "{in_use}");
+    assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "nothing half-written");
+    let not_empty = db.delete_pipeline(sales.id, &[], at(6)).await.unwrap_err();
+    assert_eq!(not_empty.kind(), ErrorKind::Conflict);
+
+    db.delete_pipeline(hiring.id, &[], at(6)).await.unwrap();
+    assert_eq!(db.pipeline(hiring.id).await.unwrap(), None);
+    assert_eq!(db.delete_pipeline(hiring.id, &[], at(6)).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(db.pipelines(None, 10).await.unwrap().len(), 2);
+}
+
+async fn boxes_are_filtered_sorted_and_paged(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead", "won"]);
+    let other = pipeline("other", &["open"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    db.insert_pipeline(&other, &[]).await.unwrap();
+    let (ana, bo) = (UserId::generate(), UserId::generate());
+    let mut boxes = Vec::new();
+    for (i, name) in ["delta", "alpha", "echo", "charlie", "bravo"].into_iter().enumerate() {
+        let mut b = crm_box(&sales, i % 2, name, i64::try_from(i).unwrap());
+        b.assignees = if i < 2 { vec![ana, bo] } else { vec![bo] };
+        insert_box(&db, &b).await;
+        boxes.push(b);
+    }
+    insert_box(&db, &crm_box(&other, 0, "elsewhere", 9)).await;
+    assert_eq!(db.crm_box(boxes[0].id).await.unwrap(), Some(boxes[0].clone()));
+
+    let by_update = db.boxes(&query(&sales, BoxSort::Updated, 10)).await.unwrap();
+    assert_eq!(names(&by_update), ["bravo", "charlie", "echo", "alpha", "delta"], "newest first");
+    let mut page = query(&sales, BoxSort::Name, 2);
+    let mut seen = Vec::new();
+    loop {
+        let got = db.boxes(&page).await.unwrap();
+        seen.extend(got.iter().map(|b| b.name.clone()));
+        let Some(last) = got.last().filter(|_| got.len() == 2) else { break };
+        page.after = Some(BoxCursor { key: last.name.clone(), id: last.id });
+    }
+    assert_eq!(seen, ["alpha", "bravo", "charlie", "delta", "echo"], "pages by name, each box once");
+    let mut after_echo = query(&sales, BoxSort::Updated, 10);
+    after_echo.after = Some(BoxCursor { key: boxes[2].updated_at.to_string(), id: boxes[2].id });
+    assert_eq!(names(&db.boxes(&after_echo).await.unwrap()), ["alpha", "delta"]);
+
+    let mut filtered = query(&sales, BoxSort::Name, 10);
+    filtered.stage = Some(sales.stages[1].id);
+    assert_eq!(names(&db.boxes(&filtered).await.unwrap()), ["alpha", "charlie"]);
+    filtered.stage = None;
+    filtered.assignee = Some(ana);
+    assert_eq!(names(&db.boxes(&filtered).await.unwrap()), ["alpha", "delta"]);
+    filtered.assignee = None;
+    filtered.updated_since = Some(at(3));
+    assert_eq!(names(&db.boxes(&filtered).await.unwrap()), ["bravo", "charlie"]);
+    filtered.updated_since = None;
+    filtered.stage = Some(sales.stages[0].id);
+    filtered.assignee = Some(ana);
+    assert_eq!(names(&db.boxes(&filtered).await.unwrap()), ["delta"], "filters combine");
+}
+
+async fn box_updates_are_versioned_and_record_stage_history(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead", "won"]);
+    let other = pipeline("other", &["open"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    db.insert_pipeline(&other, &[]).await.unwrap();
+    let original = crm_box(&sales, 0, "deal", 0);
+    insert_box(&db, &original).await;
+
+    let mut moved = original.clone();
+    moved.stage = sales.stages[1].id;
+    moved.fields = r#"{"f":"S"}"#.into();
+    moved.assignees = vec![UserId::generate()];
+    moved.version = 2;
+    moved.updated_at = at(1);
+    let change = StageChange {
+        from: Some(original.stage),
+        to: moved.stage,
+        changed_by: "user:x".into(),
+        changed_at: at(1),
+    };
+    db.update_box(&moved, 1, Some(&change), &[]).await.unwrap();
+    assert_eq!(db.crm_box(original.id).await.unwrap(), Some(moved.clone()));
+    assert_eq!(db.stage_history(original.id).await.unwrap(), [created_in(&original), change]);
+
+    let stale = db.update_box(&original, 1, None, &[]).await.unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Conflict);
+    assert!(stale.to_string().contains("now at version 2"), "{stale}");
+    let mut foreign_stage = moved.clone();
+    foreign_stage.stage = other.stages[0].id;
+    foreign_stage.version = 3;
+    let refused = db.update_box(&foreign_stage, 2, None, &[]).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "a stage of another pipeline: {refused}");
+    let mut into_other = crm_box(&sales, 0, "stray", 0);
+    into_other.stage = other.stages[0].id;
+    let refused = db.insert_box(&into_other, &created_in(&into_other), &[]).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict);
+    assert_eq!(db.crm_box(into_other.id).await.unwrap(), None);
+    assert_eq!(db.crm_box(original.id).await.unwrap(), Some(moved.clone()), "refused updates change nothing");
+    let missing = db.update_box(&crm_box(&sales, 0, "ghost", 0), 1, None, &[]).await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+
+    db.delete_box(original.id, &[], at(2)).await.unwrap();
+    assert_eq!(db.crm_box(original.id).await.unwrap(), None);
+    assert!(db.stage_history(original.id).await.unwrap().is_empty());
+    assert_eq!(db.delete_box(original.id, &[], at(2)).await.unwrap_err().kind(), ErrorKind::NotFound);
+    db.delete_pipeline(sales.id, &[], at(3)).await.unwrap();
+}
+
+async fn every_change_writes_the_outbox_and_a_refused_one_nothing(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead"]);
+    db.insert_pipeline(&sales, &[event("pipeline", sales.id.to_string(), "PIPELINE_CREATE")]).await.unwrap();
+    let deal = crm_box(&sales, 0, "deal", 0);
+    insert_box(&db, &deal).await;
+    let stale = db.update_box(&deal, 7, None, &[event("box", deal.id.to_string(), "BOX_EDIT")]).await;
+    assert_eq!(stale.unwrap_err().kind(), ErrorKind::Conflict);
+    let delete = [event("box", deal.id.to_string(), "BOX_DELETE")];
+    db.delete_box(deal.id, &delete, at(1)).await.unwrap();
+
+    let rows = db.outbox_after(0, 10).await.unwrap();
+    let got: Vec<(i64, &str, &str)> =
+        rows.iter().map(|r| (r.id, r.object_kind.as_str(), r.event.as_str())).collect();
+    assert_eq!(got, [(1, "pipeline", "PIPELINE_CREATE"), (2, "box", "BOX_CREATE"), (3, "box", "BOX_DELETE")]);
+    assert_eq!(rows[1].object_id, deal.id.to_string());
+    assert_eq!((rows[1].payload.as_str(), rows[2].created_at), ("{}", at(1)));
+    assert_eq!(db.outbox_after(2, 10).await.unwrap().len(), 1);
+}
+
+async fn crm_records_belong_to_one_workspace(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let acme = workspace(&store, "Acme").await;
+    let globex = workspace(&store, "Globex").await;
+    let sales = pipeline("sales", &["lead"]);
+    acme.insert_pipeline(&sales, &[]).await.unwrap();
+    let deal = crm_box(&sales, 0, "deal", 0);
+    insert_box(&acme, &deal).await;
+    assert_eq!(globex.pipeline(sales.id).await.unwrap(), None);
+    assert!(globex.pipelines(None, 10).await.unwrap().is_empty());
+    assert_eq!(globex.crm_box(deal.id).await.unwrap(), None);
+    assert_eq!(globex.delete_box(deal.id, &[], at(1)).await.unwrap_err().kind(), ErrorKind::NotFound);
+    let refused = globex.insert_box(&deal, &created_in(&deal), &[]).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "Acme's pipeline is not in Globex's database");
+    assert!(globex.outbox_after(0, 10).await.unwrap().is_empty());
+    assert_eq!(acme.crm_box(deal.id).await.unwrap(), Some(deal));
+}
