@@ -338,6 +338,10 @@ mod tests {
         );
         let drift = rows(&store, r#"SELECT "n.$num", "n.$str" FROM purchases WHERE price >= 5 ORDER BY price"#).await;
         assert_eq!(drift, [[json!(5.0), Value::Null], [Value::Null, json!("ten")]]);
+        let recent = r#"SELECT count(*) FROM purchases WHERE "keen.timestamp" >= now() - INTERVAL '7 days'"#;
+        assert_eq!(rows(&store, recent).await, [[json!(0)]], "the events are from 2023");
+        let since = r#"SELECT count(*) FROM purchases WHERE "keen.timestamp" >= TIMESTAMP '2023-11-14T00:00:00Z'"#;
+        assert_eq!(rows(&store, since).await, [[json!(7)]]);
         let answer = run_sql(store.clone(), r#"SELECT "keen.timestamp" FROM purchases LIMIT 1"#).await.unwrap();
         assert_eq!(answer.columns, ["keen.timestamp"]);
         assert_eq!(answer.rows, [[json!("2023-11-14T22:13:20.000Z")]]);
