@@ -1,9 +1,10 @@
 //! Domain services and the application handle: workspaces, users, API keys, login sessions,
-//! and the first start. No HTTP and no SQL here: `sb-http` calls these services, and they call
-//! `sb-store`.
+//! the first start, and the CRM. No HTTP and no SQL here: `sb-http` calls these services, and
+//! they call `sb-store`.
 
 mod access;
 mod bootstrap;
+mod crm;
 mod error;
 mod events;
 mod keys;
@@ -24,6 +25,10 @@ use sb_types::WorkspaceId;
 
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
+pub use crm::{
+    BoxDraft, BoxFilter, BoxPatch, CrmBox, Field, FieldDraft, Page, Pipeline, PipelineDraft, PipelinePatch,
+    Stage, StageDraft, StageMove,
+};
 pub use error::CoreError;
 pub use events::BatchOutcome;
 pub use keys::{CreatedKey, KeyView};

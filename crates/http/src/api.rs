@@ -1,6 +1,8 @@
 //! The native JSON API under `/api/v1`. Request and response types here are wire types
 //! (DTOs), converted explicitly from domain types.
 
+mod boxes;
+mod pipelines;
 mod queries;
 mod sql;
 mod workspaces;
@@ -10,5 +12,10 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(workspaces::routes()).merge(queries::routes()).merge(sql::routes())
+    Router::new()
+        .merge(workspaces::routes())
+        .merge(queries::routes())
+        .merge(sql::routes())
+        .merge(pipelines::routes())
+        .merge(boxes::routes())
 }

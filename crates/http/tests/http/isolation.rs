@@ -35,6 +35,23 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
     routes
 }
 
+/// Every CRM route of workspace `id`, for one of its pipelines and one of its boxes.
+fn crm_routes(id: &str, pipeline: &str, crm_box: &str) -> Vec<(Method, String)> {
+    let ws = format!("/api/v1/workspaces/{id}");
+    vec![
+        (Method::GET, format!("{ws}/pipelines")),
+        (Method::POST, format!("{ws}/pipelines")),
+        (Method::GET, format!("{ws}/pipelines/{pipeline}")),
+        (Method::PATCH, format!("{ws}/pipelines/{pipeline}")),
+        (Method::DELETE, format!("{ws}/pipelines/{pipeline}")),
+        (Method::GET, format!("{ws}/pipelines/{pipeline}/boxes")),
+        (Method::POST, format!("{ws}/pipelines/{pipeline}/boxes")),
+        (Method::GET, format!("{ws}/boxes/{crm_box}")),
+        (Method::PATCH, format!("{ws}/boxes/{crm_box}")),
+        (Method::DELETE, format!("{ws}/boxes/{crm_box}")),
+    ]
+}
+
 /// Every Keen route of project `id`.
 fn keen_routes(id: &str) -> Vec<(Method, String)> {
     vec![
@@ -73,8 +90,24 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         metadata: serde_json::Map::new(),
     };
     let b_weekly = app.switchboard.put_saved_query(&b_access, "weekly", weekly).await.unwrap();
+    let b_pipeline = app
+        .switchboard
+        .create_pipeline(
+            &b_access,
+            sb_core::PipelineDraft {
+                name: "Sales".into(),
+                description: String::new(),
+                stages: vec![sb_core::StageDraft { id: None, name: "Lead".into(), color: None }],
+                fields: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let b_box_draft = sb_core::BoxDraft { name: "Deal".into(), ..sb_core::BoxDraft::default() };
+    let b_box = app.switchboard.create_box(&b_access, &b_pipeline.id.to_string(), b_box_draft).await.unwrap();
+    let b_crm = crm_routes(&b_id, &b_pipeline.id.to_string(), &b_box.id.to_string());
 
-    for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()) {
+    for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm) {
         for key in [&a.master, &a.write, &a.read] {
             let request = Request::builder()
                 .method(method.clone())
@@ -130,6 +163,11 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert!(app.switchboard.event_collections(&b_access).await.unwrap().is_empty(), "A wrote nothing into B");
     let b_saved = app.switchboard.saved_queries(&b_access).await.unwrap();
     assert_eq!(b_saved, [b_weekly], "A changed none of B's saved queries");
+    let b_pipeline_id = b_pipeline.id.to_string();
+    assert_eq!(app.switchboard.pipeline(&b_access, &b_pipeline_id).await.unwrap(), b_pipeline);
+    assert_eq!(app.switchboard.crm_box(&b_access, &b_box.id.to_string()).await.unwrap(), b_box);
+    let b_pipelines = app.switchboard.pipelines(&b_access, None, None).await.unwrap().items;
+    assert_eq!(b_pipelines, [b_pipeline], "A changed none of B's pipelines and boxes");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod api;
+mod crm;
 mod isolation;
 mod keen;
 mod login;

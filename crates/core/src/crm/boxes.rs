@@ -1,0 +1,330 @@
+//! Box services: create, read, list (filtered by stage, assignee and last update, sorted by
+//! last update or name, in keyset pages), update under the box's version (a stage change is
+//! recorded in the stage history) and delete. Every change writes its outbox rows with it.
+
+use std::collections::HashSet;
+
+use sb_store::{BoxCursor, BoxQuery, BoxRecord, BoxSort, StageChange, StoreError};
+use sb_types::{BoxId, StageId, Timestamp, UserId};
+use serde_json::{Map, Value};
+
+use super::pipelines::stale;
+use super::{
+    ASSIGNEES_MAX, CrmBox, Page, Pipeline, box_payload, check_value, current_values, decode_cursor,
+    encode_cursor, field_of, id_in_path, invalid, name, notes, outbox_entry, page_limit, stage_of,
+};
+use crate::{Access, CoreError, Permission, Switchboard};
+
+/// A new box; without a `stage` it starts in the pipeline's first stage.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BoxDraft {
+    pub name: String,
+    pub notes: String,
+    pub stage: Option<String>,
+    /// Field id -> value.
+    pub fields: Map<String, Value>,
+    /// User ids of members of the workspace.
+    pub assignees: Vec<String>,
+}
+
+/// A change to a box at `version`; `None` leaves a part as it is. `fields` is merged into the
+/// box's values (a `null` value clears that field); `assignees` replaces the list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BoxPatch {
+    pub version: i64,
+    pub name: Option<String>,
+    pub notes: Option<String>,
+    pub stage: Option<String>,
+    pub fields: Option<Map<String, Value>>,
+    pub assignees: Option<Vec<String>>,
+}
+
+/// How to list a pipeline's boxes, as a request gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoxFilter {
+    pub stage: Option<String>,
+    pub assignee: Option<String>,
+    /// RFC 3339: only boxes updated at or after it.
+    pub updated_since: Option<String>,
+    /// "updated" (most recent first, the default) or "name".
+    pub sort: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A box entering a stage; `from` is `None` for the stage it was created in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageMove {
+    pub from: Option<StageId>,
+    pub to: StageId,
+    pub changed_by: String,
+    pub changed_at: Timestamp,
+}
+
+fn from_record(record: BoxRecord, pipeline: &Pipeline) -> Result<CrmBox, CoreError> {
+    let values = match serde_json::from_str(&record.fields) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(StoreError::Corrupt("crm_boxes.fields is not a JSON object".into()).into()),
+    };
+    Ok(CrmBox {
+        id: record.id,
+        pipeline: record.pipeline,
+        stage: record.stage,
+        name: record.name,
+        notes: record.notes,
+        fields: current_values(&pipeline.fields, values),
+        assignees: record.assignees,
+        version: record.version,
+        created_by: record.created_by,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+    })
+}
+
+fn record(crm_box: &CrmBox) -> BoxRecord {
+    BoxRecord {
+        id: crm_box.id,
+        pipeline: crm_box.pipeline,
+        stage: crm_box.stage,
+        name: crm_box.name.clone(),
+        notes: crm_box.notes.clone(),
+        fields: Value::Object(crm_box.fields.clone()).to_string(),
+        assignees: crm_box.assignees.clone(),
+        version: crm_box.version,
+        created_by: crm_box.created_by.clone(),
+        created_at: crm_box.created_at,
+        updated_at: crm_box.updated_at,
+    }
+}
+
+/// Merges `changes` into `values`, checking each against `pipeline`'s fields.
+fn merge_values(
+    pipeline: &Pipeline,
+    values: &mut Map<String, Value>,
+    changes: &Map<String, Value>,
+) -> Result<(), CoreError> {
+    for (key, value) in changes {
+        let field = field_of(pipeline, key)?;
+        if value.is_null() {
+            values.remove(&field.id.to_string());
+        } else {
+            check_value(field, value)?;
+            values.insert(field.id.to_string(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+const SORTS: [(&str, BoxSort); 2] = [("updated", BoxSort::Updated), ("name", BoxSort::Name)];
+
+fn cursor_list(sort: BoxSort) -> &'static str {
+    match sort {
+        BoxSort::Updated => "boxes:updated",
+        BoxSort::Name => "boxes:name",
+    }
+}
+
+impl Switchboard {
+    /// The distinct members among `ids`, in order; anyone else is refused.
+    async fn assignees(&self, access: &Access, ids: &[String]) -> Result<Vec<UserId>, CoreError> {
+        if ids.len() > ASSIGNEES_MAX {
+            return Err(invalid(format!("a box has at most {ASSIGNEES_MAX} assignees")));
+        }
+        let mut users = Vec::new();
+        let mut seen = HashSet::new();
+        for text in ids {
+            let not_member = || invalid(format!("assignee {text:?} is not a member of this workspace"));
+            let user = UserId::parse(text).map_err(|_| not_member())?;
+            if self.store().member_role(access.workspace(), user).await?.is_none() {
+                return Err(not_member());
+            }
+            if seen.insert(user) {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Creates a box in the pipeline `pipeline` (as it appears in a URL).
+    pub async fn create_box(
+        &self,
+        access: &Access,
+        pipeline: &str,
+        draft: BoxDraft,
+    ) -> Result<CrmBox, CoreError> {
+        access.require(Permission::Write)?;
+        let pipeline = self.find_pipeline(access, id_in_path(pipeline, "pipeline")?).await?;
+        let stage = match &draft.stage {
+            Some(stage) => stage_of(&pipeline, stage)?,
+            None => pipeline.stages.first().map(|s| s.id).ok_or(CoreError::NotFound("stage"))?,
+        };
+        let mut fields = Map::new();
+        merge_values(&pipeline, &mut fields, &draft.fields)?;
+        let now = Timestamp::now();
+        let crm_box = CrmBox {
+            id: BoxId::generate(),
+            pipeline: pipeline.id,
+            stage,
+            name: name("box name", &draft.name)?,
+            notes: notes("notes", &draft.notes)?,
+            fields,
+            assignees: self.assignees(access, &draft.assignees).await?,
+            version: 1,
+            created_by: access.actor_label(),
+            created_at: now,
+            updated_at: now,
+        };
+        let created_in =
+            StageChange { from: None, to: stage, changed_by: access.actor_label(), changed_at: now };
+        let outbox = [outbox_entry("box", crm_box.id.to_string(), "BOX_CREATE", box_payload(&crm_box))];
+        let db = self.store().workspace_db(access.workspace()).await?;
+        db.insert_box(&record(&crm_box), &created_in, &outbox).await?;
+        Ok(crm_box)
+    }
+
+    /// The box `id` and its pipeline.
+    async fn find_box(&self, access: &Access, id: &str) -> Result<(CrmBox, Pipeline), CoreError> {
+        let db = self.store().workspace_db(access.workspace()).await?;
+        let record = db.crm_box(id_in_path(id, "box")?).await?.ok_or(CoreError::NotFound("box"))?;
+        let pipeline = self.find_pipeline(access, record.pipeline).await?;
+        Ok((from_record(record, &pipeline)?, pipeline))
+    }
+
+    /// The box `id` (as it appears in a URL).
+    pub async fn crm_box(&self, access: &Access, id: &str) -> Result<CrmBox, CoreError> {
+        access.require(Permission::Read)?;
+        Ok(self.find_box(access, id).await?.0)
+    }
+
+    /// The stages the box `id` has been in, oldest first.
+    pub async fn box_stage_history(&self, access: &Access, id: &str) -> Result<Vec<StageMove>, CoreError> {
+        access.require(Permission::Read)?;
+        let db = self.store().workspace_db(access.workspace()).await?;
+        let history = db.stage_history(id_in_path(id, "box")?).await?;
+        Ok(history
+            .into_iter()
+            .map(|c| StageMove { from: c.from, to: c.to, changed_by: c.changed_by, changed_at: c.changed_at })
+            .collect())
+    }
+
+    /// A page of the boxes of pipeline `pipeline` that `filter` asks for.
+    pub async fn boxes(
+        &self,
+        access: &Access,
+        pipeline: &str,
+        filter: BoxFilter,
+    ) -> Result<Page<CrmBox>, CoreError> {
+        access.require(Permission::Read)?;
+        let pipeline = self.find_pipeline(access, id_in_path(pipeline, "pipeline")?).await?;
+        let sort = match filter.sort.as_deref() {
+            None => BoxSort::Updated,
+            Some(text) => SORTS
+                .iter()
+                .find(|(word, _)| *word == text)
+                .map(|(_, sort)| *sort)
+                .ok_or_else(|| invalid(format!("unknown sort {text:?}; expected updated or name")))?,
+        };
+        let after = match &filter.cursor {
+            None => None,
+            Some(cursor) => {
+                let (key, id) = decode_cursor(cursor_list(sort), cursor)?;
+                let id = BoxId::parse(&id).map_err(|_| invalid("cursor is not one this list gave out"))?;
+                Some(BoxCursor { key, id })
+            }
+        };
+        let assignee = filter
+            .assignee
+            .as_deref()
+            .map(|text| {
+                UserId::parse(text).map_err(|_| invalid(format!("assignee {text:?} is not a user id")))
+            })
+            .transpose()?;
+        let query = BoxQuery {
+            pipeline: pipeline.id,
+            stage: filter.stage.as_deref().map(|s| stage_of(&pipeline, s)).transpose()?,
+            assignee,
+            updated_since: filter.updated_since.as_deref().map(Timestamp::parse).transpose()?,
+            sort,
+            after,
+            limit: page_limit(filter.limit)?,
+        };
+        let db = self.store().workspace_db(access.workspace()).await?;
+        let records = db.boxes(&query).await?;
+        let full = records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX);
+        let items: Vec<CrmBox> =
+            records.into_iter().map(|r| from_record(r, &pipeline)).collect::<Result<_, _>>()?;
+        let next_cursor = items.last().filter(|_| full).map(|last| {
+            let key = match sort {
+                BoxSort::Updated => last.updated_at.to_string(),
+                BoxSort::Name => last.name.clone(),
+            };
+            encode_cursor(cursor_list(sort), &key, &last.id.to_string())
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Applies `patch` to the box `id` if it is still at `patch.version`. A new stage must be
+    /// one of the box's pipeline; the move is recorded in the stage history. Nothing changes
+    /// on any error, and a patch that changes nothing writes nothing.
+    pub async fn update_box(&self, access: &Access, id: &str, patch: BoxPatch) -> Result<CrmBox, CoreError> {
+        access.require(Permission::Write)?;
+        let (current, pipeline) = self.find_box(access, id).await?;
+        if patch.version != current.version {
+            return Err(stale("box", patch.version, current.version));
+        }
+        let mut crm_box = current.clone();
+        if let Some(text) = &patch.name {
+            crm_box.name = name("box name", text)?;
+        }
+        if let Some(text) = &patch.notes {
+            crm_box.notes = notes("notes", text)?;
+        }
+        if let Some(stage) = &patch.stage {
+            crm_box.stage = stage_of(&pipeline, stage)?;
+        }
+        if let Some(changes) = &patch.fields {
+            merge_values(&pipeline, &mut crm_box.fields, changes)?;
+        }
+        if let Some(ids) = &patch.assignees {
+            crm_box.assignees = self.assignees(access, ids).await?;
+        }
+        if crm_box == current {
+            return Ok(current);
+        }
+        let now = Timestamp::now();
+        crm_box.version = current.version + 1;
+        crm_box.updated_at = now;
+        let moved = (crm_box.stage != current.stage).then(|| StageChange {
+            from: Some(current.stage),
+            to: crm_box.stage,
+            changed_by: access.actor_label(),
+            changed_at: now,
+        });
+        let edited = (&crm_box.name, &crm_box.notes, &crm_box.fields, &crm_box.assignees)
+            != (&current.name, &current.notes, &current.fields, &current.assignees);
+        let mut outbox = Vec::new();
+        if moved.is_some() {
+            outbox.push(outbox_entry(
+                "box",
+                crm_box.id.to_string(),
+                "BOX_CHANGE_STAGE",
+                box_payload(&crm_box),
+            ));
+        }
+        if edited {
+            outbox.push(outbox_entry("box", crm_box.id.to_string(), "BOX_EDIT", box_payload(&crm_box)));
+        }
+        let db = self.store().workspace_db(access.workspace()).await?;
+        db.update_box(&record(&crm_box), current.version, moved.as_ref(), &outbox).await?;
+        Ok(crm_box)
+    }
+
+    /// Deletes the box `id`.
+    pub async fn delete_box(&self, access: &Access, id: &str) -> Result<(), CoreError> {
+        access.require(Permission::Write)?;
+        let (crm_box, _) = self.find_box(access, id).await?;
+        let outbox = [outbox_entry("box", crm_box.id.to_string(), "BOX_DELETE", box_payload(&crm_box))];
+        let db = self.store().workspace_db(access.workspace()).await?;
+        Ok(db.delete_box(crm_box.id, &outbox, Timestamp::now()).await?)
+    }
+}

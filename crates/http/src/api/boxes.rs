@@ -1,0 +1,207 @@
+//! CRM boxes in the native API, for keys and sessions (with `X-CSRF-Token`):
+//!
+//! - `GET|POST /api/v1/workspaces/{id}/pipelines/{pipeline}/boxes`: a page of boxes (`stage`,
+//!   `assignee`, `updated_since`, `sort` = `updated`|`name`, `limit`, `cursor`); create.
+//! - `GET|PATCH|DELETE …/boxes/{box}`: read (with its stage history); change (with
+//!   `version`: a stale one is 409; `fields` merges, `null` clears a value); delete.
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use sb_core::{BoxDraft, BoxFilter, BoxPatch, CrmBox, StageMove};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::pipelines::{json_body, query, required_version};
+use crate::auth::ApiCaller;
+use crate::{ApiError, AppState};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/workspaces/{id}/pipelines/{pipeline}/boxes", get(list).post(create))
+        .route("/api/v1/workspaces/{id}/boxes/{box}", get(show).patch(update).delete(delete))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIn {
+    name: String,
+    #[serde(default)]
+    notes: String,
+    stage: Option<String>,
+    #[serde(default)]
+    fields: Map<String, Value>,
+    #[serde(default)]
+    assignees: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchIn {
+    version: Option<i64>,
+    name: Option<String>,
+    notes: Option<String>,
+    stage: Option<String>,
+    fields: Option<Map<String, Value>>,
+    assignees: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListIn {
+    stage: Option<String>,
+    assignee: Option<String>,
+    updated_since: Option<String>,
+    sort: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// The wire form of a box.
+#[derive(Serialize)]
+struct BoxOut {
+    id: String,
+    pipeline: String,
+    stage: String,
+    name: String,
+    notes: String,
+    fields: Map<String, Value>,
+    assignees: Vec<String>,
+    version: i64,
+    created_by: String,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stage_history: Option<Vec<StageMoveOut>>,
+}
+
+#[derive(Serialize)]
+struct StageMoveOut {
+    from: Option<String>,
+    to: String,
+    changed_by: String,
+    changed_at: String,
+}
+
+impl From<StageMove> for StageMoveOut {
+    fn from(m: StageMove) -> Self {
+        StageMoveOut {
+            from: m.from.map(|s| s.to_string()),
+            to: m.to.to_string(),
+            changed_by: m.changed_by,
+            changed_at: m.changed_at.to_string(),
+        }
+    }
+}
+
+impl From<CrmBox> for BoxOut {
+    fn from(b: CrmBox) -> Self {
+        BoxOut {
+            id: b.id.to_string(),
+            pipeline: b.pipeline.to_string(),
+            stage: b.stage.to_string(),
+            name: b.name,
+            notes: b.notes,
+            fields: b.fields,
+            assignees: b.assignees.iter().map(ToString::to_string).collect(),
+            version: b.version,
+            created_by: b.created_by,
+            created_at: b.created_at.to_string(),
+            updated_at: b.updated_at.to_string(),
+            stage_history: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BoxList {
+    boxes: Vec<BoxOut>,
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, pipeline)): Path<(String, String)>,
+    params: Result<Query<ListIn>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let p = query(params)?;
+    let filter = BoxFilter {
+        stage: p.stage,
+        assignee: p.assignee,
+        updated_since: p.updated_since,
+        sort: p.sort,
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    let page = state.switchboard.boxes(&access, &pipeline, filter).await?;
+    let boxes = page.items.into_iter().map(BoxOut::from).collect();
+    Ok(Json(BoxList { boxes, next_cursor: page.next_cursor }).into_response())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, pipeline)): Path<(String, String)>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let body: CreateIn = json_body(raw)?;
+    let draft = BoxDraft {
+        name: body.name,
+        notes: body.notes,
+        stage: body.stage,
+        fields: body.fields,
+        assignees: body.assignees,
+    };
+    let crm_box = state.switchboard.create_box(&access, &pipeline, draft).await?;
+    Ok((StatusCode::CREATED, Json(BoxOut::from(crm_box))).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, crm_box)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let found = state.switchboard.crm_box(&access, &crm_box).await?;
+    let history = state.switchboard.box_stage_history(&access, &crm_box).await?;
+    let mut out = BoxOut::from(found);
+    out.stage_history = Some(history.into_iter().map(StageMoveOut::from).collect());
+    Ok(Json(out).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, crm_box)): Path<(String, String)>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let body: PatchIn = json_body(raw)?;
+    let patch = BoxPatch {
+        version: required_version(body.version)?,
+        name: body.name,
+        notes: body.notes,
+        stage: body.stage,
+        fields: body.fields,
+        assignees: body.assignees,
+    };
+    let updated = state.switchboard.update_box(&access, &crm_box, patch).await?;
+    Ok(Json(BoxOut::from(updated)).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, crm_box)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    state.switchboard.delete_box(&access, &crm_box).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
