@@ -328,3 +328,68 @@ impl Switchboard {
         Ok(db.delete_box(crm_box.id, &outbox, Timestamp::now()).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PipelineDraft, ServerSecret, StageDraft};
+
+    #[tokio::test]
+    async fn every_change_writes_its_outbox_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sb_store::Store::open(dir.path(), &sb_config::Database::Sqlite).await.unwrap();
+        let secret = ServerSecret::load_or_create(&dir.path().join("secret.key")).unwrap();
+        let switchboard = Switchboard::from_parts(store, secret);
+        let workspace = switchboard.create_workspace("Acme", None).await.unwrap().workspace.id;
+        let access = switchboard.operator_access(workspace).await.unwrap();
+        let stage = |name: &str| StageDraft { id: None, name: name.into(), color: None };
+        let draft = PipelineDraft {
+            name: "Sales".into(),
+            description: String::new(),
+            stages: vec![stage("Lead"), stage("Won")],
+            fields: Vec::new(),
+        };
+        let pipeline = switchboard.create_pipeline(&access, draft).await.unwrap();
+        let draft = BoxDraft { name: "Deal".into(), ..BoxDraft::default() };
+        let created = switchboard.create_box(&access, &pipeline.id.to_string(), draft).await.unwrap();
+        let id = created.id.to_string();
+        let won = pipeline.stages[1].id.to_string();
+        let move_only = BoxPatch { version: 1, stage: Some(won.clone()), ..BoxPatch::default() };
+        switchboard.update_box(&access, &id, move_only).await.unwrap();
+        let rename = BoxPatch { version: 2, name: Some("Big deal".into()), ..BoxPatch::default() };
+        switchboard.update_box(&access, &id, rename).await.unwrap();
+        let both = BoxPatch {
+            version: 3,
+            name: Some("Lost deal".into()),
+            stage: Some(pipeline.stages[0].id.to_string()),
+            ..BoxPatch::default()
+        };
+        switchboard.update_box(&access, &id, both).await.unwrap();
+        let unchanged = BoxPatch { version: 4, name: Some("Lost deal".into()), ..BoxPatch::default() };
+        switchboard.update_box(&access, &id, unchanged).await.unwrap();
+        switchboard.delete_box(&access, &id).await.unwrap();
+
+        let db = switchboard.store().workspace_db(workspace).await.unwrap();
+        let rows = db.outbox_after(0, 100).await.unwrap();
+        let events: Vec<(&str, &str)> =
+            rows.iter().map(|r| (r.object_kind.as_str(), r.event.as_str())).collect();
+        assert_eq!(
+            events,
+            [
+                ("pipeline", "PIPELINE_CREATE"),
+                ("box", "BOX_CREATE"),
+                ("box", "BOX_CHANGE_STAGE"),
+                ("box", "BOX_EDIT"),
+                ("box", "BOX_CHANGE_STAGE"),
+                ("box", "BOX_EDIT"),
+                ("box", "BOX_DELETE"),
+            ],
+            "one row per kind of change; a patch that changes nothing writes none"
+        );
+        assert!(rows[1..].iter().all(|r| r.object_id == id));
+        let moved: Value = serde_json::from_str(&rows[2].payload).unwrap();
+        assert_eq!((moved["stage"].as_str(), moved["version"].as_i64()), (Some(won.as_str()), Some(2)));
+        let history = db.stage_history(created.id).await;
+        assert!(history.unwrap().is_empty(), "the history goes with the box");
+    }
+}
