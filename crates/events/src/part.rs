@@ -479,14 +479,7 @@ impl PartBuilder {
         let file = writer.into_inner().map_err(io::Error::other)?;
         file.sync_all()?;
         let bytes = file.metadata()?.len();
-        Ok(PartInfo {
-            rows: rows as u64,
-            min_ts,
-            max_ts,
-            max_created_ms,
-            bytes,
-            string_bytes,
-        })
+        Ok(PartInfo { rows: rows as u64, min_ts, max_ts, max_created_ms, bytes, string_bytes })
     }
 }
 

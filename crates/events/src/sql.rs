@@ -72,9 +72,11 @@ fn invalid(error: DataFusionError) -> SqlError {
 /// Runs a read-only SQL query over `store`'s collections.
 pub async fn run_sql(store: Arc<EventStore>, query: &str) -> Result<SqlAnswer, SqlError> {
     let config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(MEMORY_LIMIT, 1.0).build_arc().map_err(invalid)?;
+    let runtime =
+        RuntimeEnvBuilder::new().with_memory_limit(MEMORY_LIMIT, 1.0).build_arc().map_err(invalid)?;
     let context = SessionContext::new_with_config_rt(config, runtime);
-    let catalog = context.catalog("datafusion").ok_or_else(|| SqlError::Invalid("no default catalog".into()))?;
+    let catalog =
+        context.catalog("datafusion").ok_or_else(|| SqlError::Invalid("no default catalog".into()))?;
     catalog.register_schema("public", Arc::new(Collections { store })).map_err(invalid)?;
     let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
     let frame = context.sql_with_options(query, options).await.map_err(invalid)?;
@@ -89,7 +91,7 @@ pub async fn run_sql(store: Arc<EventStore>, query: &str) -> Result<SqlAnswer, S
     }
     let mut rows = Vec::with_capacity(total);
     for batch in &batches {
-        let values: Vec<Vec<Value>> = batch.columns().iter().map(|array| json_values(array)).collect();
+        let values: Vec<Vec<Value>> = batch.columns().iter().map(json_values).collect();
         for row in 0..batch.num_rows() {
             rows.push(values.iter().map(|column| column[row].clone()).collect());
         }
@@ -116,9 +118,9 @@ fn json_values(array: &ArrayRef) -> Vec<Value> {
         DataType::Utf8 => each(&|i| Value::from(array.as_string::<i32>().value(i))),
         DataType::LargeUtf8 => each(&|i| Value::from(array.as_string::<i64>().value(i))),
         DataType::Utf8View => each(&|i| Value::from(array.as_string_view().value(i))),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            each(&|i| Value::from(format_keen_timestamp(array.as_primitive::<TimestampMillisecondType>().value(i))))
-        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => each(&|i| {
+            Value::from(format_keen_timestamp(array.as_primitive::<TimestampMillisecondType>().value(i)))
+        }),
         _ => {
             let options = datafusion::arrow::util::display::FormatOptions::default();
             match datafusion::arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &options) {
@@ -215,7 +217,8 @@ impl CollectionTable {
         let mut fields = Vec::new();
         for (path, path_kinds) in kinds {
             for kind in &path_kinds {
-                let name = if path_kinds.len() == 1 { path.clone() } else { format!("{path}.${}", kind.tag()) };
+                let name =
+                    if path_kinds.len() == 1 { path.clone() } else { format!("{path}.${}", kind.tag()) };
                 fields.push(Field::new(name, kind.data_type(), true));
                 columns.push((path.clone(), *kind));
             }
@@ -308,7 +311,9 @@ mod tests {
         let eager = EventStoreOptions { tail_bytes: 1, tail_age: Duration::ZERO };
         let store = EventStore::open(dir.path(), eager).unwrap();
         let first: Vec<_> = (0..6)
-            .map(|i| event(json!({"user": {"plan": if i % 3 == 0 { "pro" } else { "free" }}, "price": i, "n": i})))
+            .map(|i| {
+                event(json!({"user": {"plan": if i % 3 == 0 { "pro" } else { "free" }}, "price": i, "n": i}))
+            })
             .collect();
         store.write(vec![(purchases(), first)], 0).await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -336,13 +341,16 @@ mod tests {
             rows(&store, r#"SELECT "user.plan", sum(price) FROM purchases GROUP BY 1 ORDER BY 1"#).await,
             [[json!("free"), json!(12.0)], [json!("pro"), json!(13.0)]]
         );
-        let drift = rows(&store, r#"SELECT "n.$num", "n.$str" FROM purchases WHERE price >= 5 ORDER BY price"#).await;
+        let drift =
+            rows(&store, r#"SELECT "n.$num", "n.$str" FROM purchases WHERE price >= 5 ORDER BY price"#).await;
         assert_eq!(drift, [[json!(5.0), Value::Null], [Value::Null, json!("ten")]]);
         let recent = r#"SELECT count(*) FROM purchases WHERE "keen.timestamp" >= now() - INTERVAL '7 days'"#;
         assert_eq!(rows(&store, recent).await, [[json!(0)]], "the events are from 2023");
-        let since = r#"SELECT count(*) FROM purchases WHERE "keen.timestamp" >= TIMESTAMP '2023-11-14T00:00:00Z'"#;
+        let since =
+            r#"SELECT count(*) FROM purchases WHERE "keen.timestamp" >= TIMESTAMP '2023-11-14T00:00:00Z'"#;
         assert_eq!(rows(&store, since).await, [[json!(7)]]);
-        let answer = run_sql(store.clone(), r#"SELECT "keen.timestamp" FROM purchases LIMIT 1"#).await.unwrap();
+        let answer =
+            run_sql(store.clone(), r#"SELECT "keen.timestamp" FROM purchases LIMIT 1"#).await.unwrap();
         assert_eq!(answer.columns, ["keen.timestamp"]);
         assert_eq!(answer.rows, [[json!("2023-11-14T22:13:20.000Z")]]);
     }

@@ -375,7 +375,10 @@ impl EventStore {
     }
 
     /// All of a collection's parts and its tail, at one instant (for SQL tables).
-    pub(crate) fn table_snapshot(&self, collection: &CollectionName) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>)> {
+    pub(crate) fn table_snapshot(
+        &self,
+        collection: &CollectionName,
+    ) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>)> {
         self.snapshot(collection, None)
     }
 
