@@ -12,7 +12,7 @@ use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
 use sb_events::query::timeframe::{TimeRange, Timezone, resolve};
-use sb_events::{CollectionName, EventStore};
+use sb_events::{AnalyzeError, CollectionName, EventStore};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
@@ -57,6 +57,14 @@ enum Scan {
 
 fn query(code: &'static str, message: impl Into<String>) -> CoreError {
     CoreError::Query { code, message: message.into() }
+}
+
+fn engine_error(error: AnalyzeError) -> CoreError {
+    match error {
+        AnalyzeError::Analysis(e) => query(e.keen_error_code(), e.to_string()),
+        AnalyzeError::Extraction(e) => query(e.keen_error_code(), e.to_string()),
+        AnalyzeError::Store(e) => CoreError::Events(e),
+    }
 }
 
 /// A sub-analysis of a multi-analysis: the query's parameters with the sub-analysis's own
@@ -206,8 +214,20 @@ impl Switchboard {
             Prepared::Funnel(funnel) => {
                 self.run_bounded(move || {
                     funnel.evaluate(|step| {
-                        let events = store.matching(&step.collection, step.range, &step.filters)?;
-                        Ok::<_, CoreError>(events.into_iter().map(|(_, e)| e).collect())
+                        let analysis = step.actor_analysis();
+                        let actors = store
+                            .analyze(
+                                &step.collection,
+                                step.range,
+                                Timezone::default(),
+                                &step.filters,
+                                &analysis,
+                            )
+                            .map_err(engine_error)?;
+                        Ok::<_, CoreError>(match actors {
+                            Value::Array(actors) => actors,
+                            _ => Vec::new(),
+                        })
                     })
                 })
                 .await?
@@ -294,11 +314,8 @@ impl PreparedScan {
             Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters)?)),
             Plan::Scan(scan) => scan,
         };
-        let events = store.matching(&collection, range, &filters)?;
         let evaluate = |analysis: &Analysis| {
-            analysis
-                .evaluate(events.iter().map(|(at, event)| (*at, event)), range, timezone)
-                .map_err(|e| query(e.keen_error_code(), e.to_string()))
+            store.analyze(&collection, range, timezone, &filters, analysis).map_err(engine_error)
         };
         match scan {
             Scan::Single(analysis) => evaluate(&analysis),
@@ -310,7 +327,7 @@ impl PreparedScan {
                 Ok(multi::merge(&results, grouped, series))
             }
             Scan::Extraction(extraction) => {
-                extraction.evaluate(events).map_err(|e| query(e.keen_error_code(), e.to_string()))
+                store.extract(&collection, range, &filters, &extraction).map_err(engine_error)
             }
         }
     }

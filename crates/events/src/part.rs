@@ -665,6 +665,58 @@ impl Shape {
     }
 }
 
+/// A property's value in one row of a part, read from its column without building JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Found<'a> {
+    Missing,
+    Null,
+    Str(&'a str),
+    /// A number, and whether it was written as an integer.
+    Num(f64, bool),
+    Bool(bool),
+    /// A list, or an integer a float cannot hold, as its JSON text.
+    Json(&'a str),
+    /// A timestamp string stored as Unix milliseconds (`keen.timestamp`, `keen.created_at`).
+    Time(i64),
+    /// An object, or any value of an event kept whole.
+    Value(Value),
+}
+
+/// Where a property path leads in one shape.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Missing,
+    Null,
+    Leaf {
+        column: usize,
+        mode: Mode,
+    },
+    /// An object or an event kept whole: the event is rebuilt to look the path up.
+    Whole,
+}
+
+impl Shape {
+    /// Follows `path` through nested objects, as a JSON lookup would (lists are not walked into).
+    fn resolve(&self, path: &[String]) -> Slot {
+        let mut shape = self;
+        for segment in path {
+            shape = match shape {
+                Shape::Object(fields) => match fields.iter().find(|(name, _)| name == segment) {
+                    Some((_, inner)) => inner,
+                    None => return Slot::Missing,
+                },
+                Shape::Raw => return Slot::Whole,
+                Shape::Null | Shape::Leaf { .. } => return Slot::Missing,
+            };
+        }
+        match shape {
+            Shape::Null => Slot::Null,
+            Shape::Leaf { column, mode } => Slot::Leaf { column: *column, mode: *mode },
+            Shape::Object(_) | Shape::Raw => Slot::Whole,
+        }
+    }
+}
+
 /// An open part file read by position (`pread`), so that concurrent scans of one part never
 /// disturb each other (handles from `File::try_clone` share one file offset).
 #[derive(Clone)]
@@ -823,6 +875,111 @@ impl PartFile {
         Ok(PartEvents { part: self, reader, range, buffer: std::collections::VecDeque::new() })
     }
 
+    /// Calls `each` with the row number, the timestamp and the values at `paths` of every row
+    /// in `range`, in timestamp order, reading only the columns those paths lead to (every
+    /// column only when a path leads into an object or an event kept whole, and then only
+    /// those rows are rebuilt).
+    pub(crate) fn scan<E: From<io::Error>>(
+        &self,
+        range: Option<TimeRange>,
+        paths: &[Vec<String>],
+        mut each: impl FnMut(usize, i64, &[Found<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let slots: Vec<Vec<Slot>> =
+            self.shapes.iter().map(|shape| paths.iter().map(|path| shape.resolve(path)).collect()).collect();
+        let whole = slots.iter().flatten().any(|slot| matches!(slot, Slot::Whole));
+        let mut columns = vec![TIMESTAMP, SHAPE];
+        if whole {
+            columns = (0..self.kinds.len()).collect();
+        } else {
+            columns.extend(slots.iter().flatten().filter_map(|slot| match slot {
+                Slot::Leaf { column, .. } => Some(*column),
+                _ => None,
+            }));
+            columns.sort_unstable();
+            columns.dedup();
+        }
+        let bad =
+            || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
+        let metadata = self.metadata.metadata();
+        let groups = self.row_groups(range);
+        // (first row, rows) of each row group read, to number the rows.
+        let spans: Vec<(usize, usize)> = groups
+            .iter()
+            .map(|&g| {
+                let first = (0..g).map(|i| metadata.row_group(i).num_rows() as usize).sum();
+                (first, metadata.row_group(g).num_rows() as usize)
+            })
+            .collect();
+        let (mut span, mut within) = (0, 0);
+        for batch in self.reader(groups, Some(columns.clone()), None)? {
+            let batch = batch.map_err(io::Error::other)?;
+            let view = ColumnsView::projected(&batch, &self.kinds, &columns);
+            let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
+            let shapes = batch.column(1).as_primitive::<UInt32Type>();
+            let mut found: Vec<Found<'_>> = Vec::with_capacity(paths.len());
+            for row in 0..batch.num_rows() {
+                while spans.get(span).is_some_and(|(_, rows)| within == *rows) {
+                    (span, within) = (span + 1, 0);
+                }
+                let number = spans.get(span).map_or(0, |(first, _)| first + within);
+                within += 1;
+                let timestamp_ms = timestamps.value(row);
+                if range.is_some_and(|r| !r.contains(timestamp_ms)) {
+                    continue;
+                }
+                let shape = shapes.value(row) as usize;
+                let row_slots = slots.get(shape).ok_or_else(bad)?;
+                let mut event: Option<Value> = None;
+                found.clear();
+                for (slot, path) in row_slots.iter().zip(paths) {
+                    found.push(match *slot {
+                        Slot::Missing => Found::Missing,
+                        Slot::Null => Found::Null,
+                        Slot::Leaf { column: TIMESTAMP, .. } => Found::Time(timestamp_ms),
+                        Slot::Leaf { column, mode } => view.found(column, mode, row).ok_or_else(bad)?,
+                        Slot::Whole => {
+                            if event.is_none() {
+                                event = Some(view.rebuild(&self.shapes[shape], row, timestamp_ms)?);
+                            }
+                            let value = path
+                                .iter()
+                                .try_fold(event.as_ref().unwrap_or(&Value::Null), |value, segment| {
+                                    value.as_object()?.get(segment)
+                                });
+                            match value {
+                                None => Found::Missing,
+                                Some(Value::Null) => Found::Null,
+                                Some(value) => Found::Value(value.clone()),
+                            }
+                        }
+                    });
+                }
+                each(number, timestamp_ms, &found)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The events at row numbers `rows` (ascending, as `scan` numbers them), in that order.
+    pub(crate) fn rows(&self, rows: &[usize]) -> io::Result<Vec<(i64, Value)>> {
+        let mut selectors = Vec::new();
+        let mut next = 0;
+        for &row in rows {
+            if row > next {
+                selectors.push(RowSelector::skip(row - next));
+            }
+            selectors.push(RowSelector::select(1));
+            next = row + 1;
+        }
+        let total = usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or_default();
+        if total > next {
+            selectors.push(RowSelector::skip(total - next));
+        }
+        let reader = self.reader(self.row_groups(None), None, Some(RowSelection::from(selectors)))?;
+        PartEvents { part: self, reader, range: None, buffer: std::collections::VecDeque::new() }.collect()
+    }
+
     /// The `limit` newest events (by timestamp), newest first; reads only the last rows.
     pub(crate) fn latest(&self, limit: usize) -> io::Result<Vec<(i64, Value)>> {
         let total = usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or_default();
@@ -979,19 +1136,42 @@ enum Typed<'a> {
 
 impl<'a> ColumnsView<'a> {
     fn new(batch: &'a RecordBatch, kinds: &[Kind]) -> ColumnsView<'a> {
-        let columns = kinds
-            .iter()
-            .zip(batch.columns())
-            .map(|(kind, array)| match kind {
-                Kind::Timestamp => array.as_primitive_opt::<TimestampMillisecondType>().map(Typed::Timestamp),
-                Kind::Str => array.as_string_opt::<i32>().map(Typed::Str),
-                Kind::Json => array.as_string_opt::<i32>().map(Typed::Json),
-                Kind::Num => array.as_primitive_opt::<Float64Type>().map(Typed::Num),
-                Kind::Bool => array.as_boolean_opt().map(Typed::Bool),
-                Kind::Shape => None,
-            })
-            .collect();
+        let columns =
+            kinds.iter().zip(batch.columns()).map(|(kind, array)| Self::typed(*kind, array)).collect();
         ColumnsView { columns }
+    }
+
+    /// The view of a batch read with a projection: `columns` are the file columns it holds,
+    /// in order; the others are absent.
+    fn projected(batch: &'a RecordBatch, kinds: &[Kind], columns: &[usize]) -> ColumnsView<'a> {
+        let mut view = ColumnsView { columns: (0..kinds.len()).map(|_| None).collect() };
+        for (position, &column) in columns.iter().enumerate() {
+            view.columns[column] = Self::typed(kinds[column], batch.column(position));
+        }
+        view
+    }
+
+    fn typed(kind: Kind, array: &'a ArrayRef) -> Option<Typed<'a>> {
+        match kind {
+            Kind::Timestamp => array.as_primitive_opt::<TimestampMillisecondType>().map(Typed::Timestamp),
+            Kind::Str => array.as_string_opt::<i32>().map(Typed::Str),
+            Kind::Json => array.as_string_opt::<i32>().map(Typed::Json),
+            Kind::Num => array.as_primitive_opt::<Float64Type>().map(Typed::Num),
+            Kind::Bool => array.as_boolean_opt().map(Typed::Bool),
+            Kind::Shape => None,
+        }
+    }
+
+    /// The value of a leaf column in `row`; None when the column is absent or the row null there.
+    fn found(&self, column: usize, mode: Mode, row: usize) -> Option<Found<'a>> {
+        Some(match self.columns.get(column)?.as_ref()? {
+            Typed::Timestamp(a) if a.is_valid(row) => Found::Time(a.value(row)),
+            Typed::Num(a) if a.is_valid(row) => Found::Num(a.value(row), matches!(mode, Mode::Integer)),
+            Typed::Bool(a) if a.is_valid(row) => Found::Bool(a.value(row)),
+            Typed::Str(a) if a.is_valid(row) => Found::Str(a.value(row)),
+            Typed::Json(a) if a.is_valid(row) => Found::Json(a.value(row)),
+            _ => return None,
+        })
     }
 
     fn rebuild(&self, shape: &Shape, row: usize, timestamp_ms: i64) -> io::Result<Value> {

@@ -27,8 +27,11 @@ use crate::collection::CollectionName;
 use crate::event::PreparedEvent;
 use crate::manifest::{Manifest, PartEntry};
 use crate::part::PartFile;
+use crate::query::analysis::Analysis;
+use crate::query::engine::{self, AnalyzeError, PartialCache};
+use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
-use crate::query::timeframe::TimeRange;
+use crate::query::timeframe::{TimeRange, Timezone};
 use crate::timestamp::parse_keen_timestamp;
 use crate::wal::Wal;
 use crate::{EventStoreError, compaction, schema};
@@ -77,7 +80,7 @@ impl StoredEvent {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
     }
 
-    fn from_value(timestamp_ms: i64, body: &Value) -> StoredEvent {
+    pub(crate) fn from_value(timestamp_ms: i64, body: &Value) -> StoredEvent {
         StoredEvent { timestamp_ms, json: serde_json::to_string(body).expect("JSON values serialise").into() }
     }
 }
@@ -228,6 +231,8 @@ pub struct EventStore {
     compactor: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     /// Held while open: a second process must not compact or write the same folder.
     lock: Mutex<Option<File>>,
+    /// Partial aggregates of queries, per part.
+    partials: Mutex<PartialCache>,
 }
 
 impl EventStore {
@@ -315,6 +320,7 @@ impl EventStore {
             writer: Mutex::new(Some(writer)),
             compactor: Mutex::new(Some((stop, compactor))),
             lock: Mutex::new(Some(lock)),
+            partials: Mutex::default(),
         })
     }
 
@@ -407,27 +413,31 @@ impl EventStore {
         Ok(total)
     }
 
-    /// The events of `collection` in `range` that pass every filter, parsed, as (timestamp,
-    /// event). CPU-bound: call it off the async reactor.
-    pub fn matching(
+    /// The `result` of `analysis` over the events of `collection` in `range` that pass every
+    /// filter, by the query engine (`query::engine`). CPU-bound: call it off the async reactor.
+    pub fn analyze(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+        timezone: Timezone,
+        filters: &[Filter],
+        analysis: &Analysis,
+    ) -> Result<Value, AnalyzeError> {
+        let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
+        engine::analyze(&parts, &tail, &self.partials, analysis, filters, range, timezone)
+    }
+
+    /// The `result` of `extraction` over the events of `collection` in `range` that pass every
+    /// filter (`query::engine::extract`). CPU-bound: call it off the async reactor.
+    pub fn extract(
         &self,
         collection: &CollectionName,
         range: Option<TimeRange>,
         filters: &[Filter],
-    ) -> Result<Vec<(i64, Value)>, EventStoreError> {
-        let passes = |(_, body): &(i64, Value)| filters.iter().all(|f| f.matches(body));
-        let Some((parts, tail)) = self.snapshot(collection, range) else { return Ok(Vec::new()) };
-        let mut found = Vec::new();
-        for part in parts {
-            for event in part.file.events(range).map_err(unreadable)? {
-                let event = event.map_err(unreadable)?;
-                if passes(&event) {
-                    found.push(event);
-                }
-            }
-        }
-        found.extend(tail.iter().map(|e| (e.timestamp_ms, e.body())).filter(passes));
-        Ok(found)
+        extraction: &Extraction,
+    ) -> Result<Value, AnalyzeError> {
+        let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
+        engine::extract(&parts, &tail, extraction, filters, range)
     }
 
     /// The `limit` newest events of a collection (by `keen.timestamp`; among equal times, the
@@ -826,7 +836,9 @@ mod tests {
         assert_eq!(store.count(&purchases(), None, &odd).unwrap(), 75);
         let day = TimeRange { start_ms: 1_704_758_400_000, end_ms: 1_704_844_800_000 };
         assert_eq!(store.count(&purchases(), Some(day), &[]).unwrap(), 50, "2024-01-09 only");
-        assert_eq!(store.matching(&purchases(), Some(day), &odd).unwrap().len(), 25);
+        let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
+        let extracted = store.extract(&purchases(), Some(day), &odd, &everything).unwrap();
+        assert_eq!(extracted.as_array().unwrap().len(), 25);
         let latest = store.latest(&purchases(), 3).unwrap();
         assert!(latest.iter().all(|e| e.body()["round"] == 0), "round 0 has the newest timestamps");
         assert_eq!(store.collections(), [(purchases(), 150)]);

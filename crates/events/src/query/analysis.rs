@@ -143,6 +143,12 @@ pub enum AnalysisError {
     LimitWithoutOrderBy,
     #[error("limit {value} is not a positive integer")]
     InvalidLimit { value: String },
+    #[error(
+        "the query needs more than {} MiB of memory for its groups and values; narrow its \
+         timeframe, filters or group_by",
+        super::engine::MEMORY_LIMIT >> 20
+    )]
+    MemoryLimit,
 }
 
 impl AnalysisError {
@@ -166,6 +172,7 @@ impl AnalysisError {
             | AnalysisError::InvalidOrderBy { .. }
             | AnalysisError::UnknownOrderByProperty { .. } => "InvalidOrderByError",
             AnalysisError::LimitWithoutOrderBy | AnalysisError::InvalidLimit { .. } => "InvalidLimitError",
+            AnalysisError::MemoryLimit => "QueryMemoryLimitError",
         }
     }
 }
@@ -174,21 +181,21 @@ impl AnalysisError {
 /// which the caller handles).
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    kind: AnalysisType,
+    pub(crate) kind: AnalysisType,
     /// None only for count, which ignores `target_property`.
-    target: Option<PropertyPath>,
+    pub(crate) target: Option<PropertyPath>,
     /// The rank used by median (50) and percentile, in hundredths of a percent.
-    percentile_hundredths: u64,
-    group_by: Vec<PropertyPath>,
+    pub(crate) percentile_hundredths: u64,
+    pub(crate) group_by: Vec<PropertyPath>,
     interval: Option<Interval>,
     order_by: Vec<OrderBy>,
     limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct PropertyPath {
-    name: String,
-    segments: Vec<String>,
+pub(crate) struct PropertyPath {
+    pub(crate) name: String,
+    pub(crate) segments: Vec<String>,
 }
 
 impl PropertyPath {
@@ -310,12 +317,7 @@ impl Analysis {
         range: Option<TimeRange>,
         timezone: Timezone,
     ) -> Result<Value, AnalysisError> {
-        let buckets = match self.interval {
-            Some(interval) => {
-                Some(buckets(range.ok_or(AnalysisError::MissingTimeframe)?, interval, timezone)?)
-            }
-            None => None,
-        };
+        let buckets = self.buckets(range, timezone)?;
         let mut groups = Groups::default();
         let mut cells: Vec<Vec<Cell<'a>>> = Vec::new();
         cells.resize_with(buckets.as_ref().map_or(1, Vec::len), Vec::new);
@@ -340,38 +342,58 @@ impl Analysis {
                 cell.values.push(value);
             }
         }
+        let empty = Cell::default();
+        Ok(self.present(buckets.as_deref(), &groups.values, |bucket, group| {
+            self.summarize(cells[bucket].get(group).unwrap_or(&empty))
+        }))
+    }
+
+    /// The interval buckets of `range` (None without an interval).
+    pub(crate) fn buckets(
+        &self,
+        range: Option<TimeRange>,
+        timezone: Timezone,
+    ) -> Result<Option<Vec<TimeRange>>, AnalysisError> {
+        self.interval
+            .map(|interval| buckets(range.ok_or(AnalysisError::MissingTimeframe)?, interval, timezone))
+            .transpose()
+    }
+
+    /// The `result` value from each bucket's and group's result (`result(bucket, group)`;
+    /// bucket 0 without an interval, group 0 without group_by): a series of buckets when
+    /// `buckets` is Some, each the plain result or the ordered and limited rows of `groups`.
+    pub(crate) fn present(
+        &self,
+        buckets: Option<&[TimeRange]>,
+        groups: &[Vec<Value>],
+        result: impl Fn(usize, usize) -> Value,
+    ) -> Value {
         let Some(buckets) = buckets else {
-            return Ok(self.bucket_result(&cells[0], &groups));
+            return self.rows(groups, |group| result(0, group));
         };
         let series = buckets
             .iter()
-            .zip(&cells)
-            .map(|(bucket, row)| {
+            .enumerate()
+            .map(|(index, bucket)| {
                 let mut timeframe = Map::new();
                 timeframe.insert("start".to_owned(), format_keen_timestamp(bucket.start_ms).into());
                 timeframe.insert("end".to_owned(), format_keen_timestamp(bucket.end_ms).into());
                 let mut entry = Map::new();
                 entry.insert("timeframe".to_owned(), Value::Object(timeframe));
-                entry.insert("value".to_owned(), self.bucket_result(row, &groups));
+                entry.insert("value".to_owned(), self.rows(groups, |group| result(index, group)));
                 Value::Object(entry)
             })
             .collect();
-        Ok(Value::Array(series))
+        Value::Array(series)
     }
 
     /// The plain result, or with group_by the ordered and limited rows for every group seen.
-    fn bucket_result(&self, row: &[Cell], groups: &Groups) -> Value {
-        let empty = Cell::default();
-        let cell = |index: usize| row.get(index).unwrap_or(&empty);
+    fn rows(&self, groups: &[Vec<Value>], result: impl Fn(usize) -> Value) -> Value {
         if self.group_by.is_empty() {
-            return self.summarize(cell(0));
+            return result(0);
         }
-        let mut rows: Vec<(&[Value], Value)> = groups
-            .values
-            .iter()
-            .enumerate()
-            .map(|(index, key)| (key.as_slice(), self.summarize(cell(index))))
-            .collect();
+        let mut rows: Vec<(&[Value], Value)> =
+            groups.iter().enumerate().map(|(index, key)| (key.as_slice(), result(index))).collect();
         rows.sort_by(|left, right| {
             self.order_by.iter().fold(Ordering::Equal, |ordering, order| {
                 ordering.then_with(|| compare_for_order(order.key(left), order.key(right), order.descending))

@@ -78,18 +78,27 @@ impl Extraction {
     /// projected to the property names if given (then `keen` only if named, §5.9).
     pub fn evaluate(&self, mut events: Vec<(i64, Value)>) -> Result<Value, ExtractionError> {
         events.sort_by_key(|(at, _)| *at);
-        if let Some(latest) = self.latest {
-            let skip = events.len().saturating_sub(latest.min(MAX_EXTRACTION));
-            events.drain(..skip);
+        let window = self.window(events.len())?;
+        Ok(self.present(events.drain(window).map(|(_, event)| event)))
+    }
+
+    /// Which of `matched` events, sorted oldest first, the extraction returns: the `latest`
+    /// ones, or all; an error when that is more than `MAX_EXTRACTION`.
+    pub fn window(&self, matched: usize) -> Result<std::ops::Range<usize>, ExtractionError> {
+        let start = self.latest.map_or(0, |latest| matched.saturating_sub(latest.min(MAX_EXTRACTION)));
+        if matched - start > MAX_EXTRACTION {
+            return Err(ExtractionError::TooMany(matched - start));
         }
-        if events.len() > MAX_EXTRACTION {
-            return Err(ExtractionError::TooMany(events.len()));
-        }
-        let rows = events.into_iter().map(|(_, event)| match &self.property_names {
+        Ok(start..matched)
+    }
+
+    /// The `result`: the events, or only their `property_names`.
+    pub fn present(&self, events: impl Iterator<Item = Value>) -> Value {
+        let rows = events.map(|event| match &self.property_names {
             None => event,
             Some(paths) => project(&event, paths),
         });
-        Ok(Value::Array(rows.collect()))
+        Value::Array(rows.collect())
     }
 }
 

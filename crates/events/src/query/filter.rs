@@ -167,8 +167,36 @@ impl Filter {
             Node::AnyOf(groups) => return groups.iter().any(|group| group.iter().all(|f| f.matches(event))),
             Node::Property { path, test } => (path, test),
         };
-        let found = compare::lookup(event, path);
-        match test {
+        test.passes(compare::lookup(event, path))
+    }
+
+    /// The filter's structure, for engines that look properties up themselves.
+    pub(crate) fn node(&self) -> FilterNode<'_> {
+        match &self.node {
+            Node::Property { path, .. } => FilterNode::Property(path),
+            Node::AnyOf(groups) => FilterNode::AnyOf(groups),
+        }
+    }
+
+    /// For a property filter: whether `found`, the value at its path (None: missing), passes.
+    /// An `or` has no single value and never passes here.
+    pub(crate) fn passes(&self, found: Option<&Value>) -> bool {
+        match &self.node {
+            Node::Property { test, .. } => test.passes(found),
+            Node::AnyOf(_) => false,
+        }
+    }
+}
+
+/// A filter seen from outside: one property's test, or an `or` of filter lists.
+pub(crate) enum FilterNode<'a> {
+    Property(&'a [String]),
+    AnyOf(&'a [Vec<Filter>]),
+}
+
+impl Test {
+    fn passes(&self, found: Option<&Value>) -> bool {
+        match self {
             Test::Eq(operand) => compare::equals(found, operand),
             Test::Ne(operand) => !compare::equals(found, operand),
             Test::Compare(comparison, operand) => compare::ordered(found, operand, |o| comparison.accepts(o)),

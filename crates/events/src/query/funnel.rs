@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::analysis::values::canonical;
+use super::analysis::{Analysis, AnalysisType};
 use super::filter::{Filter, parse_filters};
 use super::timeframe::{TimeRange, Timezone, resolve};
 use crate::CollectionName;
@@ -125,17 +126,19 @@ impl Funnel {
     }
 
     /// The response body: `result` (one count per step), `steps` echoed, and `actors` when a
-    /// step asked for them. `events(step)` gives the step's events (collection, timeframe and
-    /// filters applied), or the error that stops the funnel.
+    /// step asked for them. `actors(step)` gives the distinct values of the step's actor
+    /// property among its events (collection, timeframe and filters applied), in first-seen
+    /// order (`FunnelStep::actor_analysis` computes them), or the error that stops the funnel.
     pub fn evaluate<E>(
         &self,
-        mut events: impl FnMut(&FunnelStep) -> Result<Vec<Value>, E>,
+        mut actors_of_step: impl FnMut(&FunnelStep) -> Result<Vec<Value>, E>,
     ) -> Result<Map<String, Value>, E> {
         let mut survivors: Option<(HashSet<String>, Vec<Value>)> = None;
         let mut counts = Vec::with_capacity(self.steps.len());
         let mut actors = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
-            let did = actors_of(&events(step)?, &step.actor_property);
+            let values = actors_of_step(step)?;
+            let did: (HashSet<String>, Vec<Value>) = (values.iter().map(key_of).collect(), values);
             let matched: (HashSet<String>, Vec<Value>) = match &survivors {
                 None => did,
                 Some((keys, values)) => {
@@ -173,19 +176,14 @@ fn key_of(value: &Value) -> String {
     key
 }
 
-/// The distinct values of `path` among `events`, in first-seen order (missing and null skipped).
-fn actors_of(events: &[Value], path: &[String]) -> (HashSet<String>, Vec<Value>) {
-    let mut keys = HashSet::new();
-    let mut values = Vec::new();
-    for event in events {
-        let value = path.iter().try_fold(event, |v, segment| v.as_object()?.get(segment));
-        if let Some(value) = value.filter(|v| !v.is_null())
-            && keys.insert(key_of(value))
-        {
-            values.push(value.clone());
-        }
+impl FunnelStep {
+    /// The analysis whose result is the step's actors: `select_unique` of the actor property
+    /// (distinct values in first-seen order, missing and null skipped).
+    pub fn actor_analysis(&self) -> Analysis {
+        let params =
+            Map::from_iter([("target_property".to_owned(), Value::from(self.actor_property.join(".")))]);
+        Analysis::parse(AnalysisType::SelectUnique, &params).expect("an actor property is a property path")
     }
-    (keys, values)
 }
 
 #[cfg(test)]
@@ -196,13 +194,15 @@ mod tests {
         let params = json!({ "steps": steps });
         let funnel = Funnel::parse(params.as_object().unwrap(), 0).unwrap();
         let evaluated = funnel.evaluate(|step| {
-            Ok::<_, ()>(
-                data.iter()
-                    .filter(|(c, _)| *c == step.collection.as_str())
-                    .map(|(_, e)| e.clone())
-                    .filter(|e| step.filters.iter().all(|f| f.matches(e)))
-                    .collect(),
-            )
+            let events: Vec<&Value> = data
+                .iter()
+                .filter(|(c, _)| *c == step.collection.as_str())
+                .map(|(_, e)| e)
+                .filter(|e| step.filters.iter().all(|f| f.matches(e)))
+                .collect();
+            let actors =
+                step.actor_analysis().evaluate(events.into_iter().map(|e| (0, e)), None, Timezone::default());
+            Ok::<_, ()>(actors.unwrap().as_array().unwrap().clone())
         });
         evaluated.unwrap()
     }

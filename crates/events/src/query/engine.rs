@@ -1,0 +1,900 @@
+//! The query engine: Keen analyses computed part by part from the Parquet parts' columns, plus
+//! the not-yet-compacted tail, with each part's partial aggregates cached.
+//!
+//! A part is immutable, so what a query computes from it (its *partial*: the groups it saw,
+//! in order, and per interval bucket and group a mergeable aggregate) depends only on the part
+//! and on the query's shape within the part's time span. Partials are cached under that key:
+//! repeating a query (a dashboard refresh, a relative timeframe that moved on) reads only the
+//! parts it has not seen and the tail, and stays exact as events arrive, since new events are
+//! in the tail or in new parts. The tail is never cached.
+//!
+//! A scan reads only the columns the query's properties lead to (`PartFile::scan`); filters are
+//! tested once per distinct value in a part, so a filter on a low-cardinality property costs
+//! a hash lookup per row. Partials are merged in scan order (parts as the store lists them, then
+//! the tail), which keeps every order-dependent answer (groups and `select_unique` values in
+//! first-seen order, ties in minimum, maximum and percentiles) equal to the reference
+//! evaluator's (`Analysis::evaluate` over parsed events); the property test in `tests` checks
+//! this. Sums of floats, averages and standard deviations are added in another order, so they
+//! can differ from the reference's in the last bits.
+//!
+//! Memory is bounded: a query whose aggregates (distinct values, ranked values for medians,
+//! groups) would pass `MEMORY_LIMIT` fails with `QueryMemoryLimitError` instead of taking the
+//! server down.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+
+use serde_json::{Number, Value};
+
+use super::analysis::values::canonical;
+use super::analysis::{Analysis, AnalysisError, AnalysisType};
+use super::extraction::{Extraction, ExtractionError};
+use super::filter::{Filter, FilterNode};
+use super::timeframe::{TimeRange, Timezone};
+use crate::EventStoreError;
+use crate::part::{Found, PartFile};
+use crate::store::{Part, StoredEvent};
+use crate::timestamp::format_keen_timestamp;
+
+/// The most memory one query's aggregates may take.
+pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
+/// The most memory the cache of partials may take.
+const CACHE_BYTES: usize = 256 << 20;
+/// Distinct values remembered per filter and part; past it, values are tested every time.
+const MEMO_ENTRIES: usize = 65_536;
+
+/// Why a query could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    #[error(transparent)]
+    Extraction(#[from] ExtractionError),
+    #[error(transparent)]
+    Store(#[from] EventStoreError),
+}
+
+impl From<io::Error> for AnalyzeError {
+    fn from(error: io::Error) -> AnalyzeError {
+        AnalyzeError::Store(EventStoreError::Unavailable(format!("cannot read an event part: {error}")))
+    }
+}
+
+/// Recently used partials, by part file and query shape, within `CACHE_BYTES`.
+#[derive(Default)]
+pub(crate) struct PartialCache {
+    entries: HashMap<(String, String), (Arc<Partial>, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl PartialCache {
+    fn get(&mut self, key: &(String, String)) -> Option<Arc<Partial>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.entries.get_mut(key).map(|(partial, used)| {
+            *used = clock;
+            partial.clone()
+        })
+    }
+
+    fn put(&mut self, key: (String, String), partial: Arc<Partial>) {
+        if partial.bytes > CACHE_BYTES / 4 {
+            return;
+        }
+        self.clock += 1;
+        self.bytes += partial.bytes;
+        if let Some((old, _)) = self.entries.insert(key, (partial, self.clock)) {
+            self.bytes -= old.bytes;
+        }
+        while self.bytes > CACHE_BYTES {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((old, _)) = self.entries.remove(&oldest) {
+                self.bytes -= old.bytes;
+            }
+        }
+    }
+}
+
+/// A query ready to run: the analysis with its filters, the property paths it reads and the
+/// filters compiled against them.
+struct Plan<'q> {
+    analysis: &'q Analysis,
+    range: Option<TimeRange>,
+    buckets: Option<Vec<TimeRange>>,
+    paths: Vec<Vec<String>>,
+    target: Option<usize>,
+    groups: Vec<usize>,
+    checks: Vec<Check<'q>>,
+    leaves: usize,
+    /// What the partials depend on besides the part and its span.
+    identity: String,
+}
+
+/// A filter compiled against the plan's paths; `leaf` numbers the property tests for memos.
+enum Check<'q> {
+    Property { path: usize, leaf: usize, filter: &'q Filter },
+    AnyOf(Vec<Vec<Check<'q>>>),
+}
+
+impl<'q> Plan<'q> {
+    fn new(
+        analysis: &'q Analysis,
+        filters: &'q [Filter],
+        range: Option<TimeRange>,
+        timezone: Timezone,
+    ) -> Result<Plan<'q>, AnalysisError> {
+        let mut plan = Plan {
+            analysis,
+            range,
+            buckets: analysis.buckets(range, timezone)?,
+            paths: Vec::new(),
+            target: None,
+            groups: Vec::new(),
+            checks: Vec::new(),
+            leaves: 0,
+            identity: format!(
+                "{:?}|{:?}|{}|{:?}|{:?}",
+                analysis.kind,
+                analysis.target.as_ref().map(|t| &t.name),
+                analysis.percentile_hundredths,
+                analysis.group_by.iter().map(|g| &g.name).collect::<Vec<_>>(),
+                filters
+            ),
+        };
+        plan.target = analysis.target.as_ref().map(|target| plan.path(&target.segments));
+        plan.groups = analysis.group_by.iter().map(|group| plan.path(&group.segments)).collect();
+        plan.checks = filters.iter().map(|filter| plan.compile(filter)).collect();
+        Ok(plan)
+    }
+
+    fn path(&mut self, segments: &[String]) -> usize {
+        match self.paths.iter().position(|path| path == segments) {
+            Some(index) => index,
+            None => {
+                self.paths.push(segments.to_vec());
+                self.paths.len() - 1
+            }
+        }
+    }
+
+    fn compile(&mut self, filter: &'q Filter) -> Check<'q> {
+        match filter.node() {
+            FilterNode::Property(segments) => {
+                self.leaves += 1;
+                Check::Property { path: self.path(segments), leaf: self.leaves - 1, filter }
+            }
+            FilterNode::AnyOf(groups) => Check::AnyOf(
+                groups
+                    .iter()
+                    .map(|group| group.iter().map(|filter| self.compile(filter)).collect())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Runs `analysis` over `parts` (in the store's order) and then `tail`, both already limited to
+/// parts and events that may fall in `range`.
+pub(crate) fn analyze(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    cache: &std::sync::Mutex<PartialCache>,
+    analysis: &Analysis,
+    filters: &[Filter],
+    range: Option<TimeRange>,
+    timezone: Timezone,
+) -> Result<Value, AnalyzeError> {
+    let plan = Plan::new(analysis, filters, range, timezone)?;
+    let mut total = Partial::new(plan.buckets.clone().unwrap_or_default());
+    for part in parts {
+        let info = &part.entry.info;
+        let span = TimeRange { start_ms: info.min_ts, end_ms: info.max_ts.saturating_add(1) };
+        let clip = match range {
+            None => span,
+            Some(r) => {
+                TimeRange { start_ms: r.start_ms.max(span.start_ms), end_ms: r.end_ms.min(span.end_ms) }
+            }
+        };
+        if clip.start_ms >= clip.end_ms {
+            continue;
+        }
+        let local: Vec<TimeRange> = plan
+            .buckets
+            .iter()
+            .flatten()
+            .filter(|b| b.start_ms < clip.end_ms && b.end_ms > clip.start_ms)
+            .map(|b| TimeRange { start_ms: b.start_ms.max(clip.start_ms), end_ms: b.end_ms.min(clip.end_ms) })
+            .collect();
+        let key = (part.entry.file.clone(), format!("{}|{clip:?}|{local:?}", plan.identity));
+        let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        let partial = match cached {
+            Some(partial) => partial,
+            None => {
+                let partial = Arc::new(part_partial(&plan, &part.file, clip, local)?);
+                cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, partial.clone());
+                partial
+            }
+        };
+        total.absorb(&partial, plan.analysis)?;
+    }
+    let mut builder = Builder::new(&plan, plan.buckets.clone().unwrap_or_default());
+    let mut found = Vec::with_capacity(plan.paths.len());
+    for event in tail {
+        look_up(&event.body(), &plan.paths, &mut found);
+        builder.add(event.timestamp_ms, &found)?;
+    }
+    total.absorb(&builder.finish(), plan.analysis)?;
+    let groups: Vec<Vec<Value>> = total.groups.into_iter().map(|(_, values)| values).collect();
+    let empty = Acc::new(analysis.kind);
+    Ok(analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
+        total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
+    }))
+}
+
+/// The values at `paths` in a parsed event.
+fn look_up(body: &Value, paths: &[Vec<String>], found: &mut Vec<Found<'static>>) {
+    found.clear();
+    found.extend(paths.iter().map(|path| {
+        match path.iter().try_fold(body, |value, segment| value.as_object()?.get(segment)) {
+            None => Found::Missing,
+            Some(Value::Null) => Found::Null,
+            Some(value) => Found::Value(value.clone()),
+        }
+    }));
+}
+
+/// Runs `extraction` over `parts` and `tail` (as for `analyze`): finds the matching rows by
+/// their filter columns only, then rebuilds just the events returned.
+pub(crate) fn extract(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    extraction: &Extraction,
+    filters: &[Filter],
+    range: Option<TimeRange>,
+) -> Result<Value, AnalyzeError> {
+    let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
+    let plan = Plan::new(&count, filters, range, Timezone::default())?;
+    let mut memos = vec![HashMap::new(); plan.leaves];
+    let mut key = Vec::new();
+    // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
+    let mut matched: Vec<(i64, usize, usize)> = Vec::new();
+    for (source, part) in parts.iter().enumerate() {
+        part.file.scan(range, &plan.paths, |row, timestamp_ms, found| {
+            if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
+                matched.push((timestamp_ms, source, row));
+            }
+            Ok::<_, AnalyzeError>(())
+        })?;
+    }
+    let mut found = Vec::with_capacity(plan.paths.len());
+    for (row, event) in tail.iter().enumerate() {
+        if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
+            continue;
+        }
+        look_up(&event.body(), &plan.paths, &mut found);
+        if plan.checks.iter().all(|check| passes(check, &found, &mut memos, &mut key)) {
+            matched.push((event.timestamp_ms, parts.len(), row));
+        }
+    }
+    matched.sort_by_key(|(timestamp_ms, ..)| *timestamp_ms);
+    let chosen = &matched[extraction.window(matched.len())?];
+    let mut events: Vec<Option<Value>> = vec![None; chosen.len()];
+    for (source, part) in parts.iter().enumerate() {
+        let mut picks: Vec<(usize, usize)> = chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, from, _))| *from == source)
+            .map(|(position, (_, _, row))| (*row, position))
+            .collect();
+        if picks.is_empty() {
+            continue;
+        }
+        picks.sort_unstable();
+        let rows: Vec<usize> = picks.iter().map(|(row, _)| *row).collect();
+        for ((_, position), (_, body)) in picks.iter().zip(part.file.rows(&rows)?) {
+            events[*position] = Some(body);
+        }
+    }
+    for (position, (_, source, row)) in chosen.iter().enumerate() {
+        if *source == parts.len() {
+            events[position] = Some(tail[*row].body());
+        }
+    }
+    Ok(extraction.present(events.into_iter().flatten()))
+}
+
+/// The partial of one part within `clip`, over the `local` buckets.
+fn part_partial(
+    plan: &Plan<'_>,
+    file: &PartFile,
+    clip: TimeRange,
+    local: Vec<TimeRange>,
+) -> Result<Partial, AnalyzeError> {
+    let mut builder = Builder::new(plan, local);
+    file.scan(Some(clip), &plan.paths, |_, timestamp_ms, found| builder.add(timestamp_ms, found))?;
+    Ok(builder.finish())
+}
+
+/// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
+/// (one when there is no interval) and group an aggregate.
+pub(crate) struct Partial {
+    /// The buckets this partial covers, clipped to its span; empty without an interval.
+    buckets: Vec<TimeRange>,
+    /// Each group's canonical key and values.
+    groups: Vec<(Vec<u8>, Vec<Value>)>,
+    positions: HashMap<Vec<u8>, usize>,
+    cells: Vec<Vec<Acc>>,
+    /// About how much memory the partial holds.
+    bytes: usize,
+}
+
+impl Partial {
+    fn new(buckets: Vec<TimeRange>) -> Partial {
+        let rows = buckets.len().max(1);
+        Partial {
+            buckets,
+            groups: Vec::new(),
+            positions: HashMap::new(),
+            cells: (0..rows).map(|_| Vec::new()).collect(),
+            bytes: 512,
+        }
+    }
+
+    /// The position of the group with `key`, added with `values` (made on demand) if new.
+    fn group(&mut self, key: &[u8], values: impl FnOnce() -> Vec<Value>) -> usize {
+        if let Some(position) = self.positions.get(key) {
+            return *position;
+        }
+        let position = self.groups.len();
+        self.bytes += 2 * key.len() + 96;
+        self.groups.push((key.to_vec(), values()));
+        self.positions.insert(key.to_vec(), position);
+        position
+    }
+
+    fn cell(&mut self, bucket: usize, group: usize, kind: AnalysisType) -> &mut Acc {
+        let row = &mut self.cells[bucket];
+        if row.len() <= group {
+            self.bytes += (group + 1 - row.len()) * 64;
+            row.resize_with(group + 1, || Acc::new(kind));
+        }
+        &mut row[group]
+    }
+
+    /// Merges a later partial into this one (whose buckets are the query's). Its groups come
+    /// after the groups already seen, in its own first-seen order.
+    fn absorb(&mut self, other: &Partial, analysis: &Analysis) -> Result<(), AnalysisError> {
+        let positions: Vec<usize> =
+            other.groups.iter().map(|(key, values)| self.group(key, || values.clone())).collect();
+        for (local, row) in other.cells.iter().enumerate() {
+            let bucket = match other.buckets.get(local) {
+                None => 0,
+                Some(b) => match self.buckets.partition_point(|g| g.start_ms <= b.start_ms).checked_sub(1) {
+                    Some(index) => index,
+                    None => continue,
+                },
+            };
+            for (group, acc) in row.iter().enumerate() {
+                if acc.count == 0 {
+                    continue;
+                }
+                let position = positions.get(group).copied().unwrap_or(0);
+                let cell = self.cell(bucket, position, analysis.kind);
+                let before = cell.bytes();
+                cell.absorb(acc);
+                let grown = cell.bytes().saturating_sub(before);
+                self.bytes += grown;
+                if self.bytes > MEMORY_LIMIT {
+                    return Err(AnalysisError::MemoryLimit);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a partial row by row.
+struct Builder<'p, 'q> {
+    plan: &'p Plan<'q>,
+    partial: Partial,
+    memos: Vec<HashMap<Vec<u8>, bool>>,
+    key: Vec<u8>,
+}
+
+impl<'p, 'q> Builder<'p, 'q> {
+    fn new(plan: &'p Plan<'q>, buckets: Vec<TimeRange>) -> Builder<'p, 'q> {
+        Builder {
+            plan,
+            partial: Partial::new(buckets),
+            memos: vec![HashMap::new(); plan.leaves],
+            key: Vec::new(),
+        }
+    }
+
+    /// The partial, its ranked values sorted.
+    fn finish(mut self) -> Partial {
+        self.partial.cells.iter_mut().flatten().for_each(Acc::seal);
+        self.partial
+    }
+
+    fn add(&mut self, timestamp_ms: i64, found: &[Found<'_>]) -> Result<(), AnalyzeError> {
+        let plan = self.plan;
+        if plan.range.is_some_and(|r| !r.contains(timestamp_ms)) {
+            return Ok(());
+        }
+        if !plan.checks.iter().all(|check| passes(check, found, &mut self.memos, &mut self.key)) {
+            return Ok(());
+        }
+        let buckets = &self.partial.buckets;
+        let bucket = if plan.buckets.is_none() {
+            0
+        } else {
+            match buckets.partition_point(|b| b.start_ms <= timestamp_ms).checked_sub(1) {
+                Some(index) if buckets[index].contains(timestamp_ms) => index,
+                _ => return Ok(()),
+            }
+        };
+        let group = if plan.groups.is_empty() {
+            0
+        } else {
+            self.key.clear();
+            for (&path, segments) in plan.groups.iter().zip(&plan.analysis.group_by) {
+                if holds_object(&found[path]) {
+                    return Err(AnalysisError::GroupByObject { property: segments.name.clone() }.into());
+                }
+                group_key(&found[path], &mut self.key);
+            }
+            let key = std::mem::take(&mut self.key);
+            let position = self.partial.group(&key, || {
+                plan.groups.iter().map(|&path| to_json(&found[path]).unwrap_or(Value::Null)).collect()
+            });
+            self.key = key;
+            position
+        };
+        let kind = plan.analysis.kind;
+        let target = plan.target.map(|path| &found[path]);
+        let cell = self.partial.cell(bucket, group, kind);
+        let before = cell.bytes();
+        cell.add(target, &mut self.key);
+        let after = cell.bytes();
+        self.partial.bytes += after - before;
+        if self.partial.bytes > MEMORY_LIMIT {
+            return Err(AnalysisError::MemoryLimit.into());
+        }
+        Ok(())
+    }
+}
+
+fn passes(
+    check: &Check<'_>,
+    found: &[Found<'_>],
+    memos: &mut [HashMap<Vec<u8>, bool>],
+    key: &mut Vec<u8>,
+) -> bool {
+    match check {
+        Check::AnyOf(groups) => {
+            groups.iter().any(|group| group.iter().all(|check| passes(check, found, memos, key)))
+        }
+        Check::Property { path, leaf, filter } => {
+            let value = &found[*path];
+            if let Found::Value(value) = value {
+                return filter.passes(Some(value));
+            }
+            key.clear();
+            memo_key(value, key);
+            if let Some(known) = memos[*leaf].get(key.as_slice()) {
+                return *known;
+            }
+            let passed = filter.passes(to_json(value).as_ref());
+            if memos[*leaf].len() < MEMO_ENTRIES {
+                memos[*leaf].insert(key.clone(), passed);
+            }
+            passed
+        }
+    }
+}
+
+/// A number as the JSON it was stored as.
+fn number_value(number: f64, integer: bool) -> Value {
+    match integer {
+        true if number < 0.0 => Value::from(number as i64),
+        true => Value::from(number as u64),
+        false => Number::from_f64(number).map_or(Value::Null, Value::Number),
+    }
+}
+
+/// The JSON value found (None: missing).
+fn to_json(found: &Found<'_>) -> Option<Value> {
+    Some(match found {
+        Found::Missing => return None,
+        Found::Null => Value::Null,
+        Found::Str(text) => Value::String((*text).to_owned()),
+        Found::Num(number, integer) => number_value(*number, *integer),
+        Found::Bool(value) => Value::Bool(*value),
+        Found::Json(text) => serde_json::from_str(text).ok()?,
+        Found::Time(ms) => Value::String(format_keen_timestamp(*ms)),
+        Found::Value(value) => value.clone(),
+    })
+}
+
+/// Whether a group_by value is an object or a list holding one (which cannot be grouped by).
+fn holds_object(found: &Found<'_>) -> bool {
+    let check = |value: &Value| match value {
+        Value::Object(_) => true,
+        Value::Array(items) => items.iter().any(Value::is_object),
+        _ => false,
+    };
+    match found {
+        Found::Json(text) => serde_json::from_str::<Value>(text).is_ok_and(|value| check(&value)),
+        Found::Value(value) => check(value),
+        _ => false,
+    }
+}
+
+/// A key equal for values a filter cannot tell apart (missing and null differ; the integer
+/// flag is kept).
+fn memo_key(found: &Found<'_>, out: &mut Vec<u8>) {
+    match found {
+        Found::Missing => out.push(0xff),
+        Found::Num(number, integer) => {
+            out.push(if *integer { 0xfe } else { 0xfd });
+            out.extend_from_slice(&number.to_bits().to_le_bytes());
+        }
+        Found::Json(text) => text_key(0xfc, text, out),
+        other => group_key(other, out),
+    }
+}
+
+/// Appends a key equal for values the analyses treat as one (`canonical`): null and missing
+/// alike, numbers by value.
+fn group_key(found: &Found<'_>, out: &mut Vec<u8>) {
+    match found {
+        Found::Missing | Found::Null => out.push(0),
+        Found::Bool(value) => out.extend_from_slice(&[1, u8::from(*value)]),
+        Found::Num(number, _) => float_key(*number, out),
+        Found::Str(text) => text_key(4, text, out),
+        Found::Time(ms) => text_key(4, &format_keen_timestamp(*ms), out),
+        Found::Json(text) => match serde_json::from_str::<Value>(text) {
+            Ok(value) => value_key(&value, out),
+            Err(_) => text_key(5, text, out),
+        },
+        Found::Value(value) => value_key(value, out),
+    }
+}
+
+fn value_key(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.push(0),
+        Value::Bool(value) => out.extend_from_slice(&[1, u8::from(*value)]),
+        Value::Number(number) if number.is_f64() => float_key(number.as_f64().unwrap_or(f64::NAN), out),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => {
+                out.push(2);
+                out.extend_from_slice(&integer.to_le_bytes());
+            }
+            None => text_key(5, &number.to_string(), out),
+        },
+        Value::String(text) => text_key(4, text, out),
+        other => {
+            let mut text = String::new();
+            canonical(other, &mut text);
+            text_key(5, &text, out);
+        }
+    }
+}
+
+/// A float's key: whole values as the integer they equal (so 1.0 meets 1), as `canonical` does.
+fn float_key(number: f64, out: &mut Vec<u8>) {
+    if number.fract() == 0.0 && number.abs() < 9.2e18 {
+        out.push(2);
+        out.extend_from_slice(&(number as i64).to_le_bytes());
+    } else {
+        out.push(3);
+        out.extend_from_slice(&number.to_bits().to_le_bytes());
+    }
+}
+
+fn text_key(tag: u8, text: &str, out: &mut Vec<u8>) {
+    out.push(tag);
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// The value at 1-based `rank` in the stable sort of the runs' values taken in order (runs are
+/// each sorted; ties rank by run, then by place in the run): the least value with at least
+/// `rank` values at or below it, found by bisecting the order of floats, then the tie that
+/// falls on the rank.
+fn ranked(runs: &[Arc<Vec<(f64, Stored)>>], rank: usize) -> (f64, Stored) {
+    // Maps floats to integers in `total_cmp` order.
+    let order = |value: f64| {
+        let bits = value.to_bits();
+        if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+    };
+    let at_or_below =
+        |key: u64| runs.iter().map(|run| run.partition_point(|(v, _)| order(*v) <= key)).sum::<usize>();
+    let (mut low, mut high) = (0u64, u64::MAX);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if at_or_below(middle) >= rank {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    let mut needed =
+        rank - runs.iter().map(|run| run.partition_point(|(v, _)| order(*v) < low)).sum::<usize>();
+    for run in runs {
+        let first = run.partition_point(|(v, _)| order(*v) < low);
+        let ties = run.partition_point(|(v, _)| order(*v) <= low) - first;
+        if needed <= ties {
+            return run[first + needed - 1].clone();
+        }
+        needed -= ties;
+    }
+    unreachable!("rank {rank} is within the runs' values")
+}
+
+/// A numeric target value: its float, and how it was stored.
+#[derive(Debug, Clone)]
+enum Stored {
+    Integer,
+    Float,
+    Other(Value),
+}
+
+impl Stored {
+    fn value(&self, number: f64) -> Value {
+        match self {
+            Stored::Integer => number_value(number, true),
+            Stored::Float => number_value(number, false),
+            Stored::Other(value) => value.clone(),
+        }
+    }
+
+    fn as_i64(&self, number: f64) -> Option<i64> {
+        match self {
+            Stored::Integer => Some(number as i64),
+            Stored::Float => None,
+            Stored::Other(value) => value.as_i64(),
+        }
+    }
+}
+
+/// The number in a target value, if it is one.
+fn number(found: &Found<'_>) -> Option<(f64, Stored)> {
+    match found {
+        Found::Num(number, integer) => {
+            Some((*number, if *integer { Stored::Integer } else { Stored::Float }))
+        }
+        Found::Json(text) => match serde_json::from_str::<Value>(text).ok()? {
+            Value::Number(n) => Some((n.as_f64()?, Stored::Other(Value::Number(n)))),
+            _ => None,
+        },
+        Found::Value(Value::Number(n)) => Some((n.as_f64()?, Stored::Other(Value::Number(n.clone())))),
+        _ => None,
+    }
+}
+
+/// One bucket's and group's aggregate: the row count and the analysis's state.
+#[derive(Debug, Clone)]
+struct Acc {
+    count: u64,
+    state: State,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Count,
+    Sum {
+        integer: Option<i64>,
+        float: f64,
+    },
+    Minimum(Option<(f64, Stored)>),
+    Maximum(Option<(f64, Stored)>),
+    Mean {
+        n: u64,
+        sum: f64,
+    },
+    /// Welford's running mean and sum of squared deviations.
+    Deviation {
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
+    /// For median and percentile: values in scan order (`pending`), and sealed runs, each
+    /// sorted stably (ties in scan order) and shared with the cached partial it came from.
+    Ranked {
+        pending: Vec<(f64, Stored)>,
+        runs: Vec<Arc<Vec<(f64, Stored)>>>,
+    },
+    /// Distinct values by key; with `first`, the values in first-seen order (select_unique).
+    Unique {
+        seen: HashSet<Vec<u8>>,
+        first: Option<Vec<(Vec<u8>, Value)>>,
+        bytes: usize,
+    },
+}
+
+impl Acc {
+    fn new(kind: AnalysisType) -> Acc {
+        let state = match kind {
+            AnalysisType::Count => State::Count,
+            AnalysisType::Sum => State::Sum { integer: Some(0), float: 0.0 },
+            AnalysisType::Minimum => State::Minimum(None),
+            AnalysisType::Maximum => State::Maximum(None),
+            AnalysisType::Average => State::Mean { n: 0, sum: 0.0 },
+            AnalysisType::StandardDeviation => State::Deviation { n: 0, mean: 0.0, m2: 0.0 },
+            AnalysisType::Median | AnalysisType::Percentile => {
+                State::Ranked { pending: Vec::new(), runs: Vec::new() }
+            }
+            AnalysisType::CountUnique => State::Unique { seen: HashSet::new(), first: None, bytes: 0 },
+            AnalysisType::SelectUnique => {
+                State::Unique { seen: HashSet::new(), first: Some(Vec::new()), bytes: 0 }
+            }
+        };
+        Acc { count: 0, state }
+    }
+
+    /// About how much memory the state holds beyond its fixed size.
+    fn bytes(&self) -> usize {
+        match &self.state {
+            State::Ranked { pending, runs } => {
+                (pending.len() + runs.iter().map(|r| r.len()).sum::<usize>()) * 40
+            }
+            State::Unique { bytes, .. } => *bytes,
+            _ => 0,
+        }
+    }
+
+    /// Adds a row whose target value is `target` (None for count).
+    fn add(&mut self, target: Option<&Found<'_>>, key: &mut Vec<u8>) {
+        self.count += 1;
+        let Some(target) = target else { return };
+        if let State::Unique { seen, first, bytes } = &mut self.state {
+            if matches!(target, Found::Missing | Found::Null) {
+                return;
+            }
+            key.clear();
+            group_key(target, key);
+            if !seen.contains(key.as_slice()) {
+                seen.insert(key.clone());
+                *bytes += 2 * key.len() + 64;
+                if let Some(first) = first {
+                    first.push((key.clone(), to_json(target).unwrap_or(Value::Null)));
+                }
+            }
+            return;
+        }
+        let Some((value, stored)) = number(target) else { return };
+        match &mut self.state {
+            State::Count | State::Unique { .. } => {}
+            State::Sum { integer, float } => {
+                *integer = integer.and_then(|total| total.checked_add(stored.as_i64(value)?));
+                *float += value;
+            }
+            State::Minimum(best) => {
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_lt()) {
+                    *best = Some((value, stored));
+                }
+            }
+            State::Maximum(best) => {
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) {
+                    *best = Some((value, stored));
+                }
+            }
+            State::Mean { n, sum } => {
+                *n += 1;
+                *sum += value;
+            }
+            State::Deviation { n, mean, m2 } => {
+                *n += 1;
+                let delta = value - *mean;
+                *mean += delta / *n as f64;
+                *m2 += delta * (value - *mean);
+            }
+            State::Ranked { pending, .. } => pending.push((value, stored)),
+        }
+    }
+
+    /// Sorts the values added row by row into a run (stably: ties stay in scan order).
+    fn seal(&mut self) {
+        if let State::Ranked { pending, runs } = &mut self.state
+            && !pending.is_empty()
+        {
+            let mut run = std::mem::take(pending);
+            run.sort_by(|left, right| left.0.total_cmp(&right.0));
+            runs.push(Arc::new(run));
+        }
+    }
+
+    /// Merges the aggregate of later rows.
+    fn absorb(&mut self, other: &Acc) {
+        self.count += other.count;
+        match (&mut self.state, &other.state) {
+            (State::Sum { integer, float }, State::Sum { integer: more, float: more_float }) => {
+                *integer = integer.zip(*more).and_then(|(a, b)| a.checked_add(b));
+                *float += more_float;
+            }
+            (State::Minimum(best), State::Minimum(Some((value, stored))))
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_lt()) =>
+            {
+                *best = Some((*value, stored.clone()));
+            }
+            (State::Maximum(best), State::Maximum(Some((value, stored))))
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) =>
+            {
+                *best = Some((*value, stored.clone()));
+            }
+            (State::Mean { n, sum }, State::Mean { n: more, sum: more_sum }) => {
+                *n += more;
+                *sum += more_sum;
+            }
+            (State::Deviation { n, mean, m2 }, State::Deviation { n: nb, mean: mb, m2: m2b }) if *nb > 0 => {
+                let total = *n + nb;
+                let delta = mb - *mean;
+                *mean += delta * *nb as f64 / total as f64;
+                *m2 += m2b + delta * delta * (*n as f64) * (*nb as f64) / total as f64;
+                *n = total;
+            }
+            (State::Ranked { runs, .. }, State::Ranked { runs: more, .. }) => {
+                runs.extend(more.iter().cloned());
+            }
+            (State::Unique { seen, first, bytes }, State::Unique { seen: more, first: more_first, .. }) => {
+                match (first, more_first) {
+                    (Some(first), Some(more_first)) => {
+                        for (key, value) in more_first {
+                            if seen.insert(key.clone()) {
+                                *bytes += 2 * key.len() + 64;
+                                first.push((key.clone(), value.clone()));
+                            }
+                        }
+                    }
+                    _ => {
+                        for key in more {
+                            if seen.insert(key.clone()) {
+                                *bytes += key.len() + 64;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The analysis's answer for this cell, as the reference evaluator gives it.
+    fn result(&self, analysis: &Analysis) -> Value {
+        match &self.state {
+            State::Count => self.count.into(),
+            State::Sum { integer: Some(total), .. } => (*total).into(),
+            State::Sum { float, .. } => Value::from(*float),
+            State::Minimum(best) | State::Maximum(best) => {
+                best.as_ref().map_or(Value::Null, |(value, stored)| stored.value(*value))
+            }
+            State::Mean { n: 0, .. } | State::Deviation { n: 0, .. } => Value::Null,
+            State::Mean { n, sum } => Value::from(sum / *n as f64),
+            State::Deviation { n, m2, .. } => Value::from((m2.max(0.0) / *n as f64).sqrt()),
+            State::Ranked { runs, .. } => {
+                let total: usize = runs.iter().map(|run| run.len()).sum();
+                if total == 0 {
+                    return Value::Null;
+                }
+                let rank = (analysis.percentile_hundredths * total as u64).div_ceil(10_000).max(1);
+                let (value, stored) = ranked(runs, rank as usize);
+                stored.value(value)
+            }
+            State::Unique { seen, first: None, .. } => seen.len().into(),
+            State::Unique { first: Some(first), .. } => {
+                Value::Array(first.iter().map(|(_, value)| value.clone()).collect())
+            }
+        }
+    }
+}

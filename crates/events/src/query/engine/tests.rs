@@ -1,0 +1,289 @@
+//! The engine against the reference evaluator (`Analysis::evaluate` over parsed events): random
+//! events with drifting types spread over parts and the tail, random analyses, filters,
+//! groups, intervals and timeframes; every answer must be the same, cached or not.
+
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::{PartialCache, analyze, extract};
+use crate::manifest::PartEntry;
+use crate::part::{PartBuilder, PartFile};
+use crate::query::analysis::{Analysis, AnalysisType};
+use crate::query::extraction::Extraction;
+use crate::query::filter::parse_filters;
+use crate::query::timeframe::{TimeRange, Timezone};
+use crate::store::{Part, StoredEvent};
+
+const DAY_MS: i64 = 86_400_000;
+/// 2026-11-01T00:00:00Z.
+const START_MS: i64 = 1_793_491_200_000;
+
+/// A value whose JSON type drifts between events.
+fn drifting() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        3 => (-4i64..5).prop_map(|n| Some(json!(n))),
+        2 => (-4i64..5).prop_map(|n| Some(json!(n as f64 + 0.5))),
+        1 => Just(Some(json!(2.0))),
+        2 => prop::sample::select(vec!["x", "y", "z", "10"]).prop_map(|s| Some(json!(s))),
+        1 => any::<bool>().prop_map(|b| Some(json!(b))),
+        1 => Just(Some(Value::Null)),
+        1 => Just(Some(json!([1, "x"]))),
+        1 => Just(Some(json!({"b": 1}))),
+        1 => Just(Some(json!({}))),
+        1 => Just(Some(json!(9_007_199_254_740_993_i64))),
+        2 => Just(None),
+    ]
+}
+
+fn event() -> impl Strategy<Value = (i64, Value)> {
+    (
+        0..10 * DAY_MS,
+        drifting(),
+        prop_oneof![3 => (-3i64..8).prop_map(|n| Some(json!(n))), 1 => Just(Some(json!(1.25))), 1 => drifting()],
+        prop_oneof![4 => prop::sample::select(vec!["red", "blue", "green"]).prop_map(|s| Some(json!(s))), 1 => drifting()],
+        prop_oneof![2 => drifting().prop_map(|p| p.map(|p| json!({"p": p}))), 1 => drifting()],
+    )
+        .prop_map(|(offset, a, n, g, o)| {
+            let mut body = Map::new();
+            for (name, value) in [("a", a), ("n", n), ("g", g), ("o", o)] {
+                if let Some(value) = value {
+                    body.insert(name.to_owned(), value);
+                }
+            }
+            (START_MS + offset, Value::Object(body))
+        })
+}
+
+fn query() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
+    let kinds = vec![
+        "count",
+        "count_unique",
+        "minimum",
+        "maximum",
+        "sum",
+        "average",
+        "median",
+        "percentile",
+        "standard_deviation",
+        "select_unique",
+    ];
+    let filters = vec![
+        json!(null),
+        json!([{"property_name": "n", "operator": "gt", "property_value": 1}]),
+        json!([{"property_name": "g", "operator": "eq", "property_value": "red"}]),
+        json!([{"property_name": "a", "operator": "exists", "property_value": true}]),
+        json!([{"property_name": "a", "operator": "eq", "property_value": 1}]),
+        json!([{"property_name": "o.p", "operator": "in", "property_value": ["x", 2, null]}]),
+        json!([{"property_name": "a", "operator": "ne", "property_value": null}]),
+        json!([{"operator": "or", "operands": [
+            {"property_name": "g", "operator": "eq", "property_value": "blue"},
+            {"property_name": "n", "operator": "lt", "property_value": 0}]}]),
+        json!([{"property_name": "g", "operator": "regex", "property_value": "^(r|g)"},
+               {"property_name": "n", "operator": "gte", "property_value": 0}]),
+    ];
+    (
+        prop::sample::select(kinds),
+        prop::sample::select(vec!["n", "a", "o.p", "g", "o", "none"]),
+        prop::sample::select(vec![json!(null), json!("g"), json!("a"), json!(["g", "o.p"]), json!("n")]),
+        prop::sample::select(vec![json!(null), json!("daily"), json!("every_3_days")]),
+        prop::sample::select(filters),
+        prop::option::of((0..12 * DAY_MS, 1..12 * DAY_MS)),
+        prop::sample::select(vec![json!(null), json!({"property_name": "result", "direction": "DESC"})]),
+    )
+        .prop_map(|(kind, target, group_by, interval, filters, window, order_by)| {
+            let range = window.map(|(start, length)| TimeRange {
+                start_ms: START_MS - DAY_MS + start,
+                end_ms: START_MS - DAY_MS + start + length,
+            });
+            let mut params = json!({
+                "kind": kind, "target_property": target, "group_by": group_by, "filters": filters,
+                "percentile": 37.5,
+            });
+            if range.is_some() {
+                params["interval"] = interval;
+            }
+            if !params["group_by"].is_null() {
+                params["order_by"] = order_by;
+            }
+            (params, range)
+        })
+}
+
+/// Writes events into parts at the `cuts` (indexes into the sorted events); the rest is the tail.
+fn store(
+    dir: &std::path::Path,
+    events: &[(i64, Value)],
+    cuts: &[usize],
+) -> (Vec<Arc<Part>>, Vec<StoredEvent>) {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (n, &cut) in cuts.iter().enumerate() {
+        let cut = cut.clamp(start, events.len());
+        if cut == start {
+            continue;
+        }
+        let mut chunk = events[start..cut].to_vec();
+        chunk.sort_by_key(|(ts, _)| *ts);
+        let mut builder = PartBuilder::new();
+        for (ts, body) in &chunk {
+            builder.push(*ts, body);
+        }
+        let file = format!("part-{n}.parquet");
+        let info = builder.write(&dir.join(&file)).unwrap();
+        let part = PartFile::open(&dir.join(&file)).unwrap();
+        parts.push(Arc::new(Part { entry: PartEntry { file, info }, file: part }));
+        start = cut;
+    }
+    let tail = events[start..].iter().map(|(ts, body)| StoredEvent::from_value(*ts, body)).collect();
+    (parts, tail)
+}
+
+/// The reference answer: every event parsed back in scan order, then `Analysis::evaluate`.
+fn reference(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    analysis: &Analysis,
+    filters: &[crate::query::filter::Filter],
+    range: Option<TimeRange>,
+) -> Result<Value, String> {
+    let mut events = Vec::new();
+    for part in parts {
+        for event in part.file.events(range).unwrap() {
+            events.push(event.unwrap());
+        }
+    }
+    events.extend(
+        tail.iter()
+            .filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms)))
+            .map(|e| (e.timestamp_ms, e.body())),
+    );
+    let selected = events.iter().filter(|(_, body)| filters.iter().all(|f| f.matches(body)));
+    analysis
+        .evaluate(selected.map(|(ts, body)| (*ts, body)), range, Timezone::Offset(0))
+        .map_err(|e| e.to_string())
+}
+
+/// Equal JSON, floats within a relative 1e-9 (sums added in another order).
+fn same(left: &Value, right: &Value) -> bool {
+    match (left, right) {
+        (Value::Number(l), Value::Number(r)) if l.is_f64() || r.is_f64() => {
+            let (l, r) = (l.as_f64().unwrap(), r.as_f64().unwrap());
+            (l - r).abs() <= 1e-9 * l.abs().max(r.abs()).max(1.0)
+        }
+        (Value::Array(l), Value::Array(r)) => l.len() == r.len() && l.iter().zip(r).all(|(l, r)| same(l, r)),
+        (Value::Object(l), Value::Object(r)) => {
+            l.len() == r.len() && l.iter().zip(r).all(|((lk, lv), (rk, rv))| lk == rk && same(lv, rv))
+        }
+        _ => left == right,
+    }
+}
+
+fn run(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    cache: &Mutex<PartialCache>,
+    analysis: &Analysis,
+    filters: &[crate::query::filter::Filter],
+    range: Option<TimeRange>,
+) -> Result<Value, String> {
+    analyze(parts, tail, cache, analysis, filters, range, Timezone::Offset(0)).map_err(|e| e.to_string())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_engine_answers_as_the_reference_does(
+        events in prop::collection::vec(event(), 0..120),
+        cuts in prop::collection::vec(0usize..120, 0..4),
+        (params, range) in query(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let (parts, tail) = store(dir.path(), &events, &cuts);
+        let params = params.as_object().unwrap().clone();
+        let kind = AnalysisType::parse(params["kind"].as_str().unwrap()).unwrap();
+        let analysis = Analysis::parse(kind, &params).unwrap();
+        let filters = parse_filters(params.get("filters")).unwrap();
+        let cache = Mutex::new(PartialCache::default());
+        let expected = reference(&parts, &tail, &analysis, &filters, range);
+        for attempt in ["first run", "cached run"] {
+            let got = run(&parts, &tail, &cache, &analysis, &filters, range);
+            let agree = match (&got, &expected) {
+                (Ok(got), Ok(expected)) => same(got, expected),
+                (got, expected) => got == expected,
+            };
+            prop_assert!(agree, "{attempt}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn extraction_returns_what_the_reference_returns(
+        events in prop::collection::vec(event(), 0..120),
+        cuts in prop::collection::vec(0usize..120, 0..4),
+        (params, range) in query(),
+        latest in prop::option::of(1usize..30),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let (parts, tail) = store(dir.path(), &events, &cuts);
+        let filters = parse_filters(params.get("filters")).unwrap();
+        let mut request = Map::new();
+        if let Some(latest) = latest {
+            request.insert("latest".into(), json!(latest));
+        }
+        let extraction = Extraction::parse(&request).unwrap();
+        let mut matched = Vec::new();
+        for part in &parts {
+            matched.extend(part.file.events(range).unwrap().map(Result::unwrap));
+        }
+        matched.extend(tail.iter().filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms))).map(|e| (e.timestamp_ms, e.body())));
+        matched.retain(|(_, body)| filters.iter().all(|f| f.matches(body)));
+        let expected = extraction.evaluate(matched).unwrap();
+        let got = extract(&parts, &tail, &extraction, &filters, range).unwrap();
+        prop_assert_eq!(got, expected);
+    }
+}
+
+#[test]
+fn a_cached_query_stays_exact_as_events_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let colours = ["red", "blue"];
+    let events: Vec<(i64, Value)> =
+        (0..50).map(|i| (START_MS + i * 3_600_000, json!({"n": i, "g": colours[i as usize % 2]}))).collect();
+    let (parts, mut tail) = store(dir.path(), &events, &[20, 40]);
+    let params = json!({"target_property": "n", "group_by": "g"}).as_object().unwrap().clone();
+    let analysis = Analysis::parse(AnalysisType::Sum, &params).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    let before = run(&parts, &tail, &cache, &analysis, &[], None).unwrap();
+    assert_eq!(before, json!([{"g": "red", "result": 600}, {"g": "blue", "result": 625}]));
+    tail.push(StoredEvent::from_value(START_MS, &json!({"n": 1000, "g": "green"})));
+    let after = run(&parts, &tail, &cache, &analysis, &[], None).unwrap();
+    assert_eq!(after, reference(&parts, &tail, &analysis, &[], None).unwrap());
+    assert_eq!(after[2], json!({"g": "green", "result": 1000}));
+}
+
+#[test]
+fn events_kept_whole_are_read_through_their_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide: Map<String, Value> = (0..5000).map(|i| (format!("p{i}"), json!(i))).collect();
+    let mut events = vec![(START_MS, json!({"n": 5, "g": "red"}))];
+    let mut wide = Value::Object(wide);
+    wide["n"] = json!(7);
+    wide["g"] = json!("red");
+    events.push((START_MS + 1, wide));
+    let (parts, tail) = store(dir.path(), &events, &[2]);
+    let params = json!({"target_property": "n", "group_by": "g"}).as_object().unwrap().clone();
+    let analysis = Analysis::parse(AnalysisType::Sum, &params).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    let got = run(&parts, &tail, &cache, &analysis, &[], None).unwrap();
+    assert_eq!(got, json!([{"g": "red", "result": 12}]));
+}
