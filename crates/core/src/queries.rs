@@ -3,7 +3,7 @@
 //! each analysis's own parameters by its module in `sb_events::query`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sb_events::query::analysis::{Analysis, AnalysisType};
@@ -37,13 +37,14 @@ impl Default for QueryLimits {
 
 /// What a query computes.
 enum Plan {
-    /// A count without groups or series: timestamps only, no event parsed without filters.
-    PlainCount,
-    /// Anything computed from the selected events themselves.
+    /// A count without groups or series: without filters, from row-group statistics and
+    /// timestamps; with filters, by the engine.
+    PlainCount(Analysis),
+    /// Anything else: computed by the engine.
     Scan(Scan),
 }
 
-/// A computation over the selected, parsed events.
+/// A computation over the selected events.
 enum Scan {
     Single(Analysis),
     Extraction(Extraction),
@@ -63,6 +64,7 @@ fn engine_error(error: AnalyzeError) -> CoreError {
     match error {
         AnalyzeError::Analysis(e) => query(e.keen_error_code(), e.to_string()),
         AnalyzeError::Extraction(e) => query(e.keen_error_code(), e.to_string()),
+        AnalyzeError::Stopped => query("QueryTimeoutError", "the query was stopped at its deadline"),
         AnalyzeError::Store(e) => CoreError::Events(e),
     }
 }
@@ -105,7 +107,7 @@ fn plan(analysis: &str, parameters: &Map<String, Value>, has_timeframe: bool) ->
         let parsed =
             Analysis::parse(kind, parameters).map_err(|e| query(e.keen_error_code(), e.to_string()))?;
         return Ok(if kind == AnalysisType::Count && !grouped && !series {
-            Plan::PlainCount
+            Plan::PlainCount(parsed)
         } else {
             Plan::Scan(Scan::Single(parsed))
         });
@@ -141,11 +143,12 @@ impl Switchboard {
     }
 
     /// Runs CPU-bound query work on the blocking pool, in one of the query slots, within the
-    /// deadline. Past the deadline the client gets `QueryTimeoutError`; the work finishes in
-    /// the background still holding its slot, so abandoned queries cannot pile up.
+    /// deadline. Past the deadline the client gets `QueryTimeoutError` and the flag given to
+    /// `work` is raised, so that the engine stops; until it has, the work keeps its slot, so
+    /// abandoned queries cannot pile up.
     async fn run_bounded<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&AtomicBool) -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let limits = &self.inner.queries;
         let timeout = Duration::from_millis(limits.timeout_ms.load(Ordering::Relaxed));
@@ -161,14 +164,19 @@ impl Switchboard {
             .await
             .map_err(|_| timed_out())?
             .map_err(|_| CoreError::Secret("the query slots are closed".into()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let raised = stop.clone();
         let running = tokio::task::spawn_blocking(move || {
             let _slot = permit;
-            work()
+            work(&raised)
         });
-        tokio::time::timeout_at(deadline, running)
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|_| CoreError::Secret("the query was interrupted".into()))
+        match tokio::time::timeout_at(deadline, running).await {
+            Ok(done) => done.map_err(|_| CoreError::Secret("the query was interrupted".into())),
+            Err(_) => {
+                stop.store(true, Ordering::Relaxed);
+                Err(timed_out())
+            }
+        }
     }
 
     /// Runs a read-only SQL query over the workspace's collections (see `sb_events::run_sql`),
@@ -180,7 +188,7 @@ impl Switchboard {
         }
         let store = self.event_store(access.workspace()).await?;
         let answer = self
-            .run_bounded(move || {
+            .run_bounded(move |_| {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
                 let runtime =
                     runtime.map_err(|e| CoreError::Secret(format!("cannot start a SQL runtime: {e}")))?;
@@ -212,7 +220,7 @@ impl Switchboard {
         let store = self.event_store(access.workspace()).await?;
         match prepared {
             Prepared::Funnel(funnel) => {
-                self.run_bounded(move || {
+                self.run_bounded(move |stop| {
                     funnel.evaluate(|step| {
                         let analysis = step.actor_analysis();
                         let actors = store
@@ -222,6 +230,7 @@ impl Switchboard {
                                 Timezone::default(),
                                 &step.filters,
                                 &analysis,
+                                stop,
                             )
                             .map_err(engine_error)?;
                         Ok::<_, CoreError>(match actors {
@@ -233,7 +242,7 @@ impl Switchboard {
                 .await?
             }
             Prepared::Scan(scan) => {
-                let result = self.run_bounded(move || scan.run(&store)).await??;
+                let result = self.run_bounded(move |stop| scan.run(&store, stop)).await??;
                 Ok(Map::from_iter([("result".to_owned(), result)]))
             }
         }
@@ -308,14 +317,17 @@ fn prepare(
 
 impl PreparedScan {
     /// Evaluates the query over `store`'s events (CPU work: on the blocking pool).
-    fn run(self, store: &EventStore) -> Result<Value, CoreError> {
+    fn run(self, store: &EventStore, stop: &AtomicBool) -> Result<Value, CoreError> {
         let PreparedScan { collection, range, timezone, filters, plan } = self;
         let scan = match plan {
-            Plan::PlainCount => return Ok(Value::from(store.count(&collection, range, &filters)?)),
+            Plan::PlainCount(_) if filters.is_empty() => {
+                return Ok(Value::from(store.count(&collection, range)?));
+            }
+            Plan::PlainCount(analysis) => Scan::Single(analysis),
             Plan::Scan(scan) => scan,
         };
         let evaluate = |analysis: &Analysis| {
-            store.analyze(&collection, range, timezone, &filters, analysis).map_err(engine_error)
+            store.analyze(&collection, range, timezone, &filters, analysis, stop).map_err(engine_error)
         };
         match scan {
             Scan::Single(analysis) => evaluate(&analysis),
@@ -327,7 +339,7 @@ impl PreparedScan {
                 Ok(multi::merge(&results, grouped, series))
             }
             Scan::Extraction(extraction) => {
-                store.extract(&collection, range, &filters, &extraction).map_err(engine_error)
+                store.extract(&collection, range, &filters, &extraction, stop).map_err(engine_error)
             }
         }
     }

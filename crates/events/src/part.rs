@@ -57,8 +57,10 @@ const FIXED: [(&str, Kind); 3] =
 const MAX_COLUMNS: usize = 4096;
 /// Rows per row group: the unit that time-range pruning skips.
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// Rows decoded at a time when reading.
+/// Rows decoded at a time when reading whole events.
 const BATCH_ROWS: usize = 1024;
+/// Rows decoded at a time when reading some columns only (scans).
+const PROJECTED_BATCH_ROWS: usize = 8192;
 /// Footer key of the part's columns and shapes.
 const LAYOUT_KEY: &str = "switchboard.layout";
 /// The shape of an event kept whole.
@@ -854,7 +856,7 @@ impl PartFile {
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.metadata.clone())
                 .with_row_groups(row_groups)
-                .with_batch_size(BATCH_ROWS);
+                .with_batch_size(if columns.is_some() { PROJECTED_BATCH_ROWS } else { BATCH_ROWS });
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }

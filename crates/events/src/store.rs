@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -388,33 +388,25 @@ impl EventStore {
         self.snapshot(collection, None)
     }
 
-    /// How many events of `collection` fall in `range` and pass every filter. CPU-bound:
-    /// call it off the async reactor.
+    /// How many events of `collection` fall in `range`: from the parts' row-group statistics
+    /// where a row group lies inside it, else from timestamps. CPU-bound: call it off the async
+    /// reactor.
     pub fn count(
         &self,
         collection: &CollectionName,
         range: Option<TimeRange>,
-        filters: &[Filter],
     ) -> Result<u64, EventStoreError> {
-        let passes = |body: &Value| filters.iter().all(|f| f.matches(body));
         let Some((parts, tail)) = self.snapshot(collection, range) else { return Ok(0) };
-        let mut total = tail.iter().filter(|e| filters.is_empty() || passes(&e.body())).count() as u64;
+        let mut total = tail.len() as u64;
         for part in parts {
-            total += if filters.is_empty() {
-                part.file.count(range).map_err(unreadable)?
-            } else {
-                let mut matched = 0;
-                for event in part.file.events(range).map_err(unreadable)? {
-                    matched += u64::from(passes(&event.map_err(unreadable)?.1));
-                }
-                matched
-            };
+            total += part.file.count(range).map_err(unreadable)?;
         }
         Ok(total)
     }
 
     /// The `result` of `analysis` over the events of `collection` in `range` that pass every
-    /// filter, by the query engine (`query::engine`). CPU-bound: call it off the async reactor.
+    /// filter, by the query engine (`query::engine`); it gives up with `AnalyzeError::Stopped`
+    /// once `stop` is raised. CPU-bound: call it off the async reactor.
     pub fn analyze(
         &self,
         collection: &CollectionName,
@@ -422,22 +414,27 @@ impl EventStore {
         timezone: Timezone,
         filters: &[Filter],
         analysis: &Analysis,
+        stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
         let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
-        engine::analyze(&parts, &tail, &self.partials, analysis, filters, range, timezone)
+        let query = engine::Query { filters, range, timezone, stop };
+        engine::analyze(&parts, &tail, &self.partials, analysis, &query)
     }
 
     /// The `result` of `extraction` over the events of `collection` in `range` that pass every
-    /// filter (`query::engine::extract`). CPU-bound: call it off the async reactor.
+    /// filter (`query::engine::extract`), or `AnalyzeError::Stopped` once `stop` is raised.
+    /// CPU-bound: call it off the async reactor.
     pub fn extract(
         &self,
         collection: &CollectionName,
         range: Option<TimeRange>,
         filters: &[Filter],
         extraction: &Extraction,
+        stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
         let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
-        engine::extract(&parts, &tail, extraction, filters, range)
+        let query = engine::Query { filters, range, timezone: Timezone::default(), stop };
+        engine::extract(&parts, &tail, extraction, &query)
     }
 
     /// The `limit` newest events of a collection (by `keen.timestamp`; among equal times, the
@@ -795,7 +792,7 @@ mod tests {
         let stored =
             store.write(vec![(purchases(), vec![event(json!({"n": 1})), event(json!({"n": 2}))])], 0).await;
         assert_eq!(stored.unwrap(), vec![vec![true, true]]);
-        assert_eq!(store.count(&purchases(), None, &[]).unwrap(), 2);
+        assert_eq!(store.count(&purchases(), None).unwrap(), 2);
         store.close();
         let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
         let ns: Vec<_> =
@@ -833,11 +830,17 @@ mod tests {
             {"property_name": "odd", "operator": "eq", "property_value": true}
         ])))
         .unwrap();
-        assert_eq!(store.count(&purchases(), None, &odd).unwrap(), 75);
+        let count =
+            Analysis::parse(crate::query::analysis::AnalysisType::Count, &serde_json::Map::new()).unwrap();
+        let no_stop = AtomicBool::new(false);
+        let odd_count =
+            store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap();
+        assert_eq!(odd_count, 75);
         let day = TimeRange { start_ms: 1_704_758_400_000, end_ms: 1_704_844_800_000 };
-        assert_eq!(store.count(&purchases(), Some(day), &[]).unwrap(), 50, "2024-01-09 only");
+        assert_eq!(store.count(&purchases(), Some(day)).unwrap(), 50, "2024-01-09 only");
         let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
-        let extracted = store.extract(&purchases(), Some(day), &odd, &everything).unwrap();
+        let extracted =
+            store.extract(&purchases(), Some(day), &odd, &everything, &AtomicBool::new(false)).unwrap();
         assert_eq!(extracted.as_array().unwrap().len(), 25);
         let latest = store.latest(&purchases(), 3).unwrap();
         assert!(latest.iter().all(|e| e.body()["round"] == 0), "round 0 has the newest timestamps");
@@ -911,7 +914,7 @@ mod tests {
         std::fs::write(dir.path().join("manifest.json.next"), b"{\"version\"").unwrap();
         std::fs::write(wal_path(dir.path(), 0), b"old").unwrap();
         let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
-        assert_eq!(reopened.count(&purchases(), None, &[]).unwrap(), 1);
+        assert_eq!(reopened.count(&purchases(), None).unwrap(), 1);
         assert!(!dir.path().join(PARTS).join("0000000099.parquet").exists());
         assert!(!dir.path().join("manifest.json.next").exists());
         assert!(!wal_path(dir.path(), 0).exists());
@@ -959,7 +962,7 @@ mod tests {
             stored += write.await.unwrap()[0].iter().filter(|kept| **kept).count();
         }
         assert_eq!(stored, 1);
-        assert_eq!(store.count(&purchases(), None, &[]).unwrap(), 1);
+        assert_eq!(store.count(&purchases(), None).unwrap(), 1);
         let later = 1_700_000_000_000 + UNIQUENESS_WINDOW_MS;
         let again =
             store.write(vec![(purchases(), vec![event(json!({"keen": {"uniqueness_token": "t"}}))])], later);
@@ -1001,6 +1004,6 @@ mod tests {
         let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
         let error = store.write(vec![(purchases(), vec![event(json!({"n": 1}))])], 0).await.unwrap_err();
         assert!(error.to_string().contains("cannot write the event log"), "{error}");
-        assert_eq!(store.count(&purchases(), None, &[]).unwrap(), 0, "nothing unacknowledged is visible");
+        assert_eq!(store.count(&purchases(), None).unwrap(), 0, "nothing unacknowledged is visible");
     }
 }

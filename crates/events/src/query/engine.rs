@@ -27,6 +27,7 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Number, Value};
 
@@ -43,9 +44,14 @@ use crate::timestamp::format_keen_timestamp;
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
 /// The most memory the cache of partials may take.
-const CACHE_BYTES: usize = 256 << 20;
+const CACHE_BYTES: usize = 512 << 20;
 /// Distinct values remembered per filter and part; past it, values are tested every time.
 const MEMO_ENTRIES: usize = 65_536;
+
+/// Maps and sets keyed by values, hashed per row: a fast hash (keys are never attacker-chosen
+/// beyond a query's own data, and the maps live only as long as a query or a cached partial).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Why a query could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +62,17 @@ pub enum AnalyzeError {
     Extraction(#[from] ExtractionError),
     #[error(transparent)]
     Store(#[from] EventStoreError),
+    /// The caller raised the stop flag (the query's deadline passed).
+    #[error("the query was stopped")]
+    Stopped,
+}
+
+/// What every query has: its filters, timeframe and timezone, and the flag that stops it.
+pub(crate) struct Query<'q> {
+    pub filters: &'q [Filter],
+    pub range: Option<TimeRange>,
+    pub timezone: Timezone,
+    pub stop: &'q AtomicBool,
 }
 
 impl From<io::Error> for AnalyzeError {
@@ -188,12 +205,12 @@ pub(crate) fn analyze(
     tail: &[StoredEvent],
     cache: &std::sync::Mutex<PartialCache>,
     analysis: &Analysis,
-    filters: &[Filter],
-    range: Option<TimeRange>,
-    timezone: Timezone,
+    query: &Query<'_>,
 ) -> Result<Value, AnalyzeError> {
-    let plan = Plan::new(analysis, filters, range, timezone)?;
-    let mut total = Partial::new(plan.buckets.clone().unwrap_or_default());
+    let range = query.range;
+    let plan = Plan::new(analysis, query.filters, range, query.timezone)?;
+    // Each part's span within the timeframe, its buckets there, and its cache key.
+    let mut jobs = Vec::with_capacity(parts.len());
     for part in parts {
         let info = &part.entry.info;
         let span = TimeRange { start_ms: info.min_ts, end_ms: info.max_ts.saturating_add(1) };
@@ -215,17 +232,50 @@ pub(crate) fn analyze(
             .collect();
         let key = (part.entry.file.clone(), format!("{}|{clip:?}|{local:?}", plan.identity));
         let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        jobs.push((part, clip, local, key, cached));
+    }
+    // The parts not in the cache are read in parallel, one thread per core.
+    let missing: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].4.is_none()).collect();
+    let computed: Vec<std::sync::Mutex<Option<Result<Partial, AnalyzeError>>>> =
+        missing.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&job) = missing.get(i) else { break };
+            let (part, clip, local, ..) = &jobs[job];
+            let partial = part_partial(&plan, &part.file, *clip, local.clone(), query.stop);
+            *computed[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(partial);
+        }
+    };
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
+    if workers > 1 {
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(work);
+            }
+        });
+    } else {
+        work();
+    }
+    let mut computed = computed.into_iter();
+    let mut total = Partial::new(plan.buckets.clone().unwrap_or_default());
+    for (_, _, _, key, cached) in jobs {
         let partial = match cached {
             Some(partial) => partial,
             None => {
-                let partial = Arc::new(part_partial(&plan, &part.file, clip, local)?);
+                let partial = computed
+                    .next()
+                    .and_then(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
+                    .expect("every missing part was computed")?;
+                let partial = Arc::new(partial);
                 cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, partial.clone());
                 partial
             }
         };
         total.absorb(&partial, plan.analysis)?;
     }
-    let mut builder = Builder::new(&plan, plan.buckets.clone().unwrap_or_default());
+    let mut builder = Builder::new(&plan, plan.buckets.clone().unwrap_or_default(), query.stop);
     let mut found = Vec::with_capacity(plan.paths.len());
     for event in tail {
         look_up(&event.body(), &plan.paths, &mut found);
@@ -257,17 +307,20 @@ pub(crate) fn extract(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
     extraction: &Extraction,
-    filters: &[Filter],
-    range: Option<TimeRange>,
+    query: &Query<'_>,
 ) -> Result<Value, AnalyzeError> {
+    let range = query.range;
     let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
-    let plan = Plan::new(&count, filters, range, Timezone::default())?;
-    let mut memos = vec![HashMap::new(); plan.leaves];
+    let plan = Plan::new(&count, query.filters, range, query.timezone)?;
+    let mut memos = vec![FastMap::default(); plan.leaves];
     let mut key = Vec::new();
     // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
     let mut matched: Vec<(i64, usize, usize)> = Vec::new();
     for (source, part) in parts.iter().enumerate() {
         part.file.scan(range, &plan.paths, |row, timestamp_ms, found| {
+            if query.stop.load(Ordering::Relaxed) {
+                return Err(AnalyzeError::Stopped);
+            }
             if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
                 matched.push((timestamp_ms, source, row));
             }
@@ -276,6 +329,9 @@ pub(crate) fn extract(
     }
     let mut found = Vec::with_capacity(plan.paths.len());
     for (row, event) in tail.iter().enumerate() {
+        if query.stop.load(Ordering::Relaxed) {
+            return Err(AnalyzeError::Stopped);
+        }
         if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
             continue;
         }
@@ -317,8 +373,9 @@ fn part_partial(
     file: &PartFile,
     clip: TimeRange,
     local: Vec<TimeRange>,
+    stop: &AtomicBool,
 ) -> Result<Partial, AnalyzeError> {
-    let mut builder = Builder::new(plan, local);
+    let mut builder = Builder::new(plan, local, stop);
     file.scan(Some(clip), &plan.paths, |_, timestamp_ms, found| builder.add(timestamp_ms, found))?;
     Ok(builder.finish())
 }
@@ -329,8 +386,8 @@ pub(crate) struct Partial {
     /// The buckets this partial covers, clipped to its span; empty without an interval.
     buckets: Vec<TimeRange>,
     /// Each group's canonical key and values.
-    groups: Vec<(Vec<u8>, Vec<Value>)>,
-    positions: HashMap<Vec<u8>, usize>,
+    groups: Vec<(Key, Vec<Value>)>,
+    positions: FastMap<Key, usize>,
     cells: Vec<Vec<Acc>>,
     /// About how much memory the partial holds.
     bytes: usize,
@@ -342,7 +399,7 @@ impl Partial {
         Partial {
             buckets,
             groups: Vec::new(),
-            positions: HashMap::new(),
+            positions: FastMap::default(),
             cells: (0..rows).map(|_| Vec::new()).collect(),
             bytes: 512,
         }
@@ -355,8 +412,8 @@ impl Partial {
         }
         let position = self.groups.len();
         self.bytes += 2 * key.len() + 96;
-        self.groups.push((key.to_vec(), values()));
-        self.positions.insert(key.to_vec(), position);
+        self.groups.push((Key::new(key), values()));
+        self.positions.insert(Key::new(key), position);
         position
     }
 
@@ -373,7 +430,7 @@ impl Partial {
     /// after the groups already seen, in its own first-seen order.
     fn absorb(&mut self, other: &Partial, analysis: &Analysis) -> Result<(), AnalysisError> {
         let positions: Vec<usize> =
-            other.groups.iter().map(|(key, values)| self.group(key, || values.clone())).collect();
+            other.groups.iter().map(|(key, values)| self.group(key.as_bytes(), || values.clone())).collect();
         for (local, row) in other.cells.iter().enumerate() {
             let bucket = match other.buckets.get(local) {
                 None => 0,
@@ -404,17 +461,19 @@ impl Partial {
 /// Builds a partial row by row.
 struct Builder<'p, 'q> {
     plan: &'p Plan<'q>,
+    stop: &'p AtomicBool,
     partial: Partial,
-    memos: Vec<HashMap<Vec<u8>, bool>>,
+    memos: Vec<FastMap<Key, bool>>,
     key: Vec<u8>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
-    fn new(plan: &'p Plan<'q>, buckets: Vec<TimeRange>) -> Builder<'p, 'q> {
+    fn new(plan: &'p Plan<'q>, buckets: Vec<TimeRange>, stop: &'p AtomicBool) -> Builder<'p, 'q> {
         Builder {
             plan,
+            stop,
             partial: Partial::new(buckets),
-            memos: vec![HashMap::new(); plan.leaves],
+            memos: vec![FastMap::default(); plan.leaves],
             key: Vec::new(),
         }
     }
@@ -427,6 +486,9 @@ impl<'p, 'q> Builder<'p, 'q> {
 
     fn add(&mut self, timestamp_ms: i64, found: &[Found<'_>]) -> Result<(), AnalyzeError> {
         let plan = self.plan;
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(AnalyzeError::Stopped);
+        }
         if plan.range.is_some_and(|r| !r.contains(timestamp_ms)) {
             return Ok(());
         }
@@ -476,7 +538,7 @@ impl<'p, 'q> Builder<'p, 'q> {
 fn passes(
     check: &Check<'_>,
     found: &[Found<'_>],
-    memos: &mut [HashMap<Vec<u8>, bool>],
+    memos: &mut [FastMap<Key, bool>],
     key: &mut Vec<u8>,
 ) -> bool {
     match check {
@@ -495,7 +557,7 @@ fn passes(
             }
             let passed = filter.passes(to_json(value).as_ref());
             if memos[*leaf].len() < MEMO_ENTRIES {
-                memos[*leaf].insert(key.clone(), passed);
+                memos[*leaf].insert(Key::new(key), passed);
             }
             passed
         }
@@ -608,38 +670,132 @@ fn text_key(tag: u8, text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(text.as_bytes());
 }
 
+/// Values for median and percentile: each value's float, and how it prints (`FLOAT`,
+/// `INTEGER`, or `OTHERS` plus its place in `others`, for integers a float cannot hold).
+#[derive(Debug, Clone, Default)]
+struct Run {
+    values: Vec<(f64, u32)>,
+    others: Vec<Value>,
+}
+
+const FLOAT: u32 = 0;
+const INTEGER: u32 = 1;
+const OTHERS: u32 = 2;
+
+impl Run {
+    fn push(&mut self, value: f64, stored: Stored) {
+        let printed = match stored {
+            Stored::Float => FLOAT,
+            Stored::Integer => INTEGER,
+            Stored::Other(other) => {
+                self.others.push(other);
+                OTHERS + (self.others.len() - 1) as u32
+            }
+        };
+        self.values.push((value, printed));
+    }
+
+    fn value(&self, (value, printed): (f64, u32)) -> Value {
+        match printed {
+            FLOAT => number_value(value, false),
+            INTEGER => number_value(value, true),
+            other => self.others[(other - OTHERS) as usize].clone(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.values.len() * 16 + self.others.len() * 48
+    }
+}
+
 /// The value at 1-based `rank` in the stable sort of the runs' values taken in order (runs are
 /// each sorted; ties rank by run, then by place in the run): the least value with at least
 /// `rank` values at or below it, found by bisecting the order of floats, then the tie that
 /// falls on the rank.
-fn ranked(runs: &[Arc<Vec<(f64, Stored)>>], rank: usize) -> (f64, Stored) {
+fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
     // Maps floats to integers in `total_cmp` order.
     let order = |value: f64| {
         let bits = value.to_bits();
         if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
     };
-    let at_or_below =
-        |key: u64| runs.iter().map(|run| run.partition_point(|(v, _)| order(*v) <= key)).sum::<usize>();
+    let below = |key: u64, inclusive: bool| {
+        move |run: &Arc<Run>| {
+            run.values.partition_point(|(v, _)| if inclusive { order(*v) <= key } else { order(*v) < key })
+        }
+    };
     let (mut low, mut high) = (0u64, u64::MAX);
     while low < high {
         let middle = low + (high - low) / 2;
-        if at_or_below(middle) >= rank {
+        if runs.iter().map(below(middle, true)).sum::<usize>() >= rank {
             high = middle;
         } else {
             low = middle + 1;
         }
     }
-    let mut needed =
-        rank - runs.iter().map(|run| run.partition_point(|(v, _)| order(*v) < low)).sum::<usize>();
+    let mut needed = rank - runs.iter().map(below(low, false)).sum::<usize>();
     for run in runs {
-        let first = run.partition_point(|(v, _)| order(*v) < low);
-        let ties = run.partition_point(|(v, _)| order(*v) <= low) - first;
+        let first = below(low, false)(run);
+        let ties = below(low, true)(run) - first;
         if needed <= ties {
-            return run[first + needed - 1].clone();
+            return run.value(run.values[first + needed - 1]);
         }
         needed -= ties;
     }
     unreachable!("rank {rank} is within the runs' values")
+}
+
+/// A value's key (`group_key`), kept inline when short, as most are, so that sets and maps of
+/// keys hold them without an allocation each.
+#[derive(Debug, Clone)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+const INLINE_KEY: usize = 22;
+
+impl Key {
+    fn new(bytes: &[u8]) -> Key {
+        if bytes.len() <= INLINE_KEY {
+            let mut inline = [0; INLINE_KEY];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Key::Inline { len: bytes.len() as u8, bytes: inline }
+        } else {
+            Key::Heap(bytes.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    /// As the bytes hash, so that maps of keys can be searched with byte slices.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
 }
 
 /// A numeric target value: its float, and how it was stored.
@@ -712,13 +868,13 @@ enum State {
     /// For median and percentile: values in scan order (`pending`), and sealed runs, each
     /// sorted stably (ties in scan order) and shared with the cached partial it came from.
     Ranked {
-        pending: Vec<(f64, Stored)>,
-        runs: Vec<Arc<Vec<(f64, Stored)>>>,
+        pending: Run,
+        runs: Vec<Arc<Run>>,
     },
     /// Distinct values by key; with `first`, the values in first-seen order (select_unique).
     Unique {
-        seen: HashSet<Vec<u8>>,
-        first: Option<Vec<(Vec<u8>, Value)>>,
+        seen: FastSet<Key>,
+        first: Option<Vec<(Key, Value)>>,
         bytes: usize,
     },
 }
@@ -733,11 +889,11 @@ impl Acc {
             AnalysisType::Average => State::Mean { n: 0, sum: 0.0 },
             AnalysisType::StandardDeviation => State::Deviation { n: 0, mean: 0.0, m2: 0.0 },
             AnalysisType::Median | AnalysisType::Percentile => {
-                State::Ranked { pending: Vec::new(), runs: Vec::new() }
+                State::Ranked { pending: Run::default(), runs: Vec::new() }
             }
-            AnalysisType::CountUnique => State::Unique { seen: HashSet::new(), first: None, bytes: 0 },
+            AnalysisType::CountUnique => State::Unique { seen: FastSet::default(), first: None, bytes: 0 },
             AnalysisType::SelectUnique => {
-                State::Unique { seen: HashSet::new(), first: Some(Vec::new()), bytes: 0 }
+                State::Unique { seen: FastSet::default(), first: Some(Vec::new()), bytes: 0 }
             }
         };
         Acc { count: 0, state }
@@ -747,7 +903,7 @@ impl Acc {
     fn bytes(&self) -> usize {
         match &self.state {
             State::Ranked { pending, runs } => {
-                (pending.len() + runs.iter().map(|r| r.len()).sum::<usize>()) * 40
+                pending.bytes() + runs.iter().map(|run| run.bytes()).sum::<usize>()
             }
             State::Unique { bytes, .. } => *bytes,
             _ => 0,
@@ -765,10 +921,10 @@ impl Acc {
             key.clear();
             group_key(target, key);
             if !seen.contains(key.as_slice()) {
-                seen.insert(key.clone());
-                *bytes += 2 * key.len() + 64;
+                seen.insert(Key::new(key));
+                *bytes += 2 * key.len() + 32;
                 if let Some(first) = first {
-                    first.push((key.clone(), to_json(target).unwrap_or(Value::Null)));
+                    first.push((Key::new(key), to_json(target).unwrap_or(Value::Null)));
                 }
             }
             return;
@@ -800,17 +956,17 @@ impl Acc {
                 *mean += delta / *n as f64;
                 *m2 += delta * (value - *mean);
             }
-            State::Ranked { pending, .. } => pending.push((value, stored)),
+            State::Ranked { pending, .. } => pending.push(value, stored),
         }
     }
 
     /// Sorts the values added row by row into a run (stably: ties stay in scan order).
     fn seal(&mut self) {
         if let State::Ranked { pending, runs } = &mut self.state
-            && !pending.is_empty()
+            && !pending.values.is_empty()
         {
             let mut run = std::mem::take(pending);
-            run.sort_by(|left, right| left.0.total_cmp(&right.0));
+            run.values.sort_by(|left, right| left.0.total_cmp(&right.0));
             runs.push(Arc::new(run));
         }
     }
@@ -852,7 +1008,7 @@ impl Acc {
                     (Some(first), Some(more_first)) => {
                         for (key, value) in more_first {
                             if seen.insert(key.clone()) {
-                                *bytes += 2 * key.len() + 64;
+                                *bytes += 2 * key.len() + 32;
                                 first.push((key.clone(), value.clone()));
                             }
                         }
@@ -860,7 +1016,7 @@ impl Acc {
                     _ => {
                         for key in more {
                             if seen.insert(key.clone()) {
-                                *bytes += key.len() + 64;
+                                *bytes += key.len() + 32;
                             }
                         }
                     }
@@ -883,13 +1039,12 @@ impl Acc {
             State::Mean { n, sum } => Value::from(sum / *n as f64),
             State::Deviation { n, m2, .. } => Value::from((m2.max(0.0) / *n as f64).sqrt()),
             State::Ranked { runs, .. } => {
-                let total: usize = runs.iter().map(|run| run.len()).sum();
+                let total: usize = runs.iter().map(|run| run.values.len()).sum();
                 if total == 0 {
                     return Value::Null;
                 }
                 let rank = (analysis.percentile_hundredths * total as u64).div_ceil(10_000).max(1);
-                let (value, stored) = ranked(runs, rank as usize);
-                stored.value(value)
+                ranked(runs, rank as usize)
             }
             State::Unique { seen, first: None, .. } => seen.len().into(),
             State::Unique { first: Some(first), .. } => {

@@ -2,12 +2,13 @@
 //! events with drifting types spread over parts and the tail, random analyses, filters,
 //! groups, intervals and timeframes; every answer must be the same, cached or not.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::{PartialCache, analyze, extract};
+use super::{AnalyzeError, PartialCache, Query, analyze, extract};
 use crate::manifest::PartEntry;
 use crate::part::{PartBuilder, PartFile};
 use crate::query::analysis::{Analysis, AnalysisType};
@@ -188,7 +189,9 @@ fn run(
     filters: &[crate::query::filter::Filter],
     range: Option<TimeRange>,
 ) -> Result<Value, String> {
-    analyze(parts, tail, cache, analysis, filters, range, Timezone::Offset(0)).map_err(|e| e.to_string())
+    let stop = AtomicBool::new(false);
+    let query = Query { filters, range, timezone: Timezone::Offset(0), stop: &stop };
+    analyze(parts, tail, cache, analysis, &query).map_err(|e| e.to_string())
 }
 
 proptest! {
@@ -248,7 +251,9 @@ proptest! {
         matched.extend(tail.iter().filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms))).map(|e| (e.timestamp_ms, e.body())));
         matched.retain(|(_, body)| filters.iter().all(|f| f.matches(body)));
         let expected = extraction.evaluate(matched).unwrap();
-        let got = extract(&parts, &tail, &extraction, &filters, range).unwrap();
+        let stop = AtomicBool::new(false);
+        let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop };
+        let got = extract(&parts, &tail, &extraction, &query).unwrap();
         prop_assert_eq!(got, expected);
     }
 }
@@ -286,4 +291,18 @@ fn events_kept_whole_are_read_through_their_json() {
     let cache = Mutex::new(PartialCache::default());
     let got = run(&parts, &tail, &cache, &analysis, &[], None).unwrap();
     assert_eq!(got, json!([{"g": "red", "result": 12}]));
+}
+
+#[test]
+fn a_raised_stop_flag_stops_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<(i64, Value)> = (0..10).map(|i| (START_MS + i, json!({"n": i}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[5]);
+    let analysis = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
+    let stop = AtomicBool::new(true);
+    let query = Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop };
+    let cache = Mutex::new(PartialCache::default());
+    assert!(matches!(analyze(&parts, &tail, &cache, &analysis, &query), Err(AnalyzeError::Stopped)));
+    let extraction = Extraction::parse(&Map::new()).unwrap();
+    assert!(matches!(extract(&parts, &tail, &extraction, &query), Err(AnalyzeError::Stopped)));
 }

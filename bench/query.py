@@ -1,0 +1,297 @@
+"""Query benchmark: the 13 Keen-shaped queries through Switchboard's HTTP query API, next to DuckDB.
+
+Loads the NDJSON files made by the shared generator (gen_events.py) into a fresh
+`switchboard serve` through the batch write API (as ingest.py does), waits until compaction has
+moved every event into Parquet parts, then asks the query suite of ../shared/bench/queries-keen.md
+as Keen v3 requests (`POST /3.0/projects/{id}/queries/{analysis}`, read key in `Authorization`):
+first every query once (its first run), then each one `--runs` more times (identical requests,
+answered from the per-part aggregate cache). The server is then stopped, and the same files are
+loaded into a native DuckDB table and the same suite runs as SQL, taken from the anchors'
+bench.py (`query_suite`): every query once, then `--runs` warm runs each. Prints per query the
+medians side by side with the ratios to DuckDB's warm median, and their geometric means; counts
+that both systems define alike are compared. See bench/README.md.
+"""
+
+import argparse
+import http.client
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+from ingest import batches, send_all, start_server, wait_compacted
+
+
+def keen_suite(t30, t90):
+    """{query name: run(ask) -> answer}, in the anchors' order; `ask(analysis, parameters)`
+    sends one request and returns its `result`.
+
+    q07 is two requests, the alternative queries-keen.md gives: the server ignores `order_by`
+    and `limit` in a multi_analysis (as the hosted API did), so the top 10 SKUs by sum come from
+    a `sum`, and their averages from an `average` filtered to those SKUs."""
+
+    def single(analysis, collection, timeframe, **parameters):
+        body = {"event_collection": collection, "timeframe": timeframe, **parameters}
+        return lambda ask: ask(analysis, body)
+
+    def eq(name, value):
+        return {"property_name": name, "operator": "eq", "property_value": value}
+
+    def top_skus(ask):
+        price = {"event_collection": "purchases", "timeframe": t90, "target_property": "purchase.price",
+                 "group_by": "purchase.sku"}
+        sums = ask("sum", {**price, "order_by": {"property_name": "result", "direction": "DESC"}, "limit": 10})
+        skus = [row["purchase.sku"] for row in sums]
+        averages = ask("average", {**price, "filters": [
+            {"property_name": "purchase.sku", "operator": "in", "property_value": skus}]})
+        return {"sum": sums, "average": averages}
+
+    def funnel_step(collection, *filters):
+        return {"event_collection": collection, "actor_property": "user.id", "timeframe": t90,
+                "filters": list(filters)}
+
+    return {
+        "q01_count_30d": single("count", "pageviews", t30),
+        "q02_count_30d_filter_plan": single("count", "pageviews", t30, filters=[eq("user.plan", "pro")]),
+        "q03_count_30d_by_country": single("count", "pageviews", t30, group_by="user.country"),
+        "q04_count_30d_daily": single("count", "pageviews", t30, interval="daily", timezone="UTC"),
+        "q05_count_30d_daily_by_device": single("count", "pageviews", t30, interval="daily", timezone="UTC",
+                                                group_by="device.type"),
+        "q06_count_unique_users_90d": single("count_unique", "pageviews", t90, target_property="user.id"),
+        "q07_sum_avg_price_by_sku_top10": top_skus,
+        "q08_median_p95_duration_30d": single("multi_analysis", "pageviews", t30, analyses={
+            "median": {"analysis_type": "median", "target_property": "session.duration_ms"},
+            "p95": {"analysis_type": "percentile", "target_property": "session.duration_ms", "percentile": 95}}),
+        "q09_select_unique_referrer_90d": single("select_unique", "pageviews", t90,
+                                                 target_property="referrer.domain"),
+        "q10_extraction_latest_1000": single("extraction", "pageviews", t30, filters=[eq("user.country", "DE")],
+                                             latest=1000),
+        "q11_funnel_3_steps_90d": lambda ask: ask("funnel", {"steps": [
+            funnel_step("signups"), funnel_step("pageviews", eq("page.url", "/pricing")),
+            funnel_step("purchases")]}),
+        "q12_dau_by_plan_30d": single("count_unique", "pageviews", t30, target_property="user.id",
+                                      interval="daily", timezone="UTC", group_by="user.plan"),
+        "q13_min_max_price_gt100_by_country": single("multi_analysis", "purchases", t90, analyses={
+            "mn": {"analysis_type": "minimum", "target_property": "purchase.price"},
+            "mx": {"analysis_type": "maximum", "target_property": "purchase.price"},
+            "c": {"analysis_type": "count"}},
+            filters=[{"property_name": "purchase.price", "operator": "gt", "property_value": 100}],
+            group_by="user.country"),
+    }
+
+
+class QueryError(Exception):
+    """A query answered with an error status."""
+
+
+class Client:
+    """Keen queries over one keep-alive connection; `elapsed` sums the seconds spent from
+    sending each request to reading its whole answer (decoding the JSON is not counted)."""
+
+    def __init__(self, address, project, key):
+        host, port = address.split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=3600)
+        self.path = f"/3.0/projects/{project}/queries/"
+        self.headers = {"Authorization": key, "Content-Type": "application/json"}
+        self.elapsed = 0.0
+
+    def ask(self, analysis, parameters):
+        body = json.dumps(parameters)
+        start = time.perf_counter()
+        self.conn.request("POST", self.path + analysis, body=body, headers=self.headers)
+        response = self.conn.getresponse()
+        answer = response.read()
+        self.elapsed += time.perf_counter() - start
+        if response.status != 200:
+            raise QueryError(f"{analysis}: HTTP {response.status}: {answer[:500].decode(errors='replace')}")
+        return json.loads(answer)["result"]
+
+    def timed(self, run):
+        """Runs one query (one or more requests); returns (seconds, answer)."""
+        self.elapsed = 0.0
+        answer = run(self.ask)
+        return self.elapsed, answer
+
+
+def read_key(binary, data_dir, project):
+    """Creates a read key with the CLI (which works on the data folder of a running server):
+    the banner's read key is not among what ingest.start_server returns."""
+    created = subprocess.run(
+        [binary, "key", "create", "--data-dir", data_dir, "--workspace", project, "--kind", "read",
+         "--name", "query benchmark", "--json"],
+        check=True, capture_output=True, text=True)
+    return json.loads(created.stdout)["key"]
+
+
+def run_switchboard(args, data_dir, suite):
+    """Loads the data, then runs the suite; returns {name: {"first", "repeated", "answer",
+    "changed"}} ("changed": the repeated runs whose answer differed from the first run's) or
+    {name: {"error"}}, and prints the load figures on stderr."""
+    bodies = batches(args.data, 5000)
+    events = sum(n for n, _ in bodies)
+    proc, address, project, write_key = start_server(args.binary, data_dir)
+    try:
+        seconds = send_all(address, project, write_key, bodies, 4)
+        del bodies
+        settle = wait_compacted(os.path.join(data_dir, "workspaces", project, "events"))
+        print(f"switchboard: {events:,} events loaded in {seconds:.1f} s, all in parts {settle:.1f} s later",
+              file=sys.stderr, flush=True)
+        client = Client(address, project, read_key(args.binary, data_dir, project))
+        results = {}
+        for name, run in suite.items():
+            try:
+                first, answer = client.timed(run)
+                results[name] = {"first": first, "answer": answer}
+            except QueryError as error:
+                results[name] = {"error": str(error)}
+                print(f"ERROR {name}: {error}", file=sys.stderr, flush=True)
+        for name, run in suite.items():
+            result = results[name]
+            if "error" in result:
+                continue
+            result["repeated"], result["changed"] = [], []
+            try:
+                for i in range(args.runs):
+                    seconds, answer = client.timed(run)
+                    result["repeated"].append(seconds)
+                    if answer != result["answer"]:
+                        result["changed"].append(i + 1)
+            except QueryError as error:
+                results[name] = {"error": f"repeated run {len(result['repeated']) + 1}: {error}"}
+                print(f"ERROR {name}: {results[name]['error']}", file=sys.stderr, flush=True)
+        return results
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def run_duckdb(args, work, anchors, windows):
+    """Loads the data into a native DuckDB table as bench.py does, then runs the same SQL;
+    returns {name: {"first", "warm", "rows"}}."""
+    options = types.SimpleNamespace(data=args.data, work=work, threads=0)
+    load = anchors.Duck.load(options)
+    print(f"duckdb {load['version']}: loaded in {load['total_s']:.1f} s", file=sys.stderr, flush=True)
+    duck = anchors.Duck(options, "native")
+    suite = anchors.query_suite("duckdb", windows)
+    results = {}
+    for name, _, sql in suite:
+        start = time.perf_counter()
+        table = duck.run(sql)
+        results[name] = {"first": time.perf_counter() - start, "rows": table.to_pylist()}
+    for name, _, sql in suite:
+        warm = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            duck.run(sql)
+            warm.append(time.perf_counter() - start)
+        results[name]["warm"] = warm
+    duck.con.close()
+    return results
+
+
+def comparable(name, answer, rows):
+    """(Switchboard's figure, DuckDB's) for the queries both define alike, else None: counts and
+    the exact count_unique. Median and percentile are not compared (Keen ranks, the SQL
+    interpolates)."""
+    if name in ("q01_count_30d", "q02_count_30d_filter_plan", "q06_count_unique_users_90d"):
+        return answer, next(iter(rows[0].values()))
+    if name == "q03_count_30d_by_country":
+        return ({group["user.country"]: group["result"] for group in answer},
+                {row["user_country"]: row["c"] for row in rows})
+    return None
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", required=True, help="a release build of switchboard")
+    parser.add_argument("--data", required=True, help="a gen_events.py output folder (NDJSON files)")
+    parser.add_argument("--runs", type=int, default=5, help="repeated runs per query (default 5)")
+    parser.add_argument("--work", help="scratch folder for both systems' data (default: a temporary one,"
+                                       " deleted at the end)")
+    parser.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "bench"),
+                        help="the anchors' folder holding bench.py (default ../../shared/bench)")
+    parser.add_argument("--query-timeout", type=int, default=600,
+                        help="the server's --query-timeout in seconds (default 600)")
+    parser.add_argument("--out", help="also write the raw numbers to this JSON file")
+    args = parser.parse_args()
+
+    sys.path.insert(0, os.path.abspath(args.shared))
+    import bench as anchors
+
+    windows = anchors.windows(anchors.read_manifest(args.data))
+    iso = {key: value.replace(" ", "T") + "Z" for key, value in windows.items()}
+    suite = keen_suite({"start": iso["s30"], "end": iso["end"]}, {"start": iso["s90"], "end": iso["end"]})
+    names = [name for name, _, _ in anchors.query_suite("duckdb", windows)]
+    assert list(suite) == names, "the Keen suite must name the anchors' queries in their order"
+
+    os.environ["SWITCHBOARD_QUERY_TIMEOUT"] = str(args.query_timeout)
+    work = args.work or tempfile.mkdtemp(prefix="switchboard-query-")
+    data_dir = os.path.join(work, "switchboard")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        switchboard = run_switchboard(args, data_dir, suite)
+        duckdb = run_duckdb(args, work, anchors, windows)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def ms(seconds):
+        return f"{seconds * 1000:.1f}"
+
+    rows, notes = [], []
+    print(f"\n{args.data}, {args.runs} repeated runs per query; ratios are to DuckDB's warm median\n")
+    print("| query | Switchboard first ms | Switchboard repeated ms (median) | DuckDB warm ms (median) |"
+          " DuckDB first ms | ratio first/DuckDB | ratio repeated/DuckDB | first/repeated speedup |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        ours, theirs = switchboard[name], duckdb[name]
+        row = {"query": name, "duckdb_first_s": theirs["first"], "duckdb_warm_s": theirs["warm"],
+               "duckdb_warm_median_s": statistics.median(theirs["warm"])}
+        duck_ms = f"{ms(row['duckdb_warm_median_s'])} | {ms(theirs['first'])}"
+        if "error" in ours:
+            row["error"] = ours["error"]
+            notes.append(f"ERROR {name}: {ours['error']}")
+            print(f"| {name} | error | error | {duck_ms} | | | |")
+        else:
+            row.update(switchboard_first_s=ours["first"], switchboard_repeated_s=ours["repeated"],
+                       switchboard_repeated_median_s=statistics.median(ours["repeated"]))
+            row.update(ratio_first=row["switchboard_first_s"] / row["duckdb_warm_median_s"],
+                       ratio_repeated=row["switchboard_repeated_median_s"] / row["duckdb_warm_median_s"],
+                       speedup=row["switchboard_first_s"] / row["switchboard_repeated_median_s"])
+            print(f"| {name} | {ms(ours['first'])} | {ms(row['switchboard_repeated_median_s'])} | {duck_ms} |"
+                  f" {row['ratio_first']:.2f} | {row['ratio_repeated']:.2f} | {row['speedup']:.1f} |")
+            if ours["changed"]:
+                notes.append(f"MISMATCH {name}: repeated runs {ours['changed']} answered differently from the first")
+            pair = comparable(name, ours["answer"], theirs["rows"])
+            if pair and pair[0] != pair[1]:
+                notes.append(f"MISMATCH {name}: switchboard {pair[0]!r}, duckdb {pair[1]!r}")
+        rows.append(row)
+
+    measured = [row for row in rows if "error" not in row]
+    summary = {key: statistics.geometric_mean([row[key] for row in measured]) if measured else math.nan
+               for key in ("ratio_first", "ratio_repeated", "speedup")}
+    print(f"\ngeometric means over {len(measured)} queries: ratio first/DuckDB {summary['ratio_first']:.2f},"
+          f" ratio repeated/DuckDB {summary['ratio_repeated']:.2f},"
+          f" first/repeated speedup {summary['speedup']:.1f}")
+    if measured:
+        print(f"worst: ratio first/DuckDB {max(row['ratio_first'] for row in measured):.2f},"
+              f" ratio repeated/DuckDB {max(row['ratio_repeated'] for row in measured):.2f},"
+              f" speedup {min(row['speedup'] for row in measured):.1f}"
+              " (goals at 10M: ratios at most 1.5, geometric mean at most 1.0, speedup at least 10)")
+    for line in notes:
+        print(line)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"data": args.data, "runs": args.runs, "queries": rows, "geometric_means": summary,
+                       "notes": notes}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
