@@ -166,7 +166,9 @@ fn compact(shared: &Shared, writer: &mpsc::Sender<Message>) -> io::Result<()> {
     {
         let mut state = shared.write();
         for (name, part) in written {
-            state.collections.entry(name).or_default().parts.push(part);
+            let collection = state.collections.entry(name).or_default();
+            collection.parts.push(part);
+            collection.version += 1;
         }
         let now_ms = chrono::Utc::now().timestamp_millis();
         let gone: usize = state.collections.values_mut().map(|c| c.drop_sealed(now_ms)).sum();
@@ -273,6 +275,7 @@ fn merge_once(shared: &Shared) -> io::Result<bool> {
         let collection = state.collections.entry(name).or_default();
         collection.parts.retain(|p| !gone.contains(&p.entry.file.as_str()));
         collection.parts.push(merged);
+        collection.version += 1;
         state.manifest = manifest;
     }
     for file in gone {

@@ -885,6 +885,30 @@ impl PartFile {
         &self,
         range: Option<TimeRange>,
         paths: &[Vec<String>],
+        each: impl FnMut(usize, i64, &[Found<'_>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.scan_groups(self.row_groups(range), range, paths, each)
+    }
+
+    /// The row groups that may hold events in `range`, each with the latest timestamp in it
+    /// (`i64::MAX` when its statistics do not say), in file order.
+    pub(crate) fn groups(&self, range: Option<TimeRange>) -> Vec<(usize, i64)> {
+        let metadata = self.metadata.metadata();
+        self.row_groups(range)
+            .into_iter()
+            .map(|g| {
+                let bounds = time_bounds(metadata.row_group(g).column(TIMESTAMP).statistics());
+                (g, bounds.map_or(i64::MAX, |(_, max)| max))
+            })
+            .collect()
+    }
+
+    /// As `scan`, over the row groups `groups` only (in ascending order).
+    pub(crate) fn scan_groups<E: From<io::Error>>(
+        &self,
+        groups: Vec<usize>,
+        range: Option<TimeRange>,
+        paths: &[Vec<String>],
         mut each: impl FnMut(usize, i64, &[Found<'_>]) -> Result<(), E>,
     ) -> Result<(), E> {
         let slots: Vec<Vec<Slot>> =
@@ -904,7 +928,6 @@ impl PartFile {
         let bad =
             || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
         let metadata = self.metadata.metadata();
-        let groups = self.row_groups(range);
         // (first row, rows) of each row group read, to number the rows.
         let spans: Vec<(usize, usize)> = groups
             .iter()

@@ -106,6 +106,9 @@ pub(crate) struct Collection {
     pub sealed: usize,
     /// JSON bytes in `events`.
     pub tail_bytes: usize,
+    /// Raised by every change to `parts` or `events`: answers cached under a version are exact
+    /// for as long as it lasts.
+    pub version: u64,
     /// Uniqueness token → when its event was received (Unix ms).
     tokens: HashMap<String, i64>,
     pub schema: BTreeMap<String, &'static str>,
@@ -124,6 +127,7 @@ impl Collection {
         }
         self.tail_bytes += event.json.len();
         self.events.push(event);
+        self.version += 1;
     }
 
     /// Adds an event read back from the log.
@@ -145,6 +149,7 @@ impl Collection {
     pub(crate) fn drop_sealed(&mut self, now_ms: i64) -> usize {
         let gone: usize = self.events[..self.sealed].iter().map(|e| e.json.len()).sum();
         self.events.drain(..self.sealed);
+        self.version += 1;
         self.tail_bytes -= gone;
         self.sealed = 0;
         self.tokens.retain(|_, at| now_ms.saturating_sub(*at) < UNIQUENESS_WINDOW_MS);
@@ -368,6 +373,15 @@ impl EventStore {
         collection: &CollectionName,
         range: Option<TimeRange>,
     ) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>)> {
+        self.versioned_snapshot(collection, range).map(|(parts, tail, _)| (parts, tail))
+    }
+
+    /// `snapshot`, with the collection's version at that instant.
+    fn versioned_snapshot(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+    ) -> Option<(Vec<Arc<Part>>, Vec<StoredEvent>, u64)> {
         let state = self.shared.read();
         let collection = state.collections.get(collection)?;
         let parts = collection.parts.iter().filter(|p| p.overlaps(range)).cloned().collect();
@@ -377,7 +391,7 @@ impl EventStore {
             .filter(|e| range.is_none_or(|r| r.contains(e.timestamp_ms)))
             .cloned()
             .collect();
-        Some((parts, tail))
+        Some((parts, tail, collection.version))
     }
 
     /// All of a collection's parts and its tail, at one instant (for SQL tables).
@@ -416,8 +430,9 @@ impl EventStore {
         analysis: &Analysis,
         stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
-        let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
-        let query = engine::Query { filters, range, timezone, stop };
+        let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
+        let version = format!("{collection}#{version}");
+        let query = engine::Query { filters, range, timezone, stop, version: &version };
         engine::analyze(&parts, &tail, &self.partials, analysis, &query)
     }
 
@@ -433,7 +448,7 @@ impl EventStore {
         stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
         let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
-        let query = engine::Query { filters, range, timezone: Timezone::default(), stop };
+        let query = engine::Query { filters, range, timezone: Timezone::default(), stop, version: "" };
         engine::extract(&parts, &tail, extraction, &query)
     }
 
@@ -812,6 +827,16 @@ mod tests {
     async fn compaction_moves_the_tail_into_parts_and_every_event_stays_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = EventStore::open(dir.path(), eager()).unwrap();
+        let odd = crate::query::filter::parse_filters(Some(&json!([
+            {"property_name": "odd", "operator": "eq", "property_value": true}
+        ])))
+        .unwrap();
+        let count =
+            Analysis::parse(crate::query::analysis::AnalysisType::Count, &serde_json::Map::new()).unwrap();
+        let no_stop = AtomicBool::new(false);
+        // Asked again and again, so that a stale cached answer would show.
+        let odd_count =
+            || store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap();
         let mut written = Vec::new();
         for round in 0..3 {
             let events: Vec<PreparedEvent> = (0..50)
@@ -822,20 +847,13 @@ mod tests {
                 .collect();
             written.extend(events.iter().map(|e| e.json.to_string()));
             store.write(vec![(purchases(), events)], 0).await.unwrap();
+            assert_eq!(odd_count(), 25 * (round + 1), "counted as soon as written");
             wait_for_parts(&store, |n| n == round + 1);
+            assert_eq!(odd_count(), 25 * (round + 1), "and once in a part");
         }
         written.sort();
         assert_eq!(texts(&store.events(&purchases()).unwrap()), written);
-        let odd = crate::query::filter::parse_filters(Some(&json!([
-            {"property_name": "odd", "operator": "eq", "property_value": true}
-        ])))
-        .unwrap();
-        let count =
-            Analysis::parse(crate::query::analysis::AnalysisType::Count, &serde_json::Map::new()).unwrap();
-        let no_stop = AtomicBool::new(false);
-        let odd_count =
-            store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap();
-        assert_eq!(odd_count, 75);
+        assert_eq!(odd_count(), 75);
         let day = TimeRange { start_ms: 1_704_758_400_000, end_ms: 1_704_844_800_000 };
         assert_eq!(store.count(&purchases(), Some(day)).unwrap(), 50, "2024-01-09 only");
         let everything = Extraction::parse(&serde_json::Map::new()).unwrap();

@@ -67,12 +67,14 @@ pub enum AnalyzeError {
     Stopped,
 }
 
-/// What every query has: its filters, timeframe and timezone, and the flag that stops it.
+/// What every query has: its filters, timeframe and timezone, the flag that stops it, and
+/// the version of the data it reads (the collection and its `Collection::version`).
 pub(crate) struct Query<'q> {
     pub filters: &'q [Filter],
     pub range: Option<TimeRange>,
     pub timezone: Timezone,
     pub stop: &'q AtomicBool,
+    pub version: &'q str,
 }
 
 impl From<io::Error> for AnalyzeError {
@@ -81,32 +83,49 @@ impl From<io::Error> for AnalyzeError {
     }
 }
 
-/// Recently used partials, by part file and query shape, within `CACHE_BYTES`.
+/// Recently used partials, by part file and query shape, and answers, by the collection's
+/// version and query shape, within `CACHE_BYTES`.
 #[derive(Default)]
 pub(crate) struct PartialCache {
-    entries: HashMap<(String, String), (Arc<Partial>, u64)>,
+    entries: HashMap<(String, String), (Cached, u64)>,
     bytes: usize,
     clock: u64,
 }
 
+/// What the cache holds.
+#[derive(Clone)]
+enum Cached {
+    Partial(Arc<Partial>),
+    Answer(Arc<Value>, usize),
+}
+
+impl Cached {
+    fn bytes(&self) -> usize {
+        match self {
+            Cached::Partial(partial) => partial.bytes,
+            Cached::Answer(_, bytes) => *bytes,
+        }
+    }
+}
+
 impl PartialCache {
-    fn get(&mut self, key: &(String, String)) -> Option<Arc<Partial>> {
+    fn get(&mut self, key: &(String, String)) -> Option<Cached> {
         self.clock += 1;
         let clock = self.clock;
-        self.entries.get_mut(key).map(|(partial, used)| {
+        self.entries.get_mut(key).map(|(cached, used)| {
             *used = clock;
-            partial.clone()
+            cached.clone()
         })
     }
 
-    fn put(&mut self, key: (String, String), partial: Arc<Partial>) {
-        if partial.bytes > CACHE_BYTES / 4 {
+    fn put(&mut self, key: (String, String), cached: Cached) {
+        if cached.bytes() > CACHE_BYTES / 4 {
             return;
         }
         self.clock += 1;
-        self.bytes += partial.bytes;
-        if let Some((old, _)) = self.entries.insert(key, (partial, self.clock)) {
-            self.bytes -= old.bytes;
+        self.bytes += cached.bytes();
+        if let Some((old, _)) = self.entries.insert(key, (cached, self.clock)) {
+            self.bytes -= old.bytes();
         }
         while self.bytes > CACHE_BYTES {
             let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
@@ -114,7 +133,7 @@ impl PartialCache {
                 break;
             };
             if let Some((old, _)) = self.entries.remove(&oldest) {
-                self.bytes -= old.bytes;
+                self.bytes -= old.bytes();
             }
         }
     }
@@ -209,6 +228,11 @@ pub(crate) fn analyze(
 ) -> Result<Value, AnalyzeError> {
     let range = query.range;
     let plan = Plan::new(analysis, query.filters, range, query.timezone)?;
+    // The whole answer is kept under the data's version: any new event or part changes it.
+    let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{:?}", plan.identity, plan.buckets));
+    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
+        return Ok(Value::clone(&answer));
+    }
     // Each part's span within the timeframe, its buckets there, and its cache key.
     let mut jobs = Vec::with_capacity(parts.len());
     for part in parts {
@@ -231,7 +255,10 @@ pub(crate) fn analyze(
             .map(|b| TimeRange { start_ms: b.start_ms.max(clip.start_ms), end_ms: b.end_ms.min(clip.end_ms) })
             .collect();
         let key = (part.entry.file.clone(), format!("{}|{clip:?}|{local:?}", plan.identity));
-        let cached = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key);
+        let cached = match lock(cache).get(&key) {
+            Some(Cached::Partial(partial)) => Some(partial),
+            _ => None,
+        };
         jobs.push((part, clip, local, key, cached));
     }
     // The parts not in the cache are read in parallel, one thread per core.
@@ -269,7 +296,7 @@ pub(crate) fn analyze(
                     .and_then(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
                     .expect("every missing part was computed")?;
                 let partial = Arc::new(partial);
-                cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, partial.clone());
+                lock(cache).put(key, Cached::Partial(partial.clone()));
                 partial
             }
         };
@@ -284,9 +311,25 @@ pub(crate) fn analyze(
     total.absorb(&builder.finish(), plan.analysis)?;
     let groups: Vec<Vec<Value>> = total.groups.into_iter().map(|(_, values)| values).collect();
     let empty = Acc::new(analysis.kind);
-    Ok(analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
+    let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
         total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
-    }))
+    });
+    lock(cache).put(answer_key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
+    Ok(answer)
+}
+
+fn lock(cache: &std::sync::Mutex<PartialCache>) -> std::sync::MutexGuard<'_, PartialCache> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// About how much memory a JSON value takes.
+fn json_bytes(value: &Value) -> usize {
+    32 + match value {
+        Value::String(text) => text.len(),
+        Value::Array(items) => items.iter().map(json_bytes).sum(),
+        Value::Object(fields) => fields.iter().map(|(name, value)| 48 + name.len() + json_bytes(value)).sum(),
+        _ => 0,
+    }
 }
 
 /// The values at `paths` in a parsed event.
@@ -302,7 +345,9 @@ fn look_up(body: &Value, paths: &[Vec<String>], found: &mut Vec<Found<'static>>)
 }
 
 /// Runs `extraction` over `parts` and `tail` (as for `analyze`): finds the matching rows by
-/// their filter columns only, then rebuilds just the events returned.
+/// their filter columns only, then rebuilds just the events returned. For the `latest` N, row
+/// groups are read newest first and reading stops once N matches are newer than any event
+/// left unread.
 pub(crate) fn extract(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
@@ -315,18 +360,9 @@ pub(crate) fn extract(
     let mut memos = vec![FastMap::default(); plan.leaves];
     let mut key = Vec::new();
     // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
+    // Sorted, these are the matches in the order the extraction returns them (by timestamp,
+    // ties in scan order).
     let mut matched: Vec<(i64, usize, usize)> = Vec::new();
-    for (source, part) in parts.iter().enumerate() {
-        part.file.scan(range, &plan.paths, |row, timestamp_ms, found| {
-            if query.stop.load(Ordering::Relaxed) {
-                return Err(AnalyzeError::Stopped);
-            }
-            if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
-                matched.push((timestamp_ms, source, row));
-            }
-            Ok::<_, AnalyzeError>(())
-        })?;
-    }
     let mut found = Vec::with_capacity(plan.paths.len());
     for (row, event) in tail.iter().enumerate() {
         if query.stop.load(Ordering::Relaxed) {
@@ -340,7 +376,38 @@ pub(crate) fn extract(
             matched.push((event.timestamp_ms, parts.len(), row));
         }
     }
-    matched.sort_by_key(|(timestamp_ms, ..)| *timestamp_ms);
+    // Every row group to read, as (latest timestamp in it, source, group), newest first.
+    let mut groups: Vec<(i64, usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(source, part)| {
+            part.file.groups(range).into_iter().map(move |(group, latest)| (latest, source, group))
+        })
+        .collect();
+    groups.sort_unstable_by(|a, b| b.cmp(a));
+    let wanted = extraction.latest();
+    for (latest, source, group) in groups {
+        if let Some(wanted) = wanted
+            && matched.len() >= wanted
+        {
+            // Keep the newest `wanted`; a group whose events are all older cannot displace them.
+            matched.sort_unstable_by(|a, b| b.cmp(a));
+            matched.truncate(wanted);
+            if matched.last().is_some_and(|oldest| oldest.0 > latest) {
+                break;
+            }
+        }
+        parts[source].file.scan_groups(vec![group], range, &plan.paths, |row, timestamp_ms, found| {
+            if query.stop.load(Ordering::Relaxed) {
+                return Err(AnalyzeError::Stopped);
+            }
+            if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
+                matched.push((timestamp_ms, source, row));
+            }
+            Ok::<_, AnalyzeError>(())
+        })?;
+    }
+    matched.sort_unstable();
     let chosen = &matched[extraction.window(matched.len())?];
     let mut events: Vec<Option<Value>> = vec![None; chosen.len()];
     for (source, part) in parts.iter().enumerate() {

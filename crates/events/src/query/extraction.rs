@@ -82,10 +82,15 @@ impl Extraction {
         Ok(self.present(events.drain(window).map(|(_, event)| event)))
     }
 
+    /// How many of the newest matching events it returns, if it asks for the `latest` only.
+    pub fn latest(&self) -> Option<usize> {
+        self.latest.map(|latest| latest.min(MAX_EXTRACTION))
+    }
+
     /// Which of `matched` events, sorted oldest first, the extraction returns: the `latest`
     /// ones, or all; an error when that is more than `MAX_EXTRACTION`.
     pub fn window(&self, matched: usize) -> Result<std::ops::Range<usize>, ExtractionError> {
-        let start = self.latest.map_or(0, |latest| matched.saturating_sub(latest.min(MAX_EXTRACTION)));
+        let start = self.latest().map_or(0, |latest| matched.saturating_sub(latest));
         if matched - start > MAX_EXTRACTION {
             return Err(ExtractionError::TooMany(matched - start));
         }
