@@ -447,9 +447,10 @@ impl EventStore {
         extraction: &Extraction,
         stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
-        let (parts, tail) = self.snapshot(collection, range).unwrap_or_default();
-        let query = engine::Query { filters, range, timezone: Timezone::default(), stop, version: "" };
-        engine::extract(&parts, &tail, extraction, &query)
+        let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
+        let version = format!("{collection}#{version}");
+        let query = engine::Query { filters, range, timezone: Timezone::default(), stop, version: &version };
+        engine::extract(&parts, &tail, &self.partials, extraction, &query)
     }
 
     /// The `limit` newest events of a collection (by `keen.timestamp`; among equal times, the
@@ -837,6 +838,11 @@ mod tests {
         // Asked again and again, so that a stale cached answer would show.
         let odd_count =
             || store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap();
+        let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
+        let odd_events = || {
+            let events = store.extract(&purchases(), None, &odd, &everything, &no_stop).unwrap();
+            events.as_array().map_or(0, Vec::len)
+        };
         let mut written = Vec::new();
         for round in 0..3 {
             let events: Vec<PreparedEvent> = (0..50)
@@ -848,15 +854,16 @@ mod tests {
             written.extend(events.iter().map(|e| e.json.to_string()));
             store.write(vec![(purchases(), events)], 0).await.unwrap();
             assert_eq!(odd_count(), 25 * (round + 1), "counted as soon as written");
+            assert_eq!(odd_events(), 25 * (round + 1), "extracted as soon as written");
             wait_for_parts(&store, |n| n == round + 1);
             assert_eq!(odd_count(), 25 * (round + 1), "and once in a part");
+            assert_eq!(odd_events(), 25 * (round + 1), "and once in a part");
         }
         written.sort();
         assert_eq!(texts(&store.events(&purchases()).unwrap()), written);
         assert_eq!(odd_count(), 75);
         let day = TimeRange { start_ms: 1_704_758_400_000, end_ms: 1_704_844_800_000 };
         assert_eq!(store.count(&purchases(), Some(day)).unwrap(), 50, "2024-01-09 only");
-        let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
         let extracted =
             store.extract(&purchases(), Some(day), &odd, &everything, &AtomicBool::new(false)).unwrap();
         assert_eq!(extracted.as_array().unwrap().len(), 25);

@@ -344,19 +344,24 @@ fn look_up(body: &Value, paths: &[Vec<String>], found: &mut Vec<Found<'static>>)
     }));
 }
 
-/// Runs `extraction` over `parts` and `tail` (as for `analyze`): finds the matching rows by
-/// their filter columns only, then rebuilds just the events returned. For the `latest` N, row
+/// Runs `extraction` over `parts` and `tail` (as for `analyze`, answers cached alike): finds
+/// the matching rows by their filter columns only, then rebuilds just the events returned. For the `latest` N, row
 /// groups are read newest first and reading stops once N matches are newer than any event
 /// left unread.
 pub(crate) fn extract(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
+    cache: &std::sync::Mutex<PartialCache>,
     extraction: &Extraction,
     query: &Query<'_>,
 ) -> Result<Value, AnalyzeError> {
     let range = query.range;
     let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
     let plan = Plan::new(&count, query.filters, range, query.timezone)?;
+    let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
+    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
+        return Ok(Value::clone(&answer));
+    }
     let mut memos = vec![FastMap::default(); plan.leaves];
     let mut key = Vec::new();
     // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
@@ -431,7 +436,9 @@ pub(crate) fn extract(
             events[position] = Some(tail[*row].body());
         }
     }
-    Ok(extraction.present(events.into_iter().flatten()))
+    let answer = extraction.present(events.into_iter().flatten());
+    lock(cache).put(answer_key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
+    Ok(answer)
 }
 
 /// The partial of one part within `clip`, over the `local` buckets.

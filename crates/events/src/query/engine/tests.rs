@@ -256,8 +256,11 @@ proptest! {
         let expected = extraction.evaluate(matched).unwrap();
         let stop = AtomicBool::new(false);
         let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
-        let got = extract(&parts, &tail, &extraction, &query).unwrap();
-        prop_assert_eq!(got, expected);
+        let cache = Mutex::new(PartialCache::default());
+        let got = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
+        prop_assert_eq!(&got, &expected);
+        let cached = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
+        prop_assert_eq!(cached, expected, "answered from the cache");
     }
 }
 
@@ -308,5 +311,5 @@ fn a_raised_stop_flag_stops_the_query() {
     let cache = Mutex::new(PartialCache::default());
     assert!(matches!(analyze(&parts, &tail, &cache, &analysis, &query), Err(AnalyzeError::Stopped)));
     let extraction = Extraction::parse(&Map::new()).unwrap();
-    assert!(matches!(extract(&parts, &tail, &extraction, &query), Err(AnalyzeError::Stopped)));
+    assert!(matches!(extract(&parts, &tail, &cache, &extraction, &query), Err(AnalyzeError::Stopped)));
 }
