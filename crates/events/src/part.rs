@@ -27,7 +27,7 @@ use arrow_array::builder::{
     BooleanBuilder, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt32Builder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, TimestampMillisecondType, UInt32Type};
+use arrow_array::types::{Float64Type, Int32Type, TimestampMillisecondType, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -673,6 +673,9 @@ pub(crate) enum Found<'a> {
     Missing,
     Null,
     Str(&'a str),
+    /// A string read from a column's dictionary, and its word number: within one scan, rows
+    /// with the same word number hold the same string (the converse need not hold).
+    Word(&'a str, u32),
     /// A number, and whether it was written as an integer.
     Num(f64, bool),
     Bool(bool),
@@ -766,6 +769,8 @@ impl io::Read for PositionedReader {
 pub(crate) struct PartFile {
     file: SharedFile,
     metadata: ArrowReaderMetadata,
+    /// The same footer with the string columns read as dictionaries (`scan`).
+    words: ArrowReaderMetadata,
     kinds: Vec<Kind>,
     paths: Vec<String>,
     shapes: Vec<Shape>,
@@ -805,6 +810,21 @@ impl PartFile {
         {
             return Err(corrupt(path, "layout and schema disagree"));
         }
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let word_fields: Vec<Field> = fields
+            .iter()
+            .zip(&kinds)
+            .map(|(field, kind)| match kind {
+                Kind::Str => Field::new(field.name(), dictionary.clone(), field.is_nullable()),
+                _ => Field::clone(field),
+            })
+            .collect();
+        let hint = Arc::new(Schema::new_with_metadata(word_fields, metadata.schema().metadata().clone()));
+        let words = ArrowReaderMetadata::try_new(
+            metadata.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(hint),
+        )
+        .map_err(io::Error::other)?;
         let dynamic = kinds.len() - FIXED.len();
         let shapes = layout["shapes"]
             .as_array()
@@ -816,7 +836,7 @@ impl PartFile {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt(path, "bad shape"))?;
-        Ok(PartFile { file, metadata, kinds, paths, shapes })
+        Ok(PartFile { file, metadata, words, kinds, paths, shapes })
     }
 
     /// Each column's property path and kind, in file order.
@@ -853,8 +873,18 @@ impl PartFile {
         columns: Option<Vec<usize>>,
         selection: Option<RowSelection>,
     ) -> io::Result<ParquetRecordBatchReader> {
+        self.reader_with(&self.metadata, row_groups, columns, selection)
+    }
+
+    fn reader_with(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        row_groups: Vec<usize>,
+        columns: Option<Vec<usize>>,
+        selection: Option<RowSelection>,
+    ) -> io::Result<ParquetRecordBatchReader> {
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), self.metadata.clone())
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.file.clone(), metadata.clone())
                 .with_row_groups(row_groups)
                 .with_batch_size(if columns.is_some() { PROJECTED_BATCH_ROWS } else { BATCH_ROWS });
         if let Some(selection) = selection {
@@ -937,9 +967,14 @@ impl PartFile {
             })
             .collect();
         let (mut span, mut within) = (0, 0);
-        for batch in self.reader(groups, Some(columns.clone()), None)? {
+        // Word numbers: each dictionary met gets the next `len` numbers, while they last.
+        let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
+        let mut next_word = 0u32;
+        let words_read = if whole { &self.metadata } else { &self.words };
+        for batch in self.reader_with(words_read, groups, Some(columns.clone()), None)? {
             let batch = batch.map_err(io::Error::other)?;
-            let view = ColumnsView::projected(&batch, &self.kinds, &columns);
+            let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
+            view.number_words(&mut dictionaries, &mut next_word);
             let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
             let shapes = batch.column(1).as_primitive::<UInt32Type>();
             let mut found: Vec<Found<'_>> = Vec::with_capacity(paths.len());
@@ -1149,11 +1184,18 @@ impl Iterator for PartEvents<'_> {
 /// A record batch's columns, typed once.
 struct ColumnsView<'a> {
     columns: Vec<Option<Typed<'a>>>,
+    /// For dictionary columns with word numbers, the number of the dictionary's first string.
+    bases: Vec<Option<u32>>,
 }
+
+/// The most word numbers one scan hands out (past it, strings come without one).
+const MAX_WORDS: u32 = 1 << 22;
 
 enum Typed<'a> {
     Timestamp(&'a arrow_array::TimestampMillisecondArray),
     Str(&'a arrow_array::StringArray),
+    /// A string column read as a dictionary: each row's key, and the distinct strings.
+    Words(&'a arrow_array::DictionaryArray<Int32Type>, &'a arrow_array::StringArray),
     Json(&'a arrow_array::StringArray),
     Num(&'a arrow_array::Float64Array),
     Bool(&'a arrow_array::BooleanArray),
@@ -1163,13 +1205,14 @@ impl<'a> ColumnsView<'a> {
     fn new(batch: &'a RecordBatch, kinds: &[Kind]) -> ColumnsView<'a> {
         let columns =
             kinds.iter().zip(batch.columns()).map(|(kind, array)| Self::typed(*kind, array)).collect();
-        ColumnsView { columns }
+        ColumnsView { bases: vec![None; kinds.len()], columns }
     }
 
     /// The view of a batch read with a projection: `columns` are the file columns it holds,
     /// in order; the others are absent.
     fn projected(batch: &'a RecordBatch, kinds: &[Kind], columns: &[usize]) -> ColumnsView<'a> {
-        let mut view = ColumnsView { columns: (0..kinds.len()).map(|_| None).collect() };
+        let mut view =
+            ColumnsView { columns: (0..kinds.len()).map(|_| None).collect(), bases: vec![None; kinds.len()] };
         for (position, &column) in columns.iter().enumerate() {
             view.columns[column] = Self::typed(kinds[column], batch.column(position));
         }
@@ -1179,11 +1222,39 @@ impl<'a> ColumnsView<'a> {
     fn typed(kind: Kind, array: &'a ArrayRef) -> Option<Typed<'a>> {
         match kind {
             Kind::Timestamp => array.as_primitive_opt::<TimestampMillisecondType>().map(Typed::Timestamp),
-            Kind::Str => array.as_string_opt::<i32>().map(Typed::Str),
+            Kind::Str => match array.as_dictionary_opt::<Int32Type>() {
+                Some(words) => {
+                    words.values().as_string_opt::<i32>().map(|values| Typed::Words(words, values))
+                }
+                None => array.as_string_opt::<i32>().map(Typed::Str),
+            },
             Kind::Json => array.as_string_opt::<i32>().map(Typed::Json),
             Kind::Num => array.as_primitive_opt::<Float64Type>().map(Typed::Num),
             Kind::Bool => array.as_boolean_opt().map(Typed::Bool),
             Kind::Shape => None,
+        }
+    }
+
+    /// Numbers the strings of this batch's dictionary columns: a dictionary seen in the
+    /// previous batch of its column (the same array) keeps its numbers, a new one takes the
+    /// next ones (`dictionaries` holds each column's last, so it is not freed and reused).
+    fn number_words(&mut self, dictionaries: &mut [Option<(ArrayRef, u32)>], next: &mut u32) {
+        for (column, typed) in self.columns.iter().enumerate() {
+            let Some(Typed::Words(words, _)) = typed else { continue };
+            let values = words.values();
+            self.bases[column] = match &dictionaries[column] {
+                Some((seen, base)) if Arc::ptr_eq(seen, values) => Some(*base),
+                _ => match u32::try_from(values.len()).ok().and_then(|len| next.checked_add(len)) {
+                    Some(end) if end <= MAX_WORDS => {
+                        dictionaries[column] = Some((values.clone(), *next));
+                        Some(std::mem::replace(next, end))
+                    }
+                    _ => {
+                        dictionaries[column] = None;
+                        None
+                    }
+                },
+            };
         }
     }
 
@@ -1194,6 +1265,14 @@ impl<'a> ColumnsView<'a> {
             Typed::Num(a) if a.is_valid(row) => Found::Num(a.value(row), matches!(mode, Mode::Integer)),
             Typed::Bool(a) if a.is_valid(row) => Found::Bool(a.value(row)),
             Typed::Str(a) if a.is_valid(row) => Found::Str(a.value(row)),
+            Typed::Words(words, values) if words.is_valid(row) => {
+                let key = words.keys().value(row);
+                let text = values.value(usize::try_from(key).ok()?);
+                match self.bases[column] {
+                    Some(base) => Found::Word(text, base + key as u32),
+                    None => Found::Str(text),
+                }
+            }
             Typed::Json(a) if a.is_valid(row) => Found::Json(a.value(row)),
             _ => return None,
         })
@@ -1234,6 +1313,10 @@ impl<'a> ColumnsView<'a> {
                     }
                     Typed::Bool(a) if a.is_valid(row) => Value::Bool(a.value(row)),
                     Typed::Str(a) if a.is_valid(row) => Value::String(a.value(row).to_owned()),
+                    Typed::Words(words, values) if words.is_valid(row) => {
+                        let key = usize::try_from(words.keys().value(row)).map_err(|_| bad())?;
+                        Value::String(values.value(key).to_owned())
+                    }
                     Typed::Json(a) if a.is_valid(row) => {
                         serde_json::from_str(a.value(row)).map_err(|_| bad())?
                     }

@@ -362,7 +362,7 @@ pub(crate) fn extract(
     if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
         return Ok(Value::clone(&answer));
     }
-    let mut memos = vec![FastMap::default(); plan.leaves];
+    let mut memos = (0..plan.leaves).map(|_| Memo::default()).collect::<Vec<_>>();
     let mut key = Vec::new();
     // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
     // Sorted, these are the matches in the order the extraction returns them (by timestamp,
@@ -402,6 +402,8 @@ pub(crate) fn extract(
                 break;
             }
         }
+        // Word numbers are per scan.
+        memos.iter_mut().for_each(|memo| memo.words.clear());
         parts[source].file.scan_groups(vec![group], range, &plan.paths, |row, timestamp_ms, found| {
             if query.stop.load(Ordering::Relaxed) {
                 return Err(AnalyzeError::Stopped);
@@ -537,8 +539,10 @@ struct Builder<'p, 'q> {
     plan: &'p Plan<'q>,
     stop: &'p AtomicBool,
     partial: Partial,
-    memos: Vec<FastMap<Key, bool>>,
+    memos: Vec<Memo>,
     key: Vec<u8>,
+    /// With one group_by property, each word number's group once known (`u32::MAX`: not yet).
+    word_groups: Vec<u32>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -547,8 +551,9 @@ impl<'p, 'q> Builder<'p, 'q> {
             plan,
             stop,
             partial: Partial::new(buckets),
-            memos: vec![FastMap::default(); plan.leaves],
+            memos: (0..plan.leaves).map(|_| Memo::default()).collect(),
             key: Vec::new(),
+            word_groups: Vec::new(),
         }
     }
 
@@ -578,8 +583,18 @@ impl<'p, 'q> Builder<'p, 'q> {
                 _ => return Ok(()),
             }
         };
+        let word = match plan.groups.as_slice() {
+            [path] => match found[*path] {
+                Found::Word(_, word) => Some(word as usize),
+                _ => None,
+            },
+            _ => None,
+        };
+        let known = word.and_then(|word| self.word_groups.get(word)).filter(|&&group| group != u32::MAX);
         let group = if plan.groups.is_empty() {
             0
+        } else if let Some(&group) = known {
+            group as usize
         } else {
             self.key.clear();
             for (&path, segments) in plan.groups.iter().zip(&plan.analysis.group_by) {
@@ -593,6 +608,12 @@ impl<'p, 'q> Builder<'p, 'q> {
                 plan.groups.iter().map(|&path| to_json(&found[path]).unwrap_or(Value::Null)).collect()
             });
             self.key = key;
+            if let Some(word) = word {
+                if self.word_groups.len() <= word {
+                    self.word_groups.resize(word + 1, u32::MAX);
+                }
+                self.word_groups[word] = position as u32;
+            }
             position
         };
         let kind = plan.analysis.kind;
@@ -609,29 +630,46 @@ impl<'p, 'q> Builder<'p, 'q> {
     }
 }
 
-fn passes(
-    check: &Check<'_>,
-    found: &[Found<'_>],
-    memos: &mut [FastMap<Key, bool>],
-    key: &mut Vec<u8>,
-) -> bool {
+/// What one property test already answered in a scan: by value, and by word number.
+#[derive(Default)]
+struct Memo {
+    values: FastMap<Key, bool>,
+    /// By word number: 0 not yet tested, 1 failed, 2 passed.
+    words: Vec<u8>,
+}
+
+fn passes(check: &Check<'_>, found: &[Found<'_>], memos: &mut [Memo], key: &mut Vec<u8>) -> bool {
     match check {
         Check::AnyOf(groups) => {
             groups.iter().any(|group| group.iter().all(|check| passes(check, found, memos, key)))
         }
         Check::Property { path, leaf, filter } => {
             let value = &found[*path];
-            if let Found::Value(value) = value {
-                return filter.passes(Some(value));
+            let memo = &mut memos[*leaf];
+            match value {
+                Found::Value(value) => return filter.passes(Some(value)),
+                Found::Word(_, word) => {
+                    let word = *word as usize;
+                    if let Some(&known @ 1..) = memo.words.get(word) {
+                        return known == 2;
+                    }
+                    let passed = filter.passes(to_json(value).as_ref());
+                    if memo.words.len() <= word {
+                        memo.words.resize(word + 1, 0);
+                    }
+                    memo.words[word] = 1 + u8::from(passed);
+                    return passed;
+                }
+                _ => {}
             }
             key.clear();
             memo_key(value, key);
-            if let Some(known) = memos[*leaf].get(key.as_slice()) {
+            if let Some(known) = memo.values.get(key.as_slice()) {
                 return *known;
             }
             let passed = filter.passes(to_json(value).as_ref());
-            if memos[*leaf].len() < MEMO_ENTRIES {
-                memos[*leaf].insert(Key::new(key), passed);
+            if memo.values.len() < MEMO_ENTRIES {
+                memo.values.insert(Key::new(key), passed);
             }
             passed
         }
@@ -652,7 +690,7 @@ fn to_json(found: &Found<'_>) -> Option<Value> {
     Some(match found {
         Found::Missing => return None,
         Found::Null => Value::Null,
-        Found::Str(text) => Value::String((*text).to_owned()),
+        Found::Str(text) | Found::Word(text, _) => Value::String((*text).to_owned()),
         Found::Num(number, integer) => number_value(*number, *integer),
         Found::Bool(value) => Value::Bool(*value),
         Found::Json(text) => serde_json::from_str(text).ok()?,
@@ -696,7 +734,7 @@ fn group_key(found: &Found<'_>, out: &mut Vec<u8>) {
         Found::Missing | Found::Null => out.push(0),
         Found::Bool(value) => out.extend_from_slice(&[1, u8::from(*value)]),
         Found::Num(number, _) => float_key(*number, out),
-        Found::Str(text) => text_key(4, text, out),
+        Found::Str(text) | Found::Word(text, _) => text_key(4, text, out),
         Found::Time(ms) => text_key(4, &format_keen_timestamp(*ms), out),
         Found::Json(text) => match serde_json::from_str::<Value>(text) {
             Ok(value) => value_key(&value, out),
