@@ -37,7 +37,7 @@ use super::extraction::{Extraction, ExtractionError};
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
-use crate::part::{Found, PartFile};
+use crate::part::{Found, PartFile, WORD_BITS};
 use crate::store::{Part, StoredEvent};
 use crate::timestamp::format_keen_timestamp;
 
@@ -543,6 +543,10 @@ struct Builder<'p, 'q> {
     key: Vec<u8>,
     /// With one group_by property, each word number's group once known (`u32::MAX`: not yet).
     word_groups: Vec<u32>,
+    /// For count_unique and select_unique, the (bucket, group, word number) already counted.
+    unique_words: FastSet<u64>,
+    /// About how much memory `unique_words` takes.
+    scratch_bytes: usize,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -554,6 +558,8 @@ impl<'p, 'q> Builder<'p, 'q> {
             memos: (0..plan.leaves).map(|_| Memo::default()).collect(),
             key: Vec::new(),
             word_groups: Vec::new(),
+            unique_words: FastSet::default(),
+            scratch_bytes: 0,
         }
     }
 
@@ -619,11 +625,24 @@ impl<'p, 'q> Builder<'p, 'q> {
         let kind = plan.analysis.kind;
         let target = plan.target.map(|path| &found[path]);
         let cell = self.partial.cell(bucket, group, kind);
+        if let Some(Found::Word(_, word)) = target
+            && matches!(cell.state, State::Unique { .. })
+            && bucket < 1 << 16
+            && group < 1 << (48 - WORD_BITS)
+        {
+            // A word already counted in this cell holds a value already in its set.
+            let seen = (bucket as u64) << 48 | (group as u64) << WORD_BITS | u64::from(*word);
+            if !self.unique_words.insert(seen) {
+                cell.count += 1;
+                return Ok(());
+            }
+            self.scratch_bytes += 16;
+        }
         let before = cell.bytes();
         cell.add(target, &mut self.key);
         let after = cell.bytes();
         self.partial.bytes += after - before;
-        if self.partial.bytes > MEMORY_LIMIT {
+        if self.partial.bytes + self.scratch_bytes > MEMORY_LIMIT {
             return Err(AnalysisError::MemoryLimit.into());
         }
         Ok(())

@@ -313,3 +313,36 @@ fn a_raised_stop_flag_stops_the_query() {
     let extraction = Extraction::parse(&Map::new()).unwrap();
     assert!(matches!(extract(&parts, &tail, &cache, &extraction, &query), Err(AnalyzeError::Stopped)));
 }
+
+#[test]
+fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = ["ana", "bo", "cy", "di", "ed", "flo", "gus"];
+    let plans = ["free", "pro"];
+    let events: Vec<(i64, Value)> = (0..400)
+        .map(|i: usize| {
+            let ts = START_MS + i as i64 * 1_800_000;
+            (ts, json!({"user": users[i * 7 % 11 % users.len()], "plan": plans[i / 3 % 2], "n": i % 5}))
+        })
+        .collect();
+    let (parts, tail) = store(dir.path(), &events, &[100, 250, 390]);
+    let range = Some(TimeRange { start_ms: START_MS, end_ms: START_MS + 9 * DAY_MS });
+    let pro =
+        parse_filters(Some(&json!([{"property_name": "plan", "operator": "eq", "property_value": "pro"}])))
+            .unwrap();
+    for params in [
+        json!({"kind": "count_unique", "target_property": "user"}),
+        json!({"kind": "count_unique", "target_property": "user", "group_by": "plan", "interval": "daily"}),
+        json!({"kind": "select_unique", "target_property": "user", "group_by": "n"}),
+        json!({"kind": "count", "group_by": "user", "interval": "daily"}),
+    ] {
+        let params = params.as_object().unwrap().clone();
+        let analysis =
+            Analysis::parse(AnalysisType::parse(params["kind"].as_str().unwrap()).unwrap(), &params).unwrap();
+        for filters in [&[][..], &pro[..]] {
+            let cache = Mutex::new(PartialCache::default());
+            let got = run(&parts, &tail, &cache, &analysis, filters, range, "v1").unwrap();
+            assert_eq!(got, reference(&parts, &tail, &analysis, filters, range).unwrap(), "{params:?}");
+        }
+    }
+}
