@@ -1188,9 +1188,8 @@ struct ColumnsView<'a> {
     bases: Vec<Option<u32>>,
 }
 
-/// Word numbers are below `1 << WORD_BITS`: past that, strings come without one.
-pub(crate) const WORD_BITS: u32 = 22;
-const MAX_WORDS: u32 = 1 << WORD_BITS;
+/// The most word numbers one scan hands out (past it, strings come without one).
+const MAX_WORDS: u32 = 1 << 22;
 
 enum Typed<'a> {
     Timestamp(&'a arrow_array::TimestampMillisecondArray),

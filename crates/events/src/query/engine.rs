@@ -37,7 +37,7 @@ use super::extraction::{Extraction, ExtractionError};
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
-use crate::part::{Found, PartFile, WORD_BITS};
+use crate::part::{Found, PartFile};
 use crate::store::{Part, StoredEvent};
 use crate::timestamp::format_keen_timestamp;
 
@@ -543,10 +543,9 @@ struct Builder<'p, 'q> {
     key: Vec<u8>,
     /// With one group_by property, each word number's group once known (`u32::MAX`: not yet).
     word_groups: Vec<u32>,
-    /// For count_unique and select_unique, the (bucket, group, word number) already counted.
-    unique_words: FastSet<u64>,
-    /// About how much memory `unique_words` takes.
-    scratch_bytes: usize,
+    /// For count_unique and select_unique without interval or group_by, a bit per word number
+    /// already counted.
+    unique_words: Vec<u64>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -558,8 +557,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             memos: (0..plan.leaves).map(|_| Memo::default()).collect(),
             key: Vec::new(),
             word_groups: Vec::new(),
-            unique_words: FastSet::default(),
-            scratch_bytes: 0,
+            unique_words: Vec::new(),
         }
     }
 
@@ -627,22 +625,25 @@ impl<'p, 'q> Builder<'p, 'q> {
         let cell = self.partial.cell(bucket, group, kind);
         if let Some(Found::Word(_, word)) = target
             && matches!(cell.state, State::Unique { .. })
-            && bucket < 1 << 16
-            && group < 1 << (48 - WORD_BITS)
+            && plan.buckets.is_none()
+            && plan.groups.is_empty()
         {
-            // A word already counted in this cell holds a value already in its set.
-            let seen = (bucket as u64) << 48 | (group as u64) << WORD_BITS | u64::from(*word);
-            if !self.unique_words.insert(seen) {
+            // A word already counted holds a value already in the set.
+            let (slot, bit) = (*word as usize / 64, 1u64 << (word % 64));
+            if self.unique_words.len() <= slot {
+                self.unique_words.resize(slot + 1, 0);
+            }
+            if self.unique_words[slot] & bit != 0 {
                 cell.count += 1;
                 return Ok(());
             }
-            self.scratch_bytes += 16;
+            self.unique_words[slot] |= bit;
         }
         let before = cell.bytes();
         cell.add(target, &mut self.key);
         let after = cell.bytes();
         self.partial.bytes += after - before;
-        if self.partial.bytes + self.scratch_bytes > MEMORY_LIMIT {
+        if self.partial.bytes > MEMORY_LIMIT {
             return Err(AnalysisError::MemoryLimit.into());
         }
         Ok(())
@@ -844,14 +845,11 @@ impl Run {
 /// `rank` values at or below it, found by bisecting the order of floats, then the tie that
 /// falls on the rank.
 fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
-    // Maps floats to integers in `total_cmp` order.
-    let order = |value: f64| {
-        let bits = value.to_bits();
-        if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
-    };
     let below = |key: u64, inclusive: bool| {
         move |run: &Arc<Run>| {
-            run.values.partition_point(|(v, _)| if inclusive { order(*v) <= key } else { order(*v) < key })
+            run.values.partition_point(
+                |(v, _)| if inclusive { float_order(*v) <= key } else { float_order(*v) < key },
+            )
         }
     };
     let (mut low, mut high) = (0u64, u64::MAX);
@@ -873,6 +871,12 @@ fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
         needed -= ties;
     }
     unreachable!("rank {rank} is within the runs' values")
+}
+
+/// Maps floats to integers in `total_cmp` order.
+fn float_order(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
 /// A value's key (`group_key`), kept inline when short, as most are, so that sets and maps of
@@ -1097,7 +1101,13 @@ impl Acc {
             && !pending.values.is_empty()
         {
             let mut run = std::mem::take(pending);
-            run.values.sort_by(|left, right| left.0.total_cmp(&right.0));
+            let printed = run.values[0].1;
+            if run.others.is_empty() && run.values.iter().all(|(_, p)| *p == printed) {
+                // Equal values print alike here, so the order among ties cannot show.
+                run.values.sort_unstable_by_key(|(value, _)| float_order(*value));
+            } else {
+                run.values.sort_by(|left, right| left.0.total_cmp(&right.0));
+            }
             runs.push(Arc::new(run));
         }
     }
