@@ -1055,8 +1055,14 @@ impl Acc {
             }
             key.clear();
             group_key(target, key);
-            if !seen.contains(key.as_slice()) {
-                seen.insert(Key::new(key));
+            // One probe for short keys (built without allocating); long ones are built only
+            // when new.
+            let new = if key.len() <= INLINE_KEY {
+                seen.insert(Key::new(key))
+            } else {
+                !seen.contains(key.as_slice()) && seen.insert(Key::new(key))
+            };
+            if new {
                 *bytes += 2 * key.len() + 32;
                 if let Some(first) = first {
                     first.push((Key::new(key), to_json(target).unwrap_or(Value::Null)));
