@@ -29,6 +29,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         sql: include_str!("../migrations/workspace/0002_saved_queries.sql"),
     },
     Migration { version: 3, name: "crm", sql: include_str!("../migrations/workspace/0003_crm.sql") },
+    Migration {
+        version: 4,
+        name: "crm_contacts",
+        sql: include_str!("../migrations/workspace/0004_crm_contacts.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

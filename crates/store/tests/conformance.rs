@@ -1,6 +1,8 @@
 //! The storage conformance suite: every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_POSTGRES` is set) through the same repository API.
 
+#[path = "conformance/contacts.rs"]
+mod contacts;
 #[path = "conformance/crm.rs"]
 mod crm;
 

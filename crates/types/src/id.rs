@@ -90,6 +90,8 @@ id_kind!(PipelineKind, PipelineId, "pipeline");
 id_kind!(StageKind, StageId, "stage");
 id_kind!(FieldKind, FieldId, "field");
 id_kind!(BoxKind, BoxId, "box");
+id_kind!(ContactKind, ContactId, "contact");
+id_kind!(OrganizationKind, OrganizationId, "organization");
 
 #[cfg(test)]
 mod tests {

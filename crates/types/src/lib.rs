@@ -8,8 +8,11 @@ mod names;
 mod time;
 
 pub use error::ErrorKind;
-pub use id::{ApiKeyId, BoxId, EventId, FieldId, Id, IdKind, PipelineId, StageId, UserId, WorkspaceId};
-pub use names::{Email, FieldType, KeyKind, QueryName, Role, WorkspaceName};
+pub use id::{
+    ApiKeyId, BoxId, ContactId, EventId, FieldId, Id, IdKind, OrganizationId, PipelineId, StageId, UserId,
+    WorkspaceId,
+};
+pub use names::{Domain, Email, FieldType, KeyKind, QueryName, Role, WorkspaceName};
 pub use time::Timestamp;
 
 /// A value that failed to parse, with a message meant for the person who typed it.

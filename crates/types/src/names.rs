@@ -70,9 +70,60 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
 }
 
 impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An organization's internet domain, trimmed and lower-cased, without a scheme, a path, a
+/// port or a leading `www.` (so "https://www.Acme.com/about" is "acme.com"): the form the part
+/// after an email address's `@` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Domain(String);
+
+impl Domain {
+    /// Normalises and checks `text`: labels of letters, digits and `-` (or any non-ASCII
+    /// letter), separated by dots, at least two of them, at most 253 characters.
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let bad = || InvalidValue(format!("not a domain: {:?}", text.trim()));
+        let mut domain = text.trim().to_lowercase();
+        if let Some((_, rest)) = domain.split_once("://") {
+            domain = rest.to_owned();
+        }
+        let host = domain.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(h, _)| h);
+        let host = host.strip_prefix("www.").unwrap_or(host).trim_end_matches('.');
+        let labels: Vec<&str> = host.split('.').collect();
+        let label_ok = |label: &&str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        if host.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) {
+            return Err(bad());
+        }
+        Ok(Domain(host.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -219,6 +270,32 @@ mod tests {
         for bad in ["", "ana", "@acme.com", "ana@", "ana@acme", "a b@acme.com", "a@b@c.com", "a@.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn domains() {
+        for (text, domain) in [
+            ("acme.com", "acme.com"),
+            (" https://www.Acme.COM/about?x=1 ", "acme.com"),
+            ("shop.acme.co.uk:8443", "shop.acme.co.uk"),
+            ("acme.com.", "acme.com"),
+            ("bücher.de", "bücher.de"),
+        ] {
+            assert_eq!(Domain::parse(text).unwrap().as_str(), domain, "{text}");
+        }
+        for bad in [
+            "",
+            "acme",
+            "www.",
+            "a..b",
+            "-a.com",
+            "a b.com",
+            "ana@acme.com",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(Domain::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Email::parse("Ana@Shop.Acme.com").unwrap().domain(), "shop.acme.com");
     }
 
     #[test]

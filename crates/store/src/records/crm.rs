@@ -1,8 +1,10 @@
 //! The CRM's records: pipelines (with their stages and fields) and boxes, their stage history,
-//! and the outbox rows every change writes in its own transaction. Values arrive checked by
+//! contacts and organizations with their links, and the outbox rows every change writes in its
+//! own transaction. Values arrive checked by
 //! `sb-core`; the schema still refuses a box in a stage of another pipeline.
 
 mod boxes;
+mod contacts;
 mod pipelines;
 
 use sb_types::{FieldId, FieldType, StageId, Timestamp};
@@ -12,6 +14,7 @@ use sqlx::{Any, Transaction};
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
 pub use boxes::{BoxCursor, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use pipelines::{PipelineRecord, StageRecord};
 
 /// A custom field of a pipeline.
