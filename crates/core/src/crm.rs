@@ -1,9 +1,11 @@
 //! The CRM (Streak's model): pipelines of boxes moving through ordered stages, with typed
-//! custom fields. This module owns the domain types, the checks every value passes before it
-//! is stored, keyset cursors, and the outbox payloads; `pipelines.rs` and `boxes.rs` hold the
-//! services. Reads need `Permission::Read`, changes `Permission::Write`.
+//! custom fields, and the contacts and organizations they deal with. This module owns the
+//! domain types, the checks every value passes before it is stored, keyset cursors, and the
+//! outbox payloads; `pipelines.rs`, `boxes.rs` and `contacts.rs` hold the services. Reads need
+//! `Permission::Read`, changes `Permission::Write`.
 
 mod boxes;
+mod contacts;
 mod pipelines;
 
 use std::collections::HashSet;
@@ -15,6 +17,9 @@ use serde_json::{Map, Value, json};
 use crate::CoreError;
 
 pub use boxes::{BoxDraft, BoxFilter, BoxPatch, StageMove};
+pub use contacts::{
+    Contact, ContactDraft, ContactPatch, ListFilter, Organization, OrganizationDraft, OrganizationPatch,
+};
 pub use pipelines::{FieldDraft, PipelineDraft, PipelinePatch, StageDraft};
 
 /// Longest name of a pipeline, stage, field, dropdown option or box, in characters.

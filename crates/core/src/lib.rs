@@ -26,8 +26,9 @@ use sb_types::WorkspaceId;
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use crm::{
-    BoxDraft, BoxFilter, BoxPatch, CrmBox, Field, FieldDraft, Page, Pipeline, PipelineDraft, PipelinePatch,
-    Stage, StageDraft, StageMove,
+    BoxDraft, BoxFilter, BoxPatch, Contact, ContactDraft, ContactPatch, CrmBox, Field, FieldDraft,
+    ListFilter, Organization, OrganizationDraft, OrganizationPatch, Page, Pipeline, PipelineDraft,
+    PipelinePatch, Stage, StageDraft, StageMove,
 };
 pub use error::CoreError;
 pub use events::BatchOutcome;
@@ -36,7 +37,7 @@ pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use saved_queries::{MAX_REFRESH_RATE, SavedQuery, SavedQueryDraft};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;
-pub use sb_store::{Member, User, Workspace};
+pub use sb_store::{ContactLink, Member, User, Workspace};
 pub use secret::ServerSecret;
 pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
 pub use workspaces::{CreatedWorkspace, WorkspaceSummary};

@@ -2,6 +2,7 @@
 //! (DTOs), converted explicitly from domain types.
 
 mod boxes;
+mod contacts;
 mod pipelines;
 mod queries;
 mod sql;
@@ -18,4 +19,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(sql::routes())
         .merge(pipelines::routes())
         .merge(boxes::routes())
+        .merge(contacts::routes())
 }

@@ -17,7 +17,13 @@ backend_tests!(
 
 impl TestApp {
     /// A JSON request with `Authorization: Bearer KEY`.
-    async fn key_json(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> TestResponse {
+    pub(crate) async fn key_json(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -28,7 +34,7 @@ impl TestApp {
     }
 
     /// A JSON request with a session's cookies and its CSRF token.
-    async fn browser_json(
+    pub(crate) async fn browser_json(
         &self,
         browser: &Browser,
         csrf: &str,
@@ -62,17 +68,17 @@ fn sales() -> Value {
     })
 }
 
-fn created(response: TestResponse) -> Value {
+pub(crate) fn created(response: TestResponse) -> Value {
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
     response.json()
 }
 
-fn ok(response: TestResponse) -> Value {
+pub(crate) fn ok(response: TestResponse) -> Value {
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     response.json()
 }
 
-fn error(response: &TestResponse, status: StatusCode, code: &str, words: &str) {
+pub(crate) fn error(response: &TestResponse, status: StatusCode, code: &str, words: &str) {
     assert_eq!(response.status, status, "{}", response.body);
     assert_eq!(response.json()["error_code"], code, "{}", response.body);
     let message = response.json()["message"].as_str().unwrap_or_default().to_owned();

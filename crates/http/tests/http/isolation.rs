@@ -35,8 +35,15 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
     routes
 }
 
-/// Every CRM route of workspace `id`, for one of its pipelines and one of its boxes.
-fn crm_routes(id: &str, pipeline: &str, crm_box: &str) -> Vec<(Method, String)> {
+/// Every CRM route of workspace `id`, for one of its pipelines, boxes, contacts and
+/// organizations.
+fn crm_routes(
+    id: &str,
+    pipeline: &str,
+    crm_box: &str,
+    contact: &str,
+    organization: &str,
+) -> Vec<(Method, String)> {
     let ws = format!("/api/v1/workspaces/{id}");
     vec![
         (Method::GET, format!("{ws}/pipelines")),
@@ -49,6 +56,18 @@ fn crm_routes(id: &str, pipeline: &str, crm_box: &str) -> Vec<(Method, String)> 
         (Method::GET, format!("{ws}/boxes/{crm_box}")),
         (Method::PATCH, format!("{ws}/boxes/{crm_box}")),
         (Method::DELETE, format!("{ws}/boxes/{crm_box}")),
+        (Method::GET, format!("{ws}/contacts")),
+        (Method::POST, format!("{ws}/contacts")),
+        (Method::GET, format!("{ws}/contacts/{contact}")),
+        (Method::PATCH, format!("{ws}/contacts/{contact}")),
+        (Method::DELETE, format!("{ws}/contacts/{contact}")),
+        (Method::PUT, format!("{ws}/contacts/{contact}/organizations/{organization}")),
+        (Method::DELETE, format!("{ws}/contacts/{contact}/organizations/{organization}")),
+        (Method::GET, format!("{ws}/organizations")),
+        (Method::POST, format!("{ws}/organizations")),
+        (Method::GET, format!("{ws}/organizations/{organization}")),
+        (Method::PATCH, format!("{ws}/organizations/{organization}")),
+        (Method::DELETE, format!("{ws}/organizations/{organization}")),
     ]
 }
 
@@ -105,7 +124,26 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         .unwrap();
     let b_box_draft = sb_core::BoxDraft { name: "Deal".into(), ..sb_core::BoxDraft::default() };
     let b_box = app.switchboard.create_box(&b_access, &b_pipeline.id.to_string(), b_box_draft).await.unwrap();
-    let b_crm = crm_routes(&b_id, &b_pipeline.id.to_string(), &b_box.id.to_string());
+    let b_contact_draft = sb_core::ContactDraft {
+        name: "Gina".into(),
+        emails: vec!["gina@globex.com".into()],
+        ..sb_core::ContactDraft::default()
+    };
+    let b_contact = app.switchboard.create_contact(&b_access, b_contact_draft).await.unwrap();
+    let b_organization_draft = sb_core::OrganizationDraft {
+        name: "Globex".into(),
+        domains: vec!["globex.com".into()],
+        ..sb_core::OrganizationDraft::default()
+    };
+    let b_organization = app.switchboard.create_organization(&b_access, b_organization_draft).await.unwrap();
+    let (b_contact_id, b_organization_id) = (b_contact.id.to_string(), b_organization.id.to_string());
+    let b_crm = crm_routes(
+        &b_id,
+        &b_pipeline.id.to_string(),
+        &b_box.id.to_string(),
+        &b_contact_id,
+        &b_organization_id,
+    );
 
     for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm) {
         for key in [&a.master, &a.write, &a.read] {
@@ -168,6 +206,12 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert_eq!(app.switchboard.crm_box(&b_access, &b_box.id.to_string()).await.unwrap(), b_box);
     let b_pipelines = app.switchboard.pipelines(&b_access, None, None).await.unwrap().items;
     assert_eq!(b_pipelines, [b_pipeline], "A changed none of B's pipelines and boxes");
+    assert_eq!(app.switchboard.contact(&b_access, &b_contact_id).await.unwrap(), b_contact);
+    assert_eq!(app.switchboard.organization(&b_access, &b_organization_id).await.unwrap(), b_organization);
+    let b_links = app.switchboard.contact_links(&b_access, &b_contact_id).await.unwrap();
+    assert_eq!(b_links.len(), 1, "A changed none of B's contacts, organizations and links");
+    let b_contacts = app.switchboard.contacts(&b_access, sb_core::ListFilter::default()).await.unwrap().items;
+    assert_eq!(b_contacts, [b_contact]);
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

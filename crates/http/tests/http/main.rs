@@ -3,6 +3,7 @@
 
 mod analytics;
 mod api;
+mod contacts;
 mod crm;
 mod isolation;
 mod keen;
