@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::CoreError;
 
-pub use boxes::{BoxDraft, BoxFilter, BoxPatch, StageMove};
+pub use boxes::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, StageMove};
 pub use contacts::{
     Contact, ContactDraft, ContactPatch, ListFilter, Organization, OrganizationDraft, OrganizationPatch,
 };

@@ -26,9 +26,9 @@ use sb_types::WorkspaceId;
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use crm::{
-    BoxDraft, BoxFilter, BoxPatch, Contact, ContactDraft, ContactPatch, CrmBox, Field, FieldDraft,
-    ListFilter, Organization, OrganizationDraft, OrganizationPatch, Page, Pipeline, PipelineDraft,
-    PipelinePatch, Stage, StageDraft, StageMove,
+    BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Contact, ContactDraft, ContactPatch, CrmBox, Field,
+    FieldDraft, ListFilter, Organization, OrganizationDraft, OrganizationPatch, Page, Pipeline,
+    PipelineDraft, PipelinePatch, Stage, StageDraft, StageMove,
 };
 pub use error::CoreError;
 pub use events::BatchOutcome;

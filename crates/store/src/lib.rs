@@ -18,9 +18,9 @@ pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
 pub use records::{
-    BoxCursor, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery, ListSort,
-    NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord, PipelineRecord, SavedQueryRecord,
-    StageChange, StageRecord, WorkspaceDb,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
+    ListSort, NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord, PipelineRecord,
+    SavedQueryRecord, StageChange, StageRecord, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

@@ -34,6 +34,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_contacts",
         sql: include_str!("../migrations/workspace/0004_crm_contacts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "crm_box_links",
+        sql: include_str!("../migrations/workspace/0005_crm_box_links.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -11,8 +11,8 @@ use sqlx::AnyPool;
 use crate::{StoreError, migrate};
 
 pub use crm::{
-    BoxCursor, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery, ListSort,
-    NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange, StageRecord,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
+    ListSort, NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange, StageRecord,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 

@@ -1,12 +1,13 @@
 //! Box services: create, read, list (filtered by stage, assignee and last update, sorted by
 //! last update or name, in keyset pages), update under the box's version (a stage change is
-//! recorded in the stage history) and delete. Every change writes its outbox rows with it.
+//! recorded in the stage history) and delete; link boxes to contacts and organizations, and
+//! list a contact's or an organization's boxes. Every change writes its outbox rows with it.
 
 use std::collections::HashSet;
 
-use sb_store::{BoxCursor, BoxQuery, BoxRecord, BoxSort, StageChange, StoreError};
-use sb_types::{BoxId, StageId, Timestamp, UserId};
-use serde_json::{Map, Value};
+use sb_store::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange, StoreError};
+use sb_types::{BoxId, ContactId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
+use serde_json::{Map, Value, json};
 
 use super::pipelines::stale;
 use super::{
@@ -50,6 +51,13 @@ pub struct BoxFilter {
     pub sort: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+/// What a box can be linked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoxLinkKind {
+    Contact,
+    Organization,
 }
 
 /// A box entering a stage; `from` is `None` for the stage it was created in.
@@ -317,6 +325,76 @@ impl Switchboard {
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_box(&record(&crm_box), current.version, moved.as_ref(), &outbox).await?;
         Ok(crm_box)
+    }
+
+    /// Links the box `id` to the contact or organization `target` (again: no change), or
+    /// (`linked` false) removes that link.
+    pub async fn link_box(
+        &self,
+        access: &Access,
+        id: &str,
+        kind: BoxLinkKind,
+        target: &str,
+        linked: bool,
+    ) -> Result<(), CoreError> {
+        access.require(Permission::Write)?;
+        let crm_box: BoxId = id_in_path(id, "box")?;
+        let (link, noun) = match kind {
+            BoxLinkKind::Contact => (BoxLink::Contact(id_in_path(target, "contact")?), "contact"),
+            BoxLinkKind::Organization => {
+                (BoxLink::Organization(id_in_path(target, "organization")?), "organization")
+            }
+        };
+        let event = if linked { "BOX_LINK" } else { "BOX_UNLINK" };
+        let payload = json!({"box": crm_box.to_string(), noun: target});
+        let outbox = [outbox_entry("box", crm_box.to_string(), event, payload.to_string())];
+        let db = self.store().workspace_db(access.workspace()).await?;
+        Ok(db.link_box(crm_box, link, linked, &outbox, Timestamp::now()).await?)
+    }
+
+    /// The contacts and the organizations the box `id` is linked to.
+    pub async fn box_links(
+        &self,
+        access: &Access,
+        id: &str,
+    ) -> Result<(Vec<ContactId>, Vec<OrganizationId>), CoreError> {
+        access.require(Permission::Read)?;
+        let db = self.store().workspace_db(access.workspace()).await?;
+        Ok(db.box_links(id_in_path(id, "box")?).await?)
+    }
+
+    /// The boxes linked to the contact `id`, most recently updated first (at most 500).
+    pub async fn contact_boxes(&self, access: &Access, id: &str) -> Result<Vec<CrmBox>, CoreError> {
+        let contact = self.contact(access, id).await?;
+        let db = self.store().workspace_db(access.workspace()).await?;
+        self.with_pipelines(access, db.contact_boxes(contact.id).await?).await
+    }
+
+    /// The boxes linked to the organization `id` or to one of its contacts, most recently
+    /// updated first (at most 500).
+    pub async fn organization_boxes(&self, access: &Access, id: &str) -> Result<Vec<CrmBox>, CoreError> {
+        let organization = self.organization(access, id).await?;
+        let db = self.store().workspace_db(access.workspace()).await?;
+        self.with_pipelines(access, db.organization_boxes(organization.id).await?).await
+    }
+
+    /// `records` as boxes, each read against its pipeline's fields.
+    async fn with_pipelines(
+        &self,
+        access: &Access,
+        records: Vec<BoxRecord>,
+    ) -> Result<Vec<CrmBox>, CoreError> {
+        let mut pipelines: Vec<Pipeline> = Vec::new();
+        let mut boxes = Vec::with_capacity(records.len());
+        for record in records {
+            let id: PipelineId = record.pipeline;
+            if !pipelines.iter().any(|p| p.id == id) {
+                pipelines.push(self.find_pipeline(access, id).await?);
+            }
+            let pipeline = pipelines.iter().find(|p| p.id == id).ok_or(CoreError::NotFound("pipeline"))?;
+            boxes.push(from_record(record, pipeline)?);
+        }
+        Ok(boxes)
     }
 
     /// Deletes the box `id`.

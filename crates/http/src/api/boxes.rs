@@ -2,17 +2,19 @@
 //!
 //! - `GET|POST /api/v1/workspaces/{id}/pipelines/{pipeline}/boxes`: a page of boxes (`stage`,
 //!   `assignee`, `updated_since`, `sort` = `updated`|`name`, `limit`, `cursor`); create.
-//! - `GET|PATCH|DELETE …/boxes/{box}`: read (with its stage history); change (with
+//! - `GET|PATCH|DELETE …/boxes/{box}`: read (with its stage history and links); change (with
 //!   `version`: a stale one is 409; `fields` merges, `null` clears a value); delete.
+//! - `PUT|DELETE …/boxes/{box}/contacts/{contact}` and `…/organizations/{organization}`: link
+//!   the box, or remove the link.
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use bytes::Bytes;
-use sb_core::{BoxDraft, BoxFilter, BoxPatch, CrmBox, StageMove};
+use sb_core::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, CrmBox, StageMove};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -24,6 +26,14 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/workspaces/{id}/pipelines/{pipeline}/boxes", get(list).post(create))
         .route("/api/v1/workspaces/{id}/boxes/{box}", get(show).patch(update).delete(delete))
+        .route(
+            "/api/v1/workspaces/{id}/boxes/{box}/contacts/{target}",
+            put(link_contact).delete(unlink_contact),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/boxes/{box}/organizations/{target}",
+            put(link_organization).delete(unlink_organization),
+        )
 }
 
 #[derive(Deserialize)]
@@ -63,7 +73,7 @@ struct ListIn {
 
 /// The wire form of a box.
 #[derive(Serialize)]
-struct BoxOut {
+pub(super) struct BoxOut {
     id: String,
     pipeline: String,
     stage: String,
@@ -77,6 +87,10 @@ struct BoxOut {
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     stage_history: Option<Vec<StageMoveOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contacts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organizations: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -113,6 +127,8 @@ impl From<CrmBox> for BoxOut {
             created_at: b.created_at.to_string(),
             updated_at: b.updated_at.to_string(),
             stage_history: None,
+            contacts: None,
+            organizations: None,
         }
     }
 }
@@ -171,8 +187,11 @@ async fn show(
     let access = caller.access(&state, &id).await?;
     let found = state.switchboard.crm_box(&access, &crm_box).await?;
     let history = state.switchboard.box_stage_history(&access, &crm_box).await?;
+    let (contacts, organizations) = state.switchboard.box_links(&access, &crm_box).await?;
     let mut out = BoxOut::from(found);
     out.stage_history = Some(history.into_iter().map(StageMoveOut::from).collect());
+    out.contacts = Some(contacts.iter().map(ToString::to_string).collect());
+    out.organizations = Some(organizations.iter().map(ToString::to_string).collect());
     Ok(Json(out).into_response())
 }
 
@@ -204,4 +223,48 @@ async fn delete(
     let access = caller.access(&state, &id).await?;
     state.switchboard.delete_box(&access, &crm_box).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn link_box(
+    state: &AppState,
+    caller: ApiCaller,
+    (id, crm_box, target): (String, String, String),
+    kind: BoxLinkKind,
+    linked: bool,
+) -> Result<Response, ApiError> {
+    let access = caller.access(state, &id).await?;
+    state.switchboard.link_box(&access, &crm_box, kind, &target, linked).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn link_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Contact, true).await
+}
+
+async fn unlink_contact(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Contact, false).await
+}
+
+async fn link_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Organization, true).await
+}
+
+async fn unlink_organization(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Organization, false).await
 }

@@ -8,6 +8,8 @@
 //! - `GET|POST /api/v1/workspaces/{id}/organizations`, `GET|PATCH|DELETE …/organizations/{org}`:
 //!   the same for organizations (read with their contacts).
 //! - `PUT|DELETE …/contacts/{contact}/organizations/{org}`: link by hand, or remove that link.
+//! - `GET …/contacts/{contact}/boxes`, `GET …/organizations/{org}/boxes`: the boxes linked to a
+//!   contact, or to an organization or one of its contacts, most recently updated first.
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -24,6 +26,7 @@ use sb_types::ErrorKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::boxes::BoxOut;
 use super::pipelines::{json_body, query, required_version};
 use crate::auth::ApiCaller;
 use crate::{ApiError, AppState};
@@ -39,7 +42,9 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/workspaces/{id}/contacts/{contact}/organizations/{organization}",
             put(link).delete(unlink),
         )
+        .route("/api/v1/workspaces/{id}/contacts/{contact}/boxes", get(contact_boxes))
         .route("/api/v1/workspaces/{id}/organizations", get(list_organizations).post(create_organization))
+        .route("/api/v1/workspaces/{id}/organizations/{organization}/boxes", get(organization_boxes))
         .route(
             "/api/v1/workspaces/{id}/organizations/{organization}",
             get(show_organization).patch(update_organization).delete(delete_organization),
@@ -384,4 +389,29 @@ async fn delete_organization(
     let access = caller.access(&state, &id).await?;
     state.switchboard.delete_organization(&access, &organization).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize)]
+struct BoxList {
+    boxes: Vec<BoxOut>,
+}
+
+async fn contact_boxes(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, contact)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let boxes = state.switchboard.contact_boxes(&access, &contact).await?;
+    Ok(Json(BoxList { boxes: boxes.into_iter().map(BoxOut::from).collect() }).into_response())
+}
+
+async fn organization_boxes(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path((id, organization)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let access = caller.access(&state, &id).await?;
+    let boxes = state.switchboard.organization_boxes(&access, &organization).await?;
+    Ok(Json(BoxList { boxes: boxes.into_iter().map(BoxOut::from).collect() }).into_response())
 }

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use sb_test_support::{TestBackend, backend_tests};
 use serde_json::{Value, json};
 
-use crate::crm::{created, error, ok};
+use crate::crm::{created, error, ok, sales};
 use crate::support::TestApp;
 
 backend_tests!(
@@ -13,6 +13,7 @@ backend_tests!(
     contacts_are_paged_and_found_by_email,
     bad_contact_input_gets_a_clear_error_and_changes_nothing,
     read_keys_and_viewers_cannot_change_contacts,
+    boxes_are_linked_to_contacts_and_organizations,
 );
 
 fn names(list: &Value, key: &str) -> Vec<String> {
@@ -238,4 +239,49 @@ async fn read_keys_and_viewers_cannot_change_contacts(backend: &TestBackend) {
         app.browser_json(&viewer, &viewer_csrf, Method::POST, &organizations, json!({"name": "V"})).await;
     error(&refused, StatusCode::FORBIDDEN, "forbidden", "may not write");
     assert_eq!(app.browse(&mut viewer, &c).await.json()["name"], "Ana", "viewers read");
+}
+
+async fn boxes_are_linked_to_contacts_and_organizations(backend: &TestBackend) {
+    let app = TestApp::start(backend).await;
+    let key = app.first.master.secret.clone();
+    let ws = format!("/api/v1/workspaces/{}", app.first.workspace.id);
+    let pipeline = created(app.key_json(&key, Method::POST, &format!("{ws}/pipelines"), Some(sales())).await);
+    let boxes = format!("{ws}/pipelines/{}/boxes", pipeline["id"].as_str().unwrap());
+    let deal = created(app.key_json(&key, Method::POST, &boxes, Some(json!({"name": "Deal"}))).await);
+    let renewal = created(app.key_json(&key, Method::POST, &boxes, Some(json!({"name": "Renewal"}))).await);
+    let body = json!({"name": "Acme", "domains": ["acme.com"]});
+    let acme = created(app.key_json(&key, Method::POST, &format!("{ws}/organizations"), Some(body)).await);
+    let body = json!({"name": "Ana", "emails": ["ana@acme.com"]});
+    let ana = created(app.key_json(&key, Method::POST, &format!("{ws}/contacts"), Some(body)).await);
+    let (ana_id, acme_id) = (ana["id"].as_str().unwrap(), acme["id"].as_str().unwrap());
+    let deal_path = format!("{ws}/boxes/{}", deal["id"].as_str().unwrap());
+    let renewal_path = format!("{ws}/boxes/{}", renewal["id"].as_str().unwrap());
+
+    for path in [format!("{deal_path}/contacts/{ana_id}"), format!("{renewal_path}/organizations/{acme_id}")]
+    {
+        assert_eq!(app.key_json(&key, Method::PUT, &path, None).await.status, StatusCode::NO_CONTENT);
+    }
+    let read = ok(app.key_json(&key, Method::GET, &deal_path, None).await);
+    assert_eq!((read["contacts"].clone(), read["organizations"].clone()), (json!([ana_id]), json!([])));
+    let of_ana = ok(app.key_json(&key, Method::GET, &format!("{ws}/contacts/{ana_id}/boxes"), None).await);
+    assert_eq!(names(&of_ana, "boxes"), ["Deal"]);
+    let of_acme =
+        ok(app.key_json(&key, Method::GET, &format!("{ws}/organizations/{acme_id}/boxes"), None).await);
+    let mut got = names(&of_acme, "boxes");
+    got.sort();
+    assert_eq!(got, ["Deal", "Renewal"], "through its contact, and directly");
+
+    let unlink = app.key_json(&key, Method::DELETE, &format!("{deal_path}/contacts/{ana_id}"), None).await;
+    assert_eq!(unlink.status, StatusCode::NO_CONTENT);
+    let again = app.key_json(&key, Method::DELETE, &format!("{deal_path}/contacts/{ana_id}"), None).await;
+    error(&again, StatusCode::NOT_FOUND, "not_found", "link");
+    let ghost = sb_types::ContactId::generate();
+    let missing = app.key_json(&key, Method::PUT, &format!("{deal_path}/contacts/{ghost}"), None).await;
+    error(&missing, StatusCode::NOT_FOUND, "not_found", "contact");
+    let of_acme =
+        ok(app.key_json(&key, Method::GET, &format!("{ws}/organizations/{acme_id}/boxes"), None).await);
+    assert_eq!(names(&of_acme, "boxes"), ["Renewal"]);
+    let read = app.first.read.secret.clone();
+    let refused = app.key_json(&read, Method::PUT, &format!("{deal_path}/contacts/{ana_id}"), None).await;
+    error(&refused, StatusCode::FORBIDDEN, "forbidden", "may not write");
 }

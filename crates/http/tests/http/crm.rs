@@ -54,7 +54,7 @@ impl TestApp {
     }
 }
 
-fn sales() -> Value {
+pub(crate) fn sales() -> Value {
     json!({
         "name": "Sales",
         "description": "Deals we are working",

@@ -68,6 +68,12 @@ fn crm_routes(
         (Method::GET, format!("{ws}/organizations/{organization}")),
         (Method::PATCH, format!("{ws}/organizations/{organization}")),
         (Method::DELETE, format!("{ws}/organizations/{organization}")),
+        (Method::GET, format!("{ws}/contacts/{contact}/boxes")),
+        (Method::GET, format!("{ws}/organizations/{organization}/boxes")),
+        (Method::PUT, format!("{ws}/boxes/{crm_box}/contacts/{contact}")),
+        (Method::DELETE, format!("{ws}/boxes/{crm_box}/contacts/{contact}")),
+        (Method::PUT, format!("{ws}/boxes/{crm_box}/organizations/{organization}")),
+        (Method::DELETE, format!("{ws}/boxes/{crm_box}/organizations/{organization}")),
     ]
 }
 

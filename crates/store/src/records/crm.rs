@@ -13,7 +13,7 @@ use sqlx::{Any, Transaction};
 
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
-pub use boxes::{BoxCursor, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use boxes::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange};
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use pipelines::{PipelineRecord, StageRecord};
 

@@ -1,11 +1,14 @@
 //! The CRM records on both backends: pipelines, boxes, stage history and the outbox.
 
 use sb_store::{
-    BoxCursor, BoxQuery, BoxRecord, BoxSort, FieldRecord, NewOutboxEntry, PipelineRecord, StageChange,
-    StageRecord, Store, WorkspaceDb,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactRecord, FieldRecord, NewOutboxEntry,
+    OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, WorkspaceDb,
 };
 use sb_test_support::{TestBackend, backend_tests};
-use sb_types::{BoxId, ErrorKind, FieldId, FieldType, PipelineId, StageId, Timestamp, UserId, WorkspaceName};
+use sb_types::{
+    BoxId, ContactId, Email, ErrorKind, FieldId, FieldType, OrganizationId, PipelineId, StageId, Timestamp,
+    UserId, WorkspaceName,
+};
 
 backend_tests! {
     pipelines_are_created_listed_updated_and_deleted,
@@ -13,6 +16,7 @@ backend_tests! {
     box_updates_are_versioned_and_record_stage_history,
     every_change_writes_the_outbox_and_a_refused_one_nothing,
     crm_records_belong_to_one_workspace,
+    boxes_are_linked_to_contacts_and_organizations,
 }
 
 async fn workspace(store: &Store, name: &str) -> WorkspaceDb {
@@ -278,4 +282,69 @@ async fn crm_records_belong_to_one_workspace(backend: &TestBackend) {
     assert_eq!(refused.kind(), ErrorKind::Conflict, "Acme's pipeline is not in Globex's database");
     assert!(globex.outbox_after(0, 10).await.unwrap().is_empty());
     assert_eq!(acme.crm_box(deal.id).await.unwrap(), Some(deal));
+}
+
+async fn boxes_are_linked_to_contacts_and_organizations(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    let (older, newer, other) =
+        (crm_box(&sales, 0, "older", 1), crm_box(&sales, 0, "newer", 2), crm_box(&sales, 0, "other", 3));
+    for crm_box in [&older, &newer, &other] {
+        insert_box(&db, crm_box).await;
+    }
+    let acme = OrganizationRecord {
+        id: OrganizationId::generate(),
+        name: "Acme".into(),
+        domains: vec![sb_types::Domain::parse("acme.com").unwrap()],
+        custom: "{}".into(),
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    db.insert_organization(&acme, &[]).await.unwrap();
+    let ana = ContactRecord {
+        id: ContactId::generate(),
+        name: "Ana".into(),
+        emails: vec![Email::parse("ana@acme.com").unwrap()],
+        phones: "[]".into(),
+        addresses: "[]".into(),
+        title: String::new(),
+        custom: "{}".into(),
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    db.insert_contact(&ana, &[]).await.unwrap();
+
+    let link = [event("box", older.id.to_string(), "BOX_LINK")];
+    db.link_box(older.id, BoxLink::Contact(ana.id), true, &link, at(4)).await.unwrap();
+    db.link_box(older.id, BoxLink::Contact(ana.id), true, &[], at(4)).await.unwrap();
+    db.link_box(newer.id, BoxLink::Organization(acme.id), true, &[], at(4)).await.unwrap();
+    assert_eq!(db.box_links(older.id).await.unwrap(), (vec![ana.id], vec![]));
+    assert_eq!(db.box_links(newer.id).await.unwrap(), (vec![], vec![acme.id]));
+    let names = |boxes: Vec<BoxRecord>| boxes.into_iter().map(|b| b.name).collect::<Vec<_>>();
+    assert_eq!(names(db.contact_boxes(ana.id).await.unwrap()), ["older"]);
+    assert_eq!(
+        names(db.organization_boxes(acme.id).await.unwrap()),
+        ["newer", "older"],
+        "an organization's boxes include its contacts' boxes, newest first"
+    );
+
+    let missing = db.link_box(other.id, BoxLink::Contact(ContactId::generate()), true, &[], at(5)).await;
+    assert_eq!(missing.unwrap_err().kind(), ErrorKind::NotFound);
+    let missing = db.link_box(BoxId::generate(), BoxLink::Organization(acme.id), true, &[], at(5)).await;
+    assert_eq!(missing.unwrap_err().kind(), ErrorKind::NotFound);
+    let not_linked = db.link_box(other.id, BoxLink::Contact(ana.id), false, &[], at(5)).await;
+    assert_eq!(not_linked.unwrap_err().kind(), ErrorKind::NotFound);
+    db.link_box(newer.id, BoxLink::Organization(acme.id), false, &[], at(5)).await.unwrap();
+    assert_eq!(names(db.organization_boxes(acme.id).await.unwrap()), ["older"]);
+    db.delete_contact(ana.id, &[], at(6)).await.unwrap();
+    assert_eq!(db.box_links(older.id).await.unwrap(), (vec![], vec![]), "a deleted contact takes its links");
+    assert!(db.organization_boxes(acme.id).await.unwrap().is_empty());
+    let rows = db.outbox_after(0, 10).await.unwrap();
+    assert_eq!(rows.iter().filter(|r| r.event == "BOX_LINK").count(), 1);
 }

@@ -1,8 +1,9 @@
 //! Boxes: created, read, listed with filters (stage, assignee, updated since) and keyset
 //! pagination by last update or by name, updated under optimistic concurrency, deleted; their
-//! stage history is written in the same transaction as the move.
+//! stage history is written in the same transaction as the move. Boxes are linked to contacts
+//! and organizations, and listed by them.
 
-use sb_types::{BoxId, PipelineId, StageId, Timestamp, UserId};
+use sb_types::{BoxId, ContactId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
@@ -299,5 +300,148 @@ impl WorkspaceDb {
                 })
             })
             .collect()
+    }
+}
+
+/// What a box is linked to besides its pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoxLink {
+    Contact(ContactId),
+    Organization(OrganizationId),
+}
+
+impl BoxLink {
+    /// (link table, its column, the linked table, its noun, the linked id).
+    fn parts(self) -> (&'static str, &'static str, &'static str, &'static str, String) {
+        match self {
+            BoxLink::Contact(id) => {
+                ("crm_box_contacts", "contact_id", "crm_contacts", "contact", id.to_string())
+            }
+            BoxLink::Organization(id) => (
+                "crm_box_organizations",
+                "organization_id",
+                "crm_organizations",
+                "organization",
+                id.to_string(),
+            ),
+        }
+    }
+}
+
+/// Most boxes a contact's or an organization's list returns, most recently updated first.
+const LINKED_BOXES_MAX: i64 = 500;
+
+impl WorkspaceDb {
+    /// Links the box `id` to `link` (linking twice changes nothing), or (`linked` false) removes
+    /// that link, and writes `outbox`. `NotFound` if the box or what it links to does not exist,
+    /// or, to remove, if there is no such link.
+    pub async fn link_box(
+        &self,
+        id: BoxId,
+        link: BoxLink,
+        linked: bool,
+        outbox: &[NewOutboxEntry],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (table, column, target_table, noun, target) = link.parts();
+        let mut tx = self.begin().await?;
+        for (table, key, noun) in [("crm_boxes", id.to_string(), "box"), (target_table, target.clone(), noun)]
+        {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+            let found: i64 = sqlx::query_scalar(&sql)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            if found == 0 {
+                return Err(StoreError::NotFound(noun));
+            }
+        }
+        let delete = format!("DELETE FROM {table} WHERE box_id = $1 AND {column} = $2");
+        let removed = sqlx::query(&delete)
+            .bind(id.to_string())
+            .bind(&target)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?
+            .rows_affected();
+        if linked {
+            let insert = format!("INSERT INTO {table} (box_id, {column}) VALUES ($1, $2)");
+            sqlx::query(&insert)
+                .bind(id.to_string())
+                .bind(&target)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        } else if removed == 0 {
+            return Err(StoreError::NotFound("link"));
+        }
+        write_outbox(&mut tx, outbox, now).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+
+    /// The contacts and the organizations the box `id` is linked to, by id.
+    pub async fn box_links(&self, id: BoxId) -> Result<(Vec<ContactId>, Vec<OrganizationId>), StoreError> {
+        let contacts: Vec<String> = sqlx::query_scalar(
+            "SELECT contact_id FROM crm_box_contacts WHERE box_id = $1 ORDER BY contact_id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let organizations: Vec<String> = sqlx::query_scalar(
+            "SELECT organization_id FROM crm_box_organizations WHERE box_id = $1 ORDER BY organization_id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok((
+            contacts
+                .iter()
+                .map(|c| decode("crm_box_contacts.contact_id", ContactId::parse(c)))
+                .collect::<Result<_, _>>()?,
+            organizations
+                .iter()
+                .map(|o| decode("crm_box_organizations.organization_id", OrganizationId::parse(o)))
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    /// The boxes linked to the contact `id`, most recently updated first, at most
+    /// `LINKED_BOXES_MAX`.
+    pub async fn contact_boxes(&self, id: ContactId) -> Result<Vec<BoxRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM crm_boxes
+             WHERE id IN (SELECT box_id FROM crm_box_contacts WHERE contact_id = $1)
+             ORDER BY updated_at DESC, id DESC LIMIT {LINKED_BOXES_MAX}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The boxes linked to the organization `id` or to one of its contacts, most recently
+    /// updated first, at most `LINKED_BOXES_MAX`: one statement.
+    pub async fn organization_boxes(&self, id: OrganizationId) -> Result<Vec<BoxRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM crm_boxes
+             WHERE id IN (
+                 SELECT box_id FROM crm_box_organizations WHERE organization_id = $1
+                 UNION
+                 SELECT bc.box_id FROM crm_box_contacts bc
+                 JOIN crm_contact_organizations co ON co.contact_id = bc.contact_id
+                 WHERE co.organization_id = $1)
+             ORDER BY updated_at DESC, id DESC LIMIT {LINKED_BOXES_MAX}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        rows.iter().map(from_row).collect()
     }
 }
