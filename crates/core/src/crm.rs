@@ -1,12 +1,13 @@
 //! The CRM (Streak's model): pipelines of boxes moving through ordered stages, with typed
 //! custom fields, and the contacts and organizations they deal with. This module owns the
 //! domain types, the checks every value passes before it is stored, keyset cursors, and the
-//! outbox payloads; `pipelines.rs`, `boxes.rs` and `contacts.rs` hold the services. Reads need
+//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs` and `tasks.rs` hold the services. Reads need
 //! `Permission::Read`, changes `Permission::Write`.
 
 mod boxes;
 mod contacts;
 mod pipelines;
+mod tasks;
 
 use std::collections::HashSet;
 
@@ -21,6 +22,7 @@ pub use contacts::{
     Contact, ContactDraft, ContactPatch, ListFilter, Organization, OrganizationDraft, OrganizationPatch,
 };
 pub use pipelines::{FieldDraft, PipelineDraft, PipelinePatch, StageDraft};
+pub use tasks::{Task, TaskDraft, TaskPatch};
 
 /// Longest name of a pipeline, stage, field, dropdown option or box, in characters.
 pub const NAME_MAX: usize = 200;

@@ -28,7 +28,7 @@ pub use bootstrap::{FirstStart, generate_password};
 pub use crm::{
     BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Contact, ContactDraft, ContactPatch, CrmBox, Field,
     FieldDraft, ListFilter, Organization, OrganizationDraft, OrganizationPatch, Page, Pipeline,
-    PipelineDraft, PipelinePatch, Stage, StageDraft, StageMove,
+    PipelineDraft, PipelinePatch, Stage, StageDraft, StageMove, Task, TaskDraft, TaskPatch,
 };
 pub use error::CoreError;
 pub use events::BatchOutcome;

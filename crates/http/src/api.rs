@@ -6,6 +6,7 @@ mod contacts;
 mod pipelines;
 mod queries;
 mod sql;
+mod tasks;
 mod workspaces;
 
 use axum::Router;
@@ -20,4 +21,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(pipelines::routes())
         .merge(boxes::routes())
         .merge(contacts::routes())
+        .merge(tasks::routes())
 }

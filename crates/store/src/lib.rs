@@ -20,7 +20,7 @@ pub use control::workspaces::{Member, Workspace};
 pub use records::{
     BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
     ListSort, NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord, PipelineRecord,
-    SavedQueryRecord, StageChange, StageRecord, WorkspaceDb,
+    SavedQueryRecord, StageChange, StageRecord, TaskRecord, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

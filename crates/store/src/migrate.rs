@@ -39,6 +39,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_box_links",
         sql: include_str!("../migrations/workspace/0005_crm_box_links.sql"),
     },
+    Migration {
+        version: 6,
+        name: "crm_tasks",
+        sql: include_str!("../migrations/workspace/0006_crm_tasks.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

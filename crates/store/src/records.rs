@@ -13,6 +13,7 @@ use crate::{StoreError, migrate};
 pub use crm::{
     BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
     ListSort, NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange, StageRecord,
+    TaskRecord,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 

@@ -92,6 +92,7 @@ id_kind!(FieldKind, FieldId, "field");
 id_kind!(BoxKind, BoxId, "box");
 id_kind!(ContactKind, ContactId, "contact");
 id_kind!(OrganizationKind, OrganizationId, "organization");
+id_kind!(TaskKind, TaskId, "task");
 
 #[cfg(test)]
 mod tests {

@@ -134,7 +134,7 @@ fn cursor_list(sort: BoxSort) -> &'static str {
 
 impl Switchboard {
     /// The distinct members among `ids`, in order; anyone else is refused.
-    async fn assignees(&self, access: &Access, ids: &[String]) -> Result<Vec<UserId>, CoreError> {
+    pub(super) async fn assignees(&self, access: &Access, ids: &[String]) -> Result<Vec<UserId>, CoreError> {
         if ids.len() > ASSIGNEES_MAX {
             return Err(invalid(format!("a box has at most {ASSIGNEES_MAX} assignees")));
         }
@@ -191,7 +191,7 @@ impl Switchboard {
     }
 
     /// The box `id` and its pipeline.
-    async fn find_box(&self, access: &Access, id: &str) -> Result<(CrmBox, Pipeline), CoreError> {
+    pub(super) async fn find_box(&self, access: &Access, id: &str) -> Result<(CrmBox, Pipeline), CoreError> {
         let db = self.store().workspace_db(access.workspace()).await?;
         let record = db.crm_box(id_in_path(id, "box")?).await?.ok_or(CoreError::NotFound("box"))?;
         let pipeline = self.find_pipeline(access, record.pipeline).await?;

@@ -43,6 +43,7 @@ fn crm_routes(
     crm_box: &str,
     contact: &str,
     organization: &str,
+    task: &str,
 ) -> Vec<(Method, String)> {
     let ws = format!("/api/v1/workspaces/{id}");
     vec![
@@ -74,6 +75,12 @@ fn crm_routes(
         (Method::DELETE, format!("{ws}/boxes/{crm_box}/contacts/{contact}")),
         (Method::PUT, format!("{ws}/boxes/{crm_box}/organizations/{organization}")),
         (Method::DELETE, format!("{ws}/boxes/{crm_box}/organizations/{organization}")),
+        (Method::GET, format!("{ws}/boxes/{crm_box}/tasks")),
+        (Method::POST, format!("{ws}/boxes/{crm_box}/tasks")),
+        (Method::GET, format!("{ws}/tasks")),
+        (Method::GET, format!("{ws}/tasks/{task}")),
+        (Method::PATCH, format!("{ws}/tasks/{task}")),
+        (Method::DELETE, format!("{ws}/tasks/{task}")),
     ]
 }
 
@@ -143,12 +150,15 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     };
     let b_organization = app.switchboard.create_organization(&b_access, b_organization_draft).await.unwrap();
     let (b_contact_id, b_organization_id) = (b_contact.id.to_string(), b_organization.id.to_string());
+    let b_task_draft = sb_core::TaskDraft { text: "Call Gina".into(), ..sb_core::TaskDraft::default() };
+    let b_task = app.switchboard.create_task(&b_access, &b_box.id.to_string(), b_task_draft).await.unwrap();
     let b_crm = crm_routes(
         &b_id,
         &b_pipeline.id.to_string(),
         &b_box.id.to_string(),
         &b_contact_id,
         &b_organization_id,
+        &b_task.id.to_string(),
     );
 
     for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm) {
@@ -218,6 +228,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert_eq!(b_links.len(), 1, "A changed none of B's contacts, organizations and links");
     let b_contacts = app.switchboard.contacts(&b_access, sb_core::ListFilter::default()).await.unwrap().items;
     assert_eq!(b_contacts, [b_contact]);
+    assert_eq!(app.switchboard.task(&b_access, &b_task.id.to_string()).await.unwrap(), b_task);
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

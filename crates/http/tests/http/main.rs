@@ -11,3 +11,4 @@ mod login;
 mod settings;
 mod sql;
 mod support;
+mod tasks;

@@ -6,6 +6,7 @@
 mod boxes;
 mod contacts;
 mod pipelines;
+mod tasks;
 
 use sb_types::{FieldId, FieldType, StageId, Timestamp};
 use sqlx::any::AnyRow;
@@ -16,6 +17,7 @@ use crate::{StoreError, WorkspaceDb, col, parsed};
 pub use boxes::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange};
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use pipelines::{PipelineRecord, StageRecord};
+pub use tasks::TaskRecord;
 
 /// A custom field of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,12 +2,12 @@
 
 use sb_store::{
     BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactRecord, FieldRecord, NewOutboxEntry,
-    OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, WorkspaceDb,
+    OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, TaskRecord, WorkspaceDb,
 };
 use sb_test_support::{TestBackend, backend_tests};
 use sb_types::{
-    BoxId, ContactId, Email, ErrorKind, FieldId, FieldType, OrganizationId, PipelineId, StageId, Timestamp,
-    UserId, WorkspaceName,
+    BoxId, ContactId, Email, ErrorKind, FieldId, FieldType, OrganizationId, PipelineId, StageId, TaskId,
+    Timestamp, UserId, WorkspaceName,
 };
 
 backend_tests! {
@@ -17,6 +17,7 @@ backend_tests! {
     every_change_writes_the_outbox_and_a_refused_one_nothing,
     crm_records_belong_to_one_workspace,
     boxes_are_linked_to_contacts_and_organizations,
+    tasks_are_listed_by_box_and_by_due_date,
 }
 
 async fn workspace(store: &Store, name: &str) -> WorkspaceDb {
@@ -347,4 +348,60 @@ async fn boxes_are_linked_to_contacts_and_organizations(backend: &TestBackend) {
     assert!(db.organization_boxes(acme.id).await.unwrap().is_empty());
     let rows = db.outbox_after(0, 10).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.event == "BOX_LINK").count(), 1);
+}
+
+async fn tasks_are_listed_by_box_and_by_due_date(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    let deal = crm_box(&sales, 0, "deal", 0);
+    insert_box(&db, &deal).await;
+    let (ana, bo) = (UserId::generate(), UserId::generate());
+    let task = |text: &str, due: Option<&str>, assignees: Vec<UserId>, second: i64| TaskRecord {
+        id: TaskId::generate(),
+        box_id: deal.id,
+        text: text.into(),
+        due_date: due.map(str::to_owned),
+        assignees,
+        done: false,
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(second),
+        updated_at: at(second),
+    };
+    let call = task("call", Some("2026-12-01"), vec![ana], 1);
+    let mail = task("mail", Some("2026-12-05"), vec![ana, bo], 2);
+    let later = task("later", Some("2026-12-24"), vec![ana], 3);
+    let someday = task("someday", None, vec![], 4);
+    for t in [&call, &mail, &later, &someday] {
+        db.insert_task(t, &[event("task", t.id.to_string(), "TASK_CREATE")]).await.unwrap();
+    }
+    let texts = |tasks: Vec<TaskRecord>| tasks.into_iter().map(|t| t.text).collect::<Vec<_>>();
+    assert_eq!(texts(db.box_tasks(deal.id).await.unwrap()), ["call", "mail", "later", "someday"]);
+    assert_eq!(texts(db.due_tasks("2026-12-05", None).await.unwrap()), ["call", "mail"]);
+    assert_eq!(texts(db.due_tasks("2026-12-05", Some(bo)).await.unwrap()), ["mail"]);
+
+    let mut done = call.clone();
+    done.done = true;
+    done.assignees = vec![bo];
+    done.version = 2;
+    done.updated_at = at(5);
+    db.update_task(&done, 1, &[]).await.unwrap();
+    assert_eq!(db.task(call.id).await.unwrap(), Some(done.clone()));
+    assert_eq!(
+        texts(db.due_tasks("2026-12-31", Some(ana)).await.unwrap()),
+        ["mail", "later"],
+        "done tasks are not due"
+    );
+    let stale = db.update_task(&done, 1, &[]).await.unwrap_err();
+    assert_eq!(stale.kind(), ErrorKind::Conflict);
+    let mut orphan = task("orphan", None, vec![], 6);
+    orphan.box_id = BoxId::generate();
+    assert_eq!(db.insert_task(&orphan, &[]).await.unwrap_err().kind(), ErrorKind::NotFound);
+    db.delete_task(mail.id, &[], at(7)).await.unwrap();
+    assert_eq!(db.delete_task(mail.id, &[], at(7)).await.unwrap_err().kind(), ErrorKind::NotFound);
+    db.delete_box(deal.id, &[], at(8)).await.unwrap();
+    assert_eq!(db.task(later.id).await.unwrap(), None, "a box's tasks go with it");
+    assert!(db.due_tasks("2026-12-31", None).await.unwrap().is_empty());
 }
