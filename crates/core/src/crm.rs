@@ -1,10 +1,12 @@
 //! The CRM (Streak's model): pipelines of boxes moving through ordered stages, with typed
 //! custom fields, and the contacts and organizations they deal with. This module owns the
 //! domain types, the checks every value passes before it is stored, keyset cursors, and the
-//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs` and `tasks.rs` hold the services. Reads need
+//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs`, `tasks.rs` and `comments.rs` hold
+//! the services. Reads need
 //! `Permission::Read`, changes `Permission::Write`.
 
 mod boxes;
+mod comments;
 mod contacts;
 mod pipelines;
 mod tasks;
@@ -18,6 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::CoreError;
 
 pub use boxes::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, StageMove};
+pub use comments::Comment;
 pub use contacts::{
     Contact, ContactDraft, ContactPatch, ListFilter, Organization, OrganizationDraft, OrganizationPatch,
 };

@@ -26,7 +26,7 @@ use sb_types::WorkspaceId;
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use crm::{
-    BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Contact, ContactDraft, ContactPatch, CrmBox, Field,
+    BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Comment, Contact, ContactDraft, ContactPatch, CrmBox, Field,
     FieldDraft, ListFilter, Organization, OrganizationDraft, OrganizationPatch, Page, Pipeline,
     PipelineDraft, PipelinePatch, Stage, StageDraft, StageMove, Task, TaskDraft, TaskPatch,
 };

@@ -2,6 +2,7 @@
 //! (DTOs), converted explicitly from domain types.
 
 mod boxes;
+mod comments;
 mod contacts;
 mod pipelines;
 mod queries;
@@ -22,4 +23,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(boxes::routes())
         .merge(contacts::routes())
         .merge(tasks::routes())
+        .merge(comments::routes())
 }

@@ -18,8 +18,8 @@ pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
 pub use records::{
-    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
-    ListSort, NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord, PipelineRecord,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactLink, ContactRecord, FieldRecord,
+    ListQuery, ListSort, NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord, PipelineRecord,
     SavedQueryRecord, StageChange, StageRecord, TaskRecord, WorkspaceDb,
 };
 pub use sb_config::Database;

@@ -44,6 +44,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_tasks",
         sql: include_str!("../migrations/workspace/0006_crm_tasks.sql"),
     },
+    Migration {
+        version: 7,
+        name: "crm_comments",
+        sql: include_str!("../migrations/workspace/0007_crm_comments.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -11,9 +11,9 @@ use sqlx::AnyPool;
 use crate::{StoreError, migrate};
 
 pub use crm::{
-    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactLink, ContactRecord, FieldRecord, ListQuery,
-    ListSort, NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange, StageRecord,
-    TaskRecord,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactLink, ContactRecord, FieldRecord,
+    ListQuery, ListSort, NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange,
+    StageRecord, TaskRecord,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 

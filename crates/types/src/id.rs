@@ -93,6 +93,7 @@ id_kind!(BoxKind, BoxId, "box");
 id_kind!(ContactKind, ContactId, "contact");
 id_kind!(OrganizationKind, OrganizationId, "organization");
 id_kind!(TaskKind, TaskId, "task");
+id_kind!(CommentKind, CommentId, "comment");
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ mod time;
 
 pub use error::ErrorKind;
 pub use id::{
-    ApiKeyId, BoxId, ContactId, EventId, FieldId, Id, IdKind, OrganizationId, PipelineId, StageId, TaskId,
-    UserId, WorkspaceId,
+    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, OrganizationId, PipelineId, StageId,
+    TaskId, UserId, WorkspaceId,
 };
 pub use names::{Domain, Email, FieldType, KeyKind, QueryName, Role, WorkspaceName};
 pub use time::Timestamp;

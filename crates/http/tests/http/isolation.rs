@@ -44,6 +44,7 @@ fn crm_routes(
     contact: &str,
     organization: &str,
     task: &str,
+    comment: &str,
 ) -> Vec<(Method, String)> {
     let ws = format!("/api/v1/workspaces/{id}");
     vec![
@@ -81,6 +82,10 @@ fn crm_routes(
         (Method::GET, format!("{ws}/tasks/{task}")),
         (Method::PATCH, format!("{ws}/tasks/{task}")),
         (Method::DELETE, format!("{ws}/tasks/{task}")),
+        (Method::GET, format!("{ws}/boxes/{crm_box}/comments")),
+        (Method::POST, format!("{ws}/boxes/{crm_box}/comments")),
+        (Method::PATCH, format!("{ws}/comments/{comment}")),
+        (Method::DELETE, format!("{ws}/comments/{comment}")),
     ]
 }
 
@@ -152,6 +157,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let (b_contact_id, b_organization_id) = (b_contact.id.to_string(), b_organization.id.to_string());
     let b_task_draft = sb_core::TaskDraft { text: "Call Gina".into(), ..sb_core::TaskDraft::default() };
     let b_task = app.switchboard.create_task(&b_access, &b_box.id.to_string(), b_task_draft).await.unwrap();
+    let b_comment = app.switchboard.add_comment(&b_access, &b_box.id.to_string(), "Hello").await.unwrap();
     let b_crm = crm_routes(
         &b_id,
         &b_pipeline.id.to_string(),
@@ -159,6 +165,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         &b_contact_id,
         &b_organization_id,
         &b_task.id.to_string(),
+        &b_comment.id.to_string(),
     );
 
     for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm) {
@@ -229,6 +236,8 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let b_contacts = app.switchboard.contacts(&b_access, sb_core::ListFilter::default()).await.unwrap().items;
     assert_eq!(b_contacts, [b_contact]);
     assert_eq!(app.switchboard.task(&b_access, &b_task.id.to_string()).await.unwrap(), b_task);
+    let b_comments = app.switchboard.box_comments(&b_access, &b_box.id.to_string()).await.unwrap();
+    assert_eq!(b_comments, [b_comment]);
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod api;
+mod comments;
 mod contacts;
 mod crm;
 mod isolation;

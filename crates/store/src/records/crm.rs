@@ -4,6 +4,7 @@
 //! `sb-core`; the schema still refuses a box in a stage of another pipeline.
 
 mod boxes;
+mod comments;
 mod contacts;
 mod pipelines;
 mod tasks;
@@ -15,6 +16,7 @@ use sqlx::{Any, Transaction};
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
 pub use boxes::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use pipelines::{PipelineRecord, StageRecord};
 pub use tasks::TaskRecord;

@@ -1,13 +1,14 @@
 //! The CRM records on both backends: pipelines, boxes, stage history and the outbox.
 
 use sb_store::{
-    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, ContactRecord, FieldRecord, NewOutboxEntry,
-    OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, TaskRecord, WorkspaceDb,
+    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactRecord, FieldRecord,
+    NewOutboxEntry, OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, TaskRecord,
+    WorkspaceDb,
 };
 use sb_test_support::{TestBackend, backend_tests};
 use sb_types::{
-    BoxId, ContactId, Email, ErrorKind, FieldId, FieldType, OrganizationId, PipelineId, StageId, TaskId,
-    Timestamp, UserId, WorkspaceName,
+    BoxId, CommentId, ContactId, Email, ErrorKind, FieldId, FieldType, OrganizationId, PipelineId, StageId,
+    TaskId, Timestamp, UserId, WorkspaceName,
 };
 
 backend_tests! {
@@ -18,6 +19,7 @@ backend_tests! {
     crm_records_belong_to_one_workspace,
     boxes_are_linked_to_contacts_and_organizations,
     tasks_are_listed_by_box_and_by_due_date,
+    comments_are_listed_edited_and_deleted_with_their_box,
 }
 
 async fn workspace(store: &Store, name: &str) -> WorkspaceDb {
@@ -404,4 +406,41 @@ async fn tasks_are_listed_by_box_and_by_due_date(backend: &TestBackend) {
     db.delete_box(deal.id, &[], at(8)).await.unwrap();
     assert_eq!(db.task(later.id).await.unwrap(), None, "a box's tasks go with it");
     assert!(db.due_tasks("2026-12-31", None).await.unwrap().is_empty());
+}
+
+async fn comments_are_listed_edited_and_deleted_with_their_box(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    let deal = crm_box(&sales, 0, "deal", 0);
+    insert_box(&db, &deal).await;
+    let comment = |body: &str, second: i64| CommentRecord {
+        id: CommentId::generate(),
+        box_id: deal.id,
+        body: body.into(),
+        mentions: vec![UserId::generate()],
+        version: 1,
+        created_by: "cli".into(),
+        created_at: at(second),
+        updated_at: at(second),
+    };
+    let (first, second) = (comment("first", 1), comment("second", 2));
+    db.insert_comment(&second, &[event("comment", second.id.to_string(), "COMMENT_CREATE")]).await.unwrap();
+    db.insert_comment(&first, &[]).await.unwrap();
+    assert_eq!(db.box_comments(deal.id).await.unwrap(), [first.clone(), second.clone()], "oldest first");
+    let mut edited = first.clone();
+    edited.body = "edited".into();
+    edited.mentions = Vec::new();
+    edited.version = 2;
+    db.update_comment(&edited, 1, &[]).await.unwrap();
+    assert_eq!(db.comment(first.id).await.unwrap(), Some(edited.clone()));
+    assert_eq!(db.update_comment(&edited, 1, &[]).await.unwrap_err().kind(), ErrorKind::Conflict);
+    let mut orphan = comment("orphan", 3);
+    orphan.box_id = BoxId::generate();
+    assert_eq!(db.insert_comment(&orphan, &[]).await.unwrap_err().kind(), ErrorKind::NotFound);
+    db.delete_comment(first.id, &[], at(4)).await.unwrap();
+    assert_eq!(db.delete_comment(first.id, &[], at(4)).await.unwrap_err().kind(), ErrorKind::NotFound);
+    db.delete_box(deal.id, &[], at(5)).await.unwrap();
+    assert_eq!(db.comment(second.id).await.unwrap(), None, "a box's comments go with it");
 }
