@@ -95,6 +95,41 @@ fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
     })
 }
 
+/// `NotFound(noun)` unless `table` has the row `id` (read inside `tx`).
+pub(crate) async fn require_row(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    id: &str,
+    noun: &'static str,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+    let found: i64 =
+        sqlx::query_scalar(&sql).bind(id).fetch_one(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+    if found == 0 { Err(StoreError::NotFound(noun)) } else { Ok(()) }
+}
+
+impl WorkspaceDb {
+    /// Deletes the row `id` of `table` (its dependent rows cascade) and writes `outbox`, in one
+    /// transaction. `NotFound(noun)` if there is no such row.
+    pub(crate) async fn delete_row(
+        &self,
+        table: &str,
+        noun: &'static str,
+        id: &str,
+        outbox: &[NewOutboxEntry],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!("DELETE FROM {table} WHERE id = $1");
+        let deleted = sqlx::query(&sql).bind(id).execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound(noun));
+        }
+        write_outbox(&mut tx, outbox, now).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+}
+
 /// `$first, $first+1, …` for `count` values, for `IN (…)` lists.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")

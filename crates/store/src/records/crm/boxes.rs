@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, in_use_as, stage_id, write_outbox};
+use super::{NewOutboxEntry, in_use_as, require_row, stage_id, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed, parsed_opt};
 
 /// A box of a pipeline.
@@ -267,17 +267,7 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM crm_boxes WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("box"));
-        }
-        write_outbox(&mut tx, outbox, now).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+        self.delete_row("crm_boxes", "box", &id.to_string(), outbox, now).await
     }
 
     /// The stages the box `id` has been in, oldest first.
@@ -345,18 +335,8 @@ impl WorkspaceDb {
     ) -> Result<(), StoreError> {
         let (table, column, target_table, noun, target) = link.parts();
         let mut tx = self.begin().await?;
-        for (table, key, noun) in [("crm_boxes", id.to_string(), "box"), (target_table, target.clone(), noun)]
-        {
-            let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
-            let found: i64 = sqlx::query_scalar(&sql)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-            if found == 0 {
-                return Err(StoreError::NotFound(noun));
-            }
-        }
+        require_row(&mut tx, "crm_boxes", &id.to_string(), "box").await?;
+        require_row(&mut tx, target_table, &target, noun).await?;
         let delete = format!("DELETE FROM {table} WHERE box_id = $1 AND {column} = $2");
         let removed = sqlx::query(&delete)
             .bind(id.to_string())

@@ -5,7 +5,7 @@ use sb_types::{BoxId, CommentId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, write_outbox};
+use super::{NewOutboxEntry, require_row, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A comment on a box.
@@ -56,14 +56,7 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let boxes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_boxes WHERE id = $1")
-            .bind(comment.box_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if boxes == 0 {
-            return Err(StoreError::NotFound("box"));
-        }
+        require_row(&mut tx, "crm_boxes", &comment.box_id.to_string(), "box").await?;
         sqlx::query(
             "INSERT INTO crm_comments (id, box_id, body, mentions, version, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -145,16 +138,6 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM crm_comments WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("comment"));
-        }
-        write_outbox(&mut tx, outbox, now).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+        self.delete_row("crm_comments", "comment", &id.to_string(), outbox, now).await
     }
 }

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, write_outbox};
+use super::{NewOutboxEntry, require_row, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A person the team deals with.
@@ -358,15 +358,7 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = execute(&mut tx, "DELETE FROM crm_contacts WHERE id = $1", &[&id.to_string()])
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound("contact"));
-        }
-        write_outbox(&mut tx, outbox, now).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+        self.delete_row("crm_contacts", "contact", &id.to_string(), outbox, now).await
     }
 
     /// Stores a new organization with its domains, links the contacts with an address at one
@@ -464,15 +456,7 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = execute(&mut tx, "DELETE FROM crm_organizations WHERE id = $1", &[&id.to_string()])
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound("organization"));
-        }
-        write_outbox(&mut tx, outbox, now).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+        self.delete_row("crm_organizations", "organization", &id.to_string(), outbox, now).await
     }
 
     /// Links `contact` to `organization` by hand (linking twice changes nothing), and writes
@@ -486,19 +470,8 @@ impl WorkspaceDb {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let (contact, organization) = (contact.to_string(), organization.to_string());
-        for (table, id, noun) in
-            [("crm_contacts", &contact, "contact"), ("crm_organizations", &organization, "organization")]
-        {
-            let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
-            let found: i64 = sqlx::query_scalar(&sql)
-                .bind(id.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-            if found == 0 {
-                return Err(StoreError::NotFound(noun));
-            }
-        }
+        require_row(&mut tx, "crm_contacts", &contact, "contact").await?;
+        require_row(&mut tx, "crm_organizations", &organization, "organization").await?;
         execute(
             &mut tx,
             "DELETE FROM crm_contact_organizations WHERE contact_id = $1 AND organization_id = $2

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, write_outbox};
+use super::{NewOutboxEntry, require_row, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A task on a box.
@@ -75,14 +75,7 @@ impl WorkspaceDb {
     /// Stores a new task and writes `outbox`. `NotFound` if its box does not exist.
     pub async fn insert_task(&self, task: &TaskRecord, outbox: &[NewOutboxEntry]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let boxes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_boxes WHERE id = $1")
-            .bind(task.box_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if boxes == 0 {
-            return Err(StoreError::NotFound("box"));
-        }
+        require_row(&mut tx, "crm_boxes", &task.box_id.to_string(), "box").await?;
         sqlx::query(
             "INSERT INTO crm_tasks (id, box_id, text, due_date, assignees, done, version, created_by,
                  created_at, updated_at)
@@ -194,16 +187,6 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM crm_tasks WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("task"));
-        }
-        write_outbox(&mut tx, outbox, now).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+        self.delete_row("crm_tasks", "task", &id.to_string(), outbox, now).await
     }
 }
