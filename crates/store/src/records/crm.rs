@@ -95,7 +95,9 @@ fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
     })
 }
 
-/// `NotFound(noun)` unless `table` has the row `id` (read inside `tx`).
+/// `NotFound(noun)` unless `table` has the row `id` (read inside `tx`). Call it after the
+/// transaction's first write: on SQLite, a transaction that reads first may be refused the
+/// write lock later (`SQLITE_BUSY`) instead of waiting for it.
 pub(crate) async fn require_row(
     tx: &mut Transaction<'static, Any>,
     table: &str,
@@ -133,6 +135,15 @@ impl WorkspaceDb {
 /// `$first, $first+1, …` for `count` values, for `IN (…)` lists.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A foreign key refused the write because the row it refers to does not exist:
+/// `NotFound(noun)`.
+pub(crate) fn missing_as(noun: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(e) if e.is_foreign_key_violation() => StoreError::NotFound(noun),
+        _ => StoreError::from_sqlx(error),
+    }
 }
 
 /// A foreign key refused the write: a row still refers to what was to be deleted or changed.

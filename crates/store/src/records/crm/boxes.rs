@@ -335,8 +335,6 @@ impl WorkspaceDb {
     ) -> Result<(), StoreError> {
         let (table, column, target_table, noun, target) = link.parts();
         let mut tx = self.begin().await?;
-        require_row(&mut tx, "crm_boxes", &id.to_string(), "box").await?;
-        require_row(&mut tx, target_table, &target, noun).await?;
         let delete = format!("DELETE FROM {table} WHERE box_id = $1 AND {column} = $2");
         let removed = sqlx::query(&delete)
             .bind(id.to_string())
@@ -345,6 +343,8 @@ impl WorkspaceDb {
             .await
             .map_err(StoreError::from_sqlx)?
             .rows_affected();
+        require_row(&mut tx, "crm_boxes", &id.to_string(), "box").await?;
+        require_row(&mut tx, target_table, &target, noun).await?;
         if linked {
             let insert = format!("INSERT INTO {table} (box_id, {column}) VALUES ($1, $2)");
             sqlx::query(&insert)

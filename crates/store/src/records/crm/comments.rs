@@ -5,7 +5,7 @@ use sb_types::{BoxId, CommentId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, require_row, write_outbox};
+use super::{NewOutboxEntry, missing_as, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A comment on a box.
@@ -56,7 +56,6 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        require_row(&mut tx, "crm_boxes", &comment.box_id.to_string(), "box").await?;
         sqlx::query(
             "INSERT INTO crm_comments (id, box_id, body, mentions, version, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -71,7 +70,7 @@ impl WorkspaceDb {
         .bind(comment.updated_at.to_string())
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::from_sqlx)?;
+        .map_err(missing_as("box"))?;
         write_outbox(&mut tx, outbox, comment.updated_at).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
     }

@@ -470,8 +470,6 @@ impl WorkspaceDb {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let (contact, organization) = (contact.to_string(), organization.to_string());
-        require_row(&mut tx, "crm_contacts", &contact, "contact").await?;
-        require_row(&mut tx, "crm_organizations", &organization, "organization").await?;
         execute(
             &mut tx,
             "DELETE FROM crm_contact_organizations WHERE contact_id = $1 AND organization_id = $2
@@ -480,6 +478,8 @@ impl WorkspaceDb {
         )
         .await
         .map_err(StoreError::from_sqlx)?;
+        require_row(&mut tx, "crm_contacts", &contact, "contact").await?;
+        require_row(&mut tx, "crm_organizations", &organization, "organization").await?;
         execute(
             &mut tx,
             "INSERT INTO crm_contact_organizations (contact_id, organization_id, source) VALUES ($1, $2, $3)",

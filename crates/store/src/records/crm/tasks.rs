@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
-use super::{NewOutboxEntry, require_row, write_outbox};
+use super::{NewOutboxEntry, missing_as, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A task on a box.
@@ -75,7 +75,6 @@ impl WorkspaceDb {
     /// Stores a new task and writes `outbox`. `NotFound` if its box does not exist.
     pub async fn insert_task(&self, task: &TaskRecord, outbox: &[NewOutboxEntry]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        require_row(&mut tx, "crm_boxes", &task.box_id.to_string(), "box").await?;
         sqlx::query(
             "INSERT INTO crm_tasks (id, box_id, text, due_date, assignees, done, version, created_by,
                  created_at, updated_at)
@@ -93,7 +92,7 @@ impl WorkspaceDb {
         .bind(task.updated_at.to_string())
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::from_sqlx)?;
+        .map_err(missing_as("box"))?;
         put_assignees(&mut tx, task).await?;
         write_outbox(&mut tx, outbox, task.updated_at).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
