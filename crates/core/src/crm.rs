@@ -1,13 +1,14 @@
 //! The CRM (Streak's model): pipelines of boxes moving through ordered stages, with typed
 //! custom fields, and the contacts and organizations they deal with. This module owns the
 //! domain types, the checks every value passes before it is stored, keyset cursors, and the
-//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs`, `tasks.rs` and `comments.rs` hold
+//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs`, `organizations.rs`, `tasks.rs` and `comments.rs` hold
 //! the services. Reads need
 //! `Permission::Read`, changes `Permission::Write`.
 
 mod boxes;
 mod comments;
 mod contacts;
+mod organizations;
 mod pipelines;
 mod tasks;
 
@@ -21,9 +22,8 @@ use crate::CoreError;
 
 pub use boxes::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, StageMove};
 pub use comments::Comment;
-pub use contacts::{
-    Contact, ContactDraft, ContactPatch, ListFilter, Organization, OrganizationDraft, OrganizationPatch,
-};
+pub use contacts::{Contact, ContactDraft, ContactPatch, ListFilter};
+pub use organizations::{Organization, OrganizationDraft, OrganizationPatch};
 pub use pipelines::{FieldDraft, PipelineDraft, PipelinePatch, StageDraft};
 pub use tasks::{Task, TaskDraft, TaskPatch};
 

@@ -1,13 +1,14 @@
-//! Contact and organization services: create, read (with their links), list (sorted by name or
-//! last update, in keyset pages), update under the record's version, delete; link a contact to
-//! an organization by hand or unlink it. Addresses are normalised and unique per workspace,
-//! domains likewise; a contact is linked to the organization of each of its addresses'
-//! domains by the store, in the same transaction. Every change writes its outbox rows with it.
+//! Contact services: create, read (with their links), list (sorted by name or last update, in
+//! keyset pages), update under the contact's version, delete; link a contact to an
+//! organization by hand or unlink it. Addresses are normalised and unique per workspace; a
+//! contact is linked to the organization of each of its addresses' domains by the store, in
+//! the same transaction. Every change writes its outbox rows with it. The list helpers here
+//! serve `organizations.rs` too.
 
 use std::collections::HashSet;
 
-use sb_store::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord, StoreError};
-use sb_types::{ContactId, Domain, Email, OrganizationId, Timestamp};
+use sb_store::{ContactLink, ContactRecord, ListQuery, ListSort, StoreError};
+use sb_types::{ContactId, Email, Timestamp};
 use serde_json::{Map, Value, json};
 
 use super::pipelines::stale;
@@ -44,20 +45,6 @@ pub struct Contact {
     pub updated_at: Timestamp,
 }
 
-/// A company or other body contacts belong to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Organization {
-    pub id: OrganizationId,
-    pub name: String,
-    /// Normalised, each one this organization's only.
-    pub domains: Vec<Domain>,
-    pub custom: Map<String, Value>,
-    pub version: i64,
-    pub created_by: String,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
 /// A new contact, as a request gives it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContactDraft {
@@ -81,23 +68,6 @@ pub struct ContactPatch {
     pub custom: Option<Map<String, Value>>,
 }
 
-/// A new organization, as a request gives it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OrganizationDraft {
-    pub name: String,
-    pub domains: Vec<String>,
-    pub custom: Map<String, Value>,
-}
-
-/// A change to an organization at `version`; `None` leaves a part as it is.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OrganizationPatch {
-    pub version: i64,
-    pub name: Option<String>,
-    pub domains: Option<Vec<String>>,
-    pub custom: Option<Map<String, Value>>,
-}
-
 /// How to list contacts or organizations, as a request gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListFilter {
@@ -109,7 +79,7 @@ pub struct ListFilter {
     pub cursor: Option<String>,
 }
 
-fn distinct<T: Clone + Eq + std::hash::Hash>(values: Vec<T>) -> Vec<T> {
+pub(super) fn distinct<T: Clone + Eq + std::hash::Hash>(values: Vec<T>) -> Vec<T> {
     let mut seen = HashSet::new();
     values.into_iter().filter(|v| seen.insert(v.clone())).collect()
 }
@@ -119,14 +89,6 @@ fn emails(texts: &[String]) -> Result<Vec<Email>, CoreError> {
         return Err(invalid(format!("a contact has at most {ADDRESSES_MAX} email addresses")));
     }
     let parsed = texts.iter().map(|t| Email::parse(t)).collect::<Result<Vec<_>, _>>();
-    Ok(distinct(parsed.map_err(|e| invalid(e.0))?))
-}
-
-fn domains(texts: &[String]) -> Result<Vec<Domain>, CoreError> {
-    if texts.len() > ADDRESSES_MAX {
-        return Err(invalid(format!("an organization has at most {ADDRESSES_MAX} domains")));
-    }
-    let parsed = texts.iter().map(|t| Domain::parse(t)).collect::<Result<Vec<_>, _>>();
     Ok(distinct(parsed.map_err(|e| invalid(e.0))?))
 }
 
@@ -152,7 +114,7 @@ fn title(text: &str) -> Result<String, CoreError> {
     if text.trim().is_empty() { Ok(String::new()) } else { name("title", text) }
 }
 
-fn custom(fields: Map<String, Value>) -> Result<Map<String, Value>, CoreError> {
+pub(super) fn custom(fields: Map<String, Value>) -> Result<Map<String, Value>, CoreError> {
     let bytes = Value::Object(fields.clone()).to_string().len();
     if bytes > CUSTOM_MAX {
         return Err(invalid(format!("custom fields take {bytes} bytes as JSON; the limit is {CUSTOM_MAX}")));
@@ -160,11 +122,11 @@ fn custom(fields: Map<String, Value>) -> Result<Map<String, Value>, CoreError> {
     Ok(fields)
 }
 
-fn json_list<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
+pub(super) fn json_list<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
 }
 
-fn object(column: &str, text: &str) -> Result<Map<String, Value>, CoreError> {
+pub(super) fn object(column: &str, text: &str) -> Result<Map<String, Value>, CoreError> {
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Corrupt(format!("{column} is not a JSON object")).into()),
@@ -208,32 +170,6 @@ fn contact_record(contact: &Contact) -> ContactRecord {
     }
 }
 
-fn organization_from_record(record: OrganizationRecord) -> Result<Organization, CoreError> {
-    Ok(Organization {
-        id: record.id,
-        name: record.name,
-        domains: record.domains,
-        custom: object("crm_organizations.custom", &record.custom)?,
-        version: record.version,
-        created_by: record.created_by,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-    })
-}
-
-fn organization_record(organization: &Organization) -> OrganizationRecord {
-    OrganizationRecord {
-        id: organization.id,
-        name: organization.name.clone(),
-        domains: organization.domains.clone(),
-        custom: Value::Object(organization.custom.clone()).to_string(),
-        version: organization.version,
-        created_by: organization.created_by.clone(),
-        created_at: organization.created_at,
-        updated_at: organization.updated_at,
-    }
-}
-
 /// The outbox payload of a contact.
 fn contact_payload(contact: &Contact) -> String {
     json!({
@@ -250,22 +186,9 @@ fn contact_payload(contact: &Contact) -> String {
     .to_string()
 }
 
-/// The outbox payload of an organization.
-fn organization_payload(organization: &Organization) -> String {
-    json!({
-        "id": organization.id.to_string(),
-        "name": organization.name,
-        "domains": json_list(&organization.domains),
-        "custom": organization.custom,
-        "version": organization.version,
-        "updated_at": organization.updated_at.to_string(),
-    })
-    .to_string()
-}
-
 /// The sort, cursor and page size `filter` asks for, for the list `list` ("contacts" or
 /// "organizations").
-fn list_query(list: &str, filter: &ListFilter) -> Result<ListQuery, CoreError> {
+pub(super) fn list_query(list: &str, filter: &ListFilter) -> Result<ListQuery, CoreError> {
     let sort = match filter.sort.as_deref() {
         None | Some("name") => ListSort::Name,
         Some("updated") => ListSort::Updated,
@@ -288,7 +211,7 @@ fn cursor_list(list: &str, sort: ListSort) -> String {
 }
 
 /// The page of `items` for `query`: the next cursor when the page is full.
-fn page<T>(
+pub(super) fn page<T>(
     list: &str,
     query: &ListQuery,
     items: Vec<T>,
@@ -411,104 +334,6 @@ impl Switchboard {
         Ok(db.delete_contact(contact.id, &outbox, Timestamp::now()).await?)
     }
 
-    /// Creates an organization; contacts with an address at one of its domains are linked to
-    /// it. `Conflict` if one of its domains belongs to another organization.
-    pub async fn create_organization(
-        &self,
-        access: &Access,
-        draft: OrganizationDraft,
-    ) -> Result<Organization, CoreError> {
-        access.require(Permission::Write)?;
-        let now = Timestamp::now();
-        let organization = Organization {
-            id: OrganizationId::generate(),
-            name: name("organization name", &draft.name)?,
-            domains: domains(&draft.domains)?,
-            custom: custom(draft.custom)?,
-            version: 1,
-            created_by: access.actor_label(),
-            created_at: now,
-            updated_at: now,
-        };
-        let payload = organization_payload(&organization);
-        let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_CREATE", payload)];
-        let db = self.store().workspace_db(access.workspace()).await?;
-        db.insert_organization(&organization_record(&organization), &outbox).await?;
-        Ok(organization)
-    }
-
-    /// The organization `id` (as it appears in a URL).
-    pub async fn organization(&self, access: &Access, id: &str) -> Result<Organization, CoreError> {
-        access.require(Permission::Read)?;
-        let db = self.store().workspace_db(access.workspace()).await?;
-        let id = id_in_path(id, "organization")?;
-        let record = db.organization(id).await?.ok_or(CoreError::NotFound("organization"))?;
-        organization_from_record(record)
-    }
-
-    /// A page of organizations.
-    pub async fn organizations(
-        &self,
-        access: &Access,
-        filter: ListFilter,
-    ) -> Result<Page<Organization>, CoreError> {
-        access.require(Permission::Read)?;
-        let query = list_query("organizations", &filter)?;
-        let db = self.store().workspace_db(access.workspace()).await?;
-        let records = db.organizations(&query).await?;
-        let items = records.into_iter().map(organization_from_record).collect::<Result<Vec<_>, _>>()?;
-        Ok(page("organizations", &query, items, |o| (o.name.clone(), o.updated_at, o.id.to_string())))
-    }
-
-    /// Applies `patch` to the organization `id` if it is still at `patch.version`; its domain
-    /// links follow its domains. Nothing changes on any error, and a patch that changes
-    /// nothing writes nothing.
-    pub async fn update_organization(
-        &self,
-        access: &Access,
-        id: &str,
-        patch: OrganizationPatch,
-    ) -> Result<Organization, CoreError> {
-        access.require(Permission::Write)?;
-        let current = self.organization(access, id).await?;
-        if patch.version != current.version {
-            return Err(stale("organization", patch.version, current.version));
-        }
-        let mut organization = current.clone();
-        if let Some(text) = &patch.name {
-            organization.name = name("organization name", text)?;
-        }
-        if let Some(texts) = &patch.domains {
-            organization.domains = domains(texts)?;
-        }
-        if let Some(fields) = patch.custom {
-            organization.custom = custom(fields)?;
-        }
-        if organization == current {
-            return Ok(current);
-        }
-        organization.version = current.version + 1;
-        organization.updated_at = Timestamp::now();
-        let payload = organization_payload(&organization);
-        let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_EDIT", payload)];
-        let db = self.store().workspace_db(access.workspace()).await?;
-        db.update_organization(&organization_record(&organization), current.version, &outbox).await?;
-        Ok(organization)
-    }
-
-    /// Deletes the organization `id` with its links.
-    pub async fn delete_organization(&self, access: &Access, id: &str) -> Result<(), CoreError> {
-        access.require(Permission::Write)?;
-        let organization = self.organization(access, id).await?;
-        let payload = organization_payload(&organization);
-        let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_DELETE", payload)];
-        let db = self.store().workspace_db(access.workspace()).await?;
-        Ok(db.delete_organization(organization.id, &outbox, Timestamp::now()).await?)
-    }
-
     /// Links the contact `contact` to the organization `organization` by hand (again: no
     /// change), or (`linked` false) removes that manual link; a link by domain is not removed.
     pub async fn link_contact(
@@ -539,19 +364,12 @@ impl Switchboard {
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.contact_links(Some(id_in_path(id, "contact")?), None).await?)
     }
-
-    /// The links of the organization `id`.
-    pub async fn organization_links(&self, access: &Access, id: &str) -> Result<Vec<ContactLink>, CoreError> {
-        access.require(Permission::Read)?;
-        let db = self.store().workspace_db(access.workspace()).await?;
-        Ok(db.contact_links(None, Some(id_in_path(id, "organization")?)).await?)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ServerSecret;
+    use crate::{OrganizationDraft, OrganizationPatch, ServerSecret};
 
     #[tokio::test]
     async fn every_change_writes_its_outbox_row_and_a_refused_one_none() {

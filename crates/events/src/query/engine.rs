@@ -23,15 +23,15 @@
 
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
-use super::analysis::values::canonical;
 use super::analysis::{Analysis, AnalysisError, AnalysisType};
 use super::extraction::{Extraction, ExtractionError};
 use super::filter::{Filter, FilterNode};
@@ -39,7 +39,9 @@ use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
 use crate::part::{Found, PartFile};
 use crate::store::{Part, StoredEvent};
-use crate::timestamp::format_keen_timestamp;
+use values::{
+    INLINE_KEY, Key, Run, Stored, float_order, group_key, holds_object, memo_key, number, ranked, to_json,
+};
 
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
@@ -693,284 +695,6 @@ fn passes(check: &Check<'_>, found: &[Found<'_>], memos: &mut [Memo], key: &mut 
             }
             passed
         }
-    }
-}
-
-/// A number as the JSON it was stored as.
-fn number_value(number: f64, integer: bool) -> Value {
-    match integer {
-        true if number < 0.0 => Value::from(number as i64),
-        true => Value::from(number as u64),
-        false => Number::from_f64(number).map_or(Value::Null, Value::Number),
-    }
-}
-
-/// The JSON value found (None: missing).
-fn to_json(found: &Found<'_>) -> Option<Value> {
-    Some(match found {
-        Found::Missing => return None,
-        Found::Null => Value::Null,
-        Found::Str(text) | Found::Word(text, _) => Value::String((*text).to_owned()),
-        Found::Num(number, integer) => number_value(*number, *integer),
-        Found::Bool(value) => Value::Bool(*value),
-        Found::Json(text) => serde_json::from_str(text).ok()?,
-        Found::Time(ms) => Value::String(format_keen_timestamp(*ms)),
-        Found::Value(value) => value.clone(),
-    })
-}
-
-/// Whether a group_by value is an object or a list holding one (which cannot be grouped by).
-fn holds_object(found: &Found<'_>) -> bool {
-    let check = |value: &Value| match value {
-        Value::Object(_) => true,
-        Value::Array(items) => items.iter().any(Value::is_object),
-        _ => false,
-    };
-    match found {
-        Found::Json(text) => serde_json::from_str::<Value>(text).is_ok_and(|value| check(&value)),
-        Found::Value(value) => check(value),
-        _ => false,
-    }
-}
-
-/// A key equal for values a filter cannot tell apart (missing and null differ; the integer
-/// flag is kept).
-fn memo_key(found: &Found<'_>, out: &mut Vec<u8>) {
-    match found {
-        Found::Missing => out.push(0xff),
-        Found::Num(number, integer) => {
-            out.push(if *integer { 0xfe } else { 0xfd });
-            out.extend_from_slice(&number.to_bits().to_le_bytes());
-        }
-        Found::Json(text) => text_key(0xfc, text, out),
-        other => group_key(other, out),
-    }
-}
-
-/// Appends a key equal for values the analyses treat as one (`canonical`): null and missing
-/// alike, numbers by value.
-fn group_key(found: &Found<'_>, out: &mut Vec<u8>) {
-    match found {
-        Found::Missing | Found::Null => out.push(0),
-        Found::Bool(value) => out.extend_from_slice(&[1, u8::from(*value)]),
-        Found::Num(number, _) => float_key(*number, out),
-        Found::Str(text) | Found::Word(text, _) => text_key(4, text, out),
-        Found::Time(ms) => text_key(4, &format_keen_timestamp(*ms), out),
-        Found::Json(text) => match serde_json::from_str::<Value>(text) {
-            Ok(value) => value_key(&value, out),
-            Err(_) => text_key(5, text, out),
-        },
-        Found::Value(value) => value_key(value, out),
-    }
-}
-
-fn value_key(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Null => out.push(0),
-        Value::Bool(value) => out.extend_from_slice(&[1, u8::from(*value)]),
-        Value::Number(number) if number.is_f64() => float_key(number.as_f64().unwrap_or(f64::NAN), out),
-        Value::Number(number) => match number.as_i64() {
-            Some(integer) => {
-                out.push(2);
-                out.extend_from_slice(&integer.to_le_bytes());
-            }
-            None => text_key(5, &number.to_string(), out),
-        },
-        Value::String(text) => text_key(4, text, out),
-        other => {
-            let mut text = String::new();
-            canonical(other, &mut text);
-            text_key(5, &text, out);
-        }
-    }
-}
-
-/// A float's key: whole values as the integer they equal (so 1.0 meets 1), as `canonical` does.
-fn float_key(number: f64, out: &mut Vec<u8>) {
-    if number.fract() == 0.0 && number.abs() < 9.2e18 {
-        out.push(2);
-        out.extend_from_slice(&(number as i64).to_le_bytes());
-    } else {
-        out.push(3);
-        out.extend_from_slice(&number.to_bits().to_le_bytes());
-    }
-}
-
-fn text_key(tag: u8, text: &str, out: &mut Vec<u8>) {
-    out.push(tag);
-    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    out.extend_from_slice(text.as_bytes());
-}
-
-/// Values for median and percentile: each value's float, and how it prints (`FLOAT`,
-/// `INTEGER`, or `OTHERS` plus its place in `others`, for integers a float cannot hold).
-#[derive(Debug, Clone, Default)]
-struct Run {
-    values: Vec<(f64, u32)>,
-    others: Vec<Value>,
-}
-
-const FLOAT: u32 = 0;
-const INTEGER: u32 = 1;
-const OTHERS: u32 = 2;
-
-impl Run {
-    fn push(&mut self, value: f64, stored: Stored) {
-        let printed = match stored {
-            Stored::Float => FLOAT,
-            Stored::Integer => INTEGER,
-            Stored::Other(other) => {
-                self.others.push(other);
-                OTHERS + (self.others.len() - 1) as u32
-            }
-        };
-        self.values.push((value, printed));
-    }
-
-    fn value(&self, (value, printed): (f64, u32)) -> Value {
-        match printed {
-            FLOAT => number_value(value, false),
-            INTEGER => number_value(value, true),
-            other => self.others[(other - OTHERS) as usize].clone(),
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        self.values.len() * 16 + self.others.len() * 48
-    }
-}
-
-/// The value at 1-based `rank` in the stable sort of the runs' values taken in order (runs are
-/// each sorted; ties rank by run, then by place in the run): the least value with at least
-/// `rank` values at or below it, found by bisecting the order of floats, then the tie that
-/// falls on the rank.
-fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
-    let below = |key: u64, inclusive: bool| {
-        move |run: &Arc<Run>| {
-            run.values.partition_point(
-                |(v, _)| if inclusive { float_order(*v) <= key } else { float_order(*v) < key },
-            )
-        }
-    };
-    let (mut low, mut high) = (0u64, u64::MAX);
-    while low < high {
-        let middle = low + (high - low) / 2;
-        if runs.iter().map(below(middle, true)).sum::<usize>() >= rank {
-            high = middle;
-        } else {
-            low = middle + 1;
-        }
-    }
-    let mut needed = rank - runs.iter().map(below(low, false)).sum::<usize>();
-    for run in runs {
-        let first = below(low, false)(run);
-        let ties = below(low, true)(run) - first;
-        if needed <= ties {
-            return run.value(run.values[first + needed - 1]);
-        }
-        needed -= ties;
-    }
-    unreachable!("rank {rank} is within the runs' values")
-}
-
-/// Maps floats to integers in `total_cmp` order.
-fn float_order(value: f64) -> u64 {
-    let bits = value.to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
-}
-
-/// A value's key (`group_key`), kept inline when short, as most are, so that sets and maps of
-/// keys hold them without an allocation each.
-#[derive(Debug, Clone)]
-enum Key {
-    Inline { len: u8, bytes: [u8; INLINE_KEY] },
-    Heap(Box<[u8]>),
-}
-
-const INLINE_KEY: usize = 22;
-
-impl Key {
-    fn new(bytes: &[u8]) -> Key {
-        if bytes.len() <= INLINE_KEY {
-            let mut inline = [0; INLINE_KEY];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            Key::Inline { len: bytes.len() as u8, bytes: inline }
-        } else {
-            Key::Heap(bytes.into())
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Key::Heap(bytes) => bytes,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.as_bytes().len()
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Key {}
-
-impl std::hash::Hash for Key {
-    /// As the bytes hash, so that maps of keys can be searched with byte slices.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for Key {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-/// A numeric target value: its float, and how it was stored.
-#[derive(Debug, Clone)]
-enum Stored {
-    Integer,
-    Float,
-    Other(Value),
-}
-
-impl Stored {
-    fn value(&self, number: f64) -> Value {
-        match self {
-            Stored::Integer => number_value(number, true),
-            Stored::Float => number_value(number, false),
-            Stored::Other(value) => value.clone(),
-        }
-    }
-
-    fn as_i64(&self, number: f64) -> Option<i64> {
-        match self {
-            Stored::Integer => Some(number as i64),
-            Stored::Float => None,
-            Stored::Other(value) => value.as_i64(),
-        }
-    }
-}
-
-/// The number in a target value, if it is one.
-fn number(found: &Found<'_>) -> Option<(f64, Stored)> {
-    match found {
-        Found::Num(number, integer) => {
-            Some((*number, if *integer { Stored::Integer } else { Stored::Float }))
-        }
-        Found::Json(text) => match serde_json::from_str::<Value>(text).ok()? {
-            Value::Number(n) => Some((n.as_f64()?, Stored::Other(Value::Number(n)))),
-            _ => None,
-        },
-        Found::Value(Value::Number(n)) => Some((n.as_f64()?, Stored::Other(Value::Number(n.clone())))),
-        _ => None,
     }
 }
 

@@ -157,24 +157,7 @@ async fn put_emails(tx: &mut Transaction<'static, Any>, contact: &ContactRecord)
             });
         }
     }
-    execute(
-        tx,
-        "DELETE FROM crm_contact_organizations WHERE contact_id = $1 AND source = $2",
-        &[&id, BY_DOMAIN],
-    )
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    execute(
-        tx,
-        "INSERT INTO crm_contact_organizations (contact_id, organization_id, source)
-         SELECT DISTINCT e.contact_id, d.organization_id, CAST($2 AS TEXT)
-         FROM crm_contact_emails e JOIN crm_organization_domains d ON d.domain = e.domain
-         WHERE e.contact_id = $1",
-        &[&id, BY_DOMAIN],
-    )
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    Ok(())
+    relink_by_domain(tx, Side::Contact, &id).await
 }
 
 /// Replaces the organization's domains, then its domain links: `Conflict` naming the first
@@ -201,23 +184,36 @@ async fn put_domains(
             });
         }
     }
-    execute(
-        tx,
-        "DELETE FROM crm_contact_organizations WHERE organization_id = $1 AND source = $2",
-        &[&id, BY_DOMAIN],
-    )
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    execute(
-        tx,
+    relink_by_domain(tx, Side::Organization, &id).await
+}
+
+/// Which side of the domain links a change touched.
+#[derive(Clone, Copy)]
+enum Side {
+    Contact,
+    Organization,
+}
+
+/// Recomputes the domain links of the contact or organization `id`: one for each of the
+/// contact's addresses at one of an organization's domains.
+async fn relink_by_domain(
+    tx: &mut Transaction<'static, Any>,
+    side: Side,
+    id: &str,
+) -> Result<(), StoreError> {
+    let (column, matched) = match side {
+        Side::Contact => ("contact_id", "e.contact_id"),
+        Side::Organization => ("organization_id", "d.organization_id"),
+    };
+    let delete = format!("DELETE FROM crm_contact_organizations WHERE {column} = $1 AND source = $2");
+    execute(tx, &delete, &[id, BY_DOMAIN]).await.map_err(StoreError::from_sqlx)?;
+    let insert = format!(
         "INSERT INTO crm_contact_organizations (contact_id, organization_id, source)
          SELECT DISTINCT e.contact_id, d.organization_id, CAST($2 AS TEXT)
          FROM crm_contact_emails e JOIN crm_organization_domains d ON d.domain = e.domain
-         WHERE d.organization_id = $1",
-        &[&id, BY_DOMAIN],
-    )
-    .await
-    .map_err(StoreError::from_sqlx)?;
+         WHERE {matched} = $1"
+    );
+    execute(tx, &insert, &[id, BY_DOMAIN]).await.map_err(StoreError::from_sqlx)?;
     Ok(())
 }
 
