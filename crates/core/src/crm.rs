@@ -1,16 +1,18 @@
 //! The CRM (Streak's model): pipelines of boxes moving through ordered stages, with typed
-//! custom fields, and the contacts and organizations they deal with. This module owns the
-//! domain types, the checks every value passes before it is stored, keyset cursors, and the
-//! outbox payloads; `pipelines.rs`, `boxes.rs`, `contacts.rs`, `organizations.rs`, `tasks.rs` and `comments.rs` hold
-//! the services. Reads need
-//! `Permission::Read`, changes `Permission::Write`.
+//! custom fields, the contacts and organizations they deal with, and the email threads filed
+//! on them. This module owns the domain types, the checks every value passes before it is
+//! stored, keyset cursors, and the outbox and audit entries; the submodules hold the services
+//! (`context.rs` the queries across the graph). Reads need `Permission::Read`, changes
+//! `Permission::Write`.
 
 mod boxes;
 mod comments;
 mod contacts;
+mod context;
 mod organizations;
 mod pipelines;
 mod tasks;
+mod threads;
 
 use std::collections::HashSet;
 
@@ -18,14 +20,16 @@ use sb_store::NewOutboxEntry;
 use sb_types::{BoxId, FieldId, FieldType, PipelineId, StageId, Timestamp, UserId};
 use serde_json::{Map, Value, json};
 
-use crate::CoreError;
+use crate::{Access, CoreError};
 
 pub use boxes::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, StageMove};
 pub use comments::Comment;
 pub use contacts::{Contact, ContactDraft, ContactPatch, ListFilter};
+pub use context::{AuditEntry, TimelineEntry, TimelineEvent};
 pub use organizations::{Organization, OrganizationDraft, OrganizationPatch};
 pub use pipelines::{FieldDraft, PipelineDraft, PipelinePatch, StageDraft};
 pub use tasks::{Task, TaskDraft, TaskPatch};
+pub use threads::{Message, MessageDraft, Participant, Thread, ThreadLink};
 
 /// Longest name of a pipeline, stage, field, dropdown option or box, in characters.
 pub const NAME_MAX: usize = 200;
@@ -291,8 +295,71 @@ fn box_payload(crm_box: &CrmBox) -> String {
     .to_string()
 }
 
-fn outbox_entry(kind: &'static str, id: String, event: &'static str, payload: String) -> NewOutboxEntry {
-    NewOutboxEntry { object_kind: kind, object_id: id, event, payload }
+/// What a change did to an object, with the object's outbox payloads (JSON objects).
+enum Change {
+    /// Created it, or a link from it: the object after.
+    Made(String),
+    /// Edited it: the object before and after.
+    Edited(String, String),
+    /// Deleted it: the object before.
+    Removed(String),
+}
+
+/// The outbox and audit entry of a change made by `access`'s actor.
+fn outbox_entry(
+    access: &Access,
+    kind: &'static str,
+    id: String,
+    event: &'static str,
+    change: Change,
+) -> NewOutboxEntry {
+    let (before, after) = match &change {
+        Change::Made(after) => (None, Some(after.as_str())),
+        Change::Edited(before, after) => (Some(before.as_str()), Some(after.as_str())),
+        Change::Removed(before) => (Some(before.as_str()), None),
+    };
+    let object = |payload: Option<&str>| {
+        payload.and_then(|text| serde_json::from_str::<Map<String, Value>>(text).ok()).unwrap_or_default()
+    };
+    let mut changes = Map::new();
+    diff("", &object(before), &object(after), &mut changes);
+    let payload = match change {
+        Change::Made(payload) | Change::Edited(_, payload) | Change::Removed(payload) => payload,
+    };
+    NewOutboxEntry {
+        object_kind: kind,
+        object_id: id,
+        event,
+        payload,
+        actor: access.actor_label(),
+        changes: Value::Object(changes).to_string(),
+    }
+}
+
+/// Adds to `changes` each property whose value differs between `before` and `after`, as
+/// `{"from", "to"}` (null for absent), under its path from `prefix`; an object present on both
+/// sides (a box's field values, custom data) is compared property by property. The version and
+/// update time, which every change moves, are left out.
+fn diff(
+    prefix: &str,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    changes: &mut Map<String, Value>,
+) {
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        if prefix.is_empty() && matches!(key.as_str(), "version" | "updated_at") {
+            continue;
+        }
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (before.get(key), after.get(key)) {
+            (Some(Value::Object(from)), Some(Value::Object(to))) => diff(&path, from, to, changes),
+            (from, to) if from != to => {
+                changes.insert(path, json!({"from": from, "to": to}));
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +394,23 @@ mod tests {
         for (field_type, value, ok) in cases {
             assert_eq!(check_value(&field(field_type), &value).is_ok(), ok, "{field_type} {value}");
         }
+    }
+
+    #[test]
+    fn changes_name_each_property_that_moved() {
+        let before = json!({"name": "A", "fields": {"f1": 1, "f2": "x"}, "version": 1, "gone": true});
+        let after = json!({"name": "B", "fields": {"f1": 1, "f2": "y", "f3": [1]}, "version": 2});
+        let mut changes = Map::new();
+        diff("", before.as_object().unwrap(), after.as_object().unwrap(), &mut changes);
+        assert_eq!(
+            Value::Object(changes),
+            json!({
+                "name": {"from": "A", "to": "B"},
+                "fields.f2": {"from": "x", "to": "y"},
+                "fields.f3": {"from": null, "to": [1]},
+                "gone": {"from": true, "to": null},
+            })
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod pipelines;
 mod queries;
 mod sql;
 mod tasks;
+mod threads;
 mod workspaces;
 
 use axum::Router;
@@ -24,4 +25,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(contacts::routes())
         .merge(tasks::routes())
         .merge(comments::routes())
+        .merge(threads::routes())
 }

@@ -49,6 +49,16 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_comments",
         sql: include_str!("../migrations/workspace/0007_crm_comments.sql"),
     },
+    Migration {
+        version: 8,
+        name: "crm_threads",
+        sql: include_str!("../migrations/workspace/0008_crm_threads.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "audit_log",
+        sql: include_str!("../migrations/workspace/0009_audit_log.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -11,9 +11,10 @@ use sqlx::AnyPool;
 use crate::{StoreError, migrate};
 
 pub use crm::{
-    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactLink, ContactRecord, FieldRecord,
-    ListQuery, ListSort, NewOutboxEntry, OrganizationRecord, OutboxRecord, PipelineRecord, StageChange,
-    StageRecord, TaskRecord,
+    AuditRecord, BoxCursor, BoxLink, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord, ContactLink,
+    ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry,
+    OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, StageChange, StageRecord,
+    TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 

@@ -5,6 +5,8 @@
 mod contacts;
 #[path = "conformance/crm.rs"]
 mod crm;
+#[path = "conformance/threads.rs"]
+mod threads;
 
 use sb_store::{NewApiKey, NewSavedQuery, NewUser, Store, StoreError};
 use sb_test_support::{TestBackend, backend_tests};

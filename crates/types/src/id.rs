@@ -94,6 +94,8 @@ id_kind!(ContactKind, ContactId, "contact");
 id_kind!(OrganizationKind, OrganizationId, "organization");
 id_kind!(TaskKind, TaskId, "task");
 id_kind!(CommentKind, CommentId, "comment");
+id_kind!(ThreadKind, ThreadId, "thread");
+id_kind!(MessageKind, MessageId, "message");
 
 #[cfg(test)]
 mod tests {

@@ -9,10 +9,12 @@ mod time;
 
 pub use error::ErrorKind;
 pub use id::{
-    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, OrganizationId, PipelineId, StageId,
-    TaskId, UserId, WorkspaceId,
+    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, MessageId, OrganizationId,
+    PipelineId, StageId, TaskId, ThreadId, UserId, WorkspaceId,
 };
-pub use names::{Domain, Email, FieldType, KeyKind, QueryName, Role, WorkspaceName};
+pub use names::{
+    Domain, Email, FieldType, KeyKind, ParticipantRole, QueryName, Role, ThreadSource, WorkspaceName,
+};
 pub use time::Timestamp;
 
 /// A value that failed to parse, with a message meant for the person who typed it.

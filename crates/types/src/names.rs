@@ -249,6 +249,31 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// Why an email thread is on a box.
+    ThreadSource, "thread source" {
+        /// Filed by a person.
+        Manual = "manual",
+        /// Filed by a rule or because the message named the box.
+        Automatic = "automatic",
+        /// Proposed, not yet confirmed: not part of the box until a person files it.
+        Suggested = "suggested",
+        /// Removed or refused by a person: never suggested or filed automatically again.
+        Rejected = "rejected",
+    }
+);
+
+word_enum!(
+    /// The part an address plays in an email.
+    ParticipantRole, "participant role" {
+        From = "from",
+        To = "to",
+        Cc = "cc",
+        Bcc = "bcc",
+        ReplyTo = "reply_to",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::pipelines::stale;
 use super::{
-    ASSIGNEES_MAX, CrmBox, Page, Pipeline, box_payload, check_value, current_values, decode_cursor,
+    ASSIGNEES_MAX, Change, CrmBox, Page, Pipeline, box_payload, check_value, current_values, decode_cursor,
     encode_cursor, field_of, id_in_path, invalid, name, notes, outbox_entry, page_limit, stage_of,
 };
 use crate::{Access, CoreError, Permission, Switchboard};
@@ -184,7 +184,13 @@ impl Switchboard {
         };
         let created_in =
             StageChange { from: None, to: stage, changed_by: access.actor_label(), changed_at: now };
-        let outbox = [outbox_entry("box", crm_box.id.to_string(), "BOX_CREATE", box_payload(&crm_box))];
+        let outbox = [outbox_entry(
+            access,
+            "box",
+            crm_box.id.to_string(),
+            "BOX_CREATE",
+            Change::Made(box_payload(&crm_box)),
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_box(&record(&crm_box), &created_in, &outbox).await?;
         Ok(crm_box)
@@ -312,15 +318,25 @@ impl Switchboard {
             != (&current.name, &current.notes, &current.fields, &current.assignees);
         let mut outbox = Vec::new();
         if moved.is_some() {
+            // Each entry's changes are its own part of the edit: here the stage only.
+            let unmoved = CrmBox { stage: current.stage, ..crm_box.clone() };
             outbox.push(outbox_entry(
+                access,
                 "box",
                 crm_box.id.to_string(),
                 "BOX_CHANGE_STAGE",
-                box_payload(&crm_box),
+                Change::Edited(box_payload(&unmoved), box_payload(&crm_box)),
             ));
         }
         if edited {
-            outbox.push(outbox_entry("box", crm_box.id.to_string(), "BOX_EDIT", box_payload(&crm_box)));
+            let moved_only = CrmBox { stage: crm_box.stage, ..current.clone() };
+            outbox.push(outbox_entry(
+                access,
+                "box",
+                crm_box.id.to_string(),
+                "BOX_EDIT",
+                Change::Edited(box_payload(&moved_only), box_payload(&crm_box)),
+            ));
         }
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_box(&record(&crm_box), current.version, moved.as_ref(), &outbox).await?;
@@ -347,7 +363,8 @@ impl Switchboard {
         };
         let event = if linked { "BOX_LINK" } else { "BOX_UNLINK" };
         let payload = json!({"box": crm_box.to_string(), noun: target});
-        let outbox = [outbox_entry("box", crm_box.to_string(), event, payload.to_string())];
+        let outbox =
+            [outbox_entry(access, "box", crm_box.to_string(), event, Change::Made(payload.to_string()))];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.link_box(crm_box, link, linked, &outbox, Timestamp::now()).await?)
     }
@@ -379,7 +396,7 @@ impl Switchboard {
     }
 
     /// `records` as boxes, each read against its pipeline's fields.
-    async fn with_pipelines(
+    pub(super) async fn with_pipelines(
         &self,
         access: &Access,
         records: Vec<BoxRecord>,
@@ -401,7 +418,13 @@ impl Switchboard {
     pub async fn delete_box(&self, access: &Access, id: &str) -> Result<(), CoreError> {
         access.require(Permission::Write)?;
         let (crm_box, _) = self.find_box(access, id).await?;
-        let outbox = [outbox_entry("box", crm_box.id.to_string(), "BOX_DELETE", box_payload(&crm_box))];
+        let outbox = [outbox_entry(
+            access,
+            "box",
+            crm_box.id.to_string(),
+            "BOX_DELETE",
+            Change::Removed(box_payload(&crm_box)),
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.delete_box(crm_box.id, &outbox, Timestamp::now()).await?)
     }
@@ -467,6 +490,16 @@ mod tests {
         assert!(rows[1..].iter().all(|r| r.object_id == id));
         let moved: Value = serde_json::from_str(&rows[2].payload).unwrap();
         assert_eq!((moved["stage"].as_str(), moved["version"].as_i64()), (Some(won.as_str()), Some(2)));
+        let audit = db.audit(Some(&id), None, 100).await.unwrap();
+        let changes: Vec<(&str, Value)> = audit
+            .iter()
+            .rev()
+            .map(|a| (a.event.as_str(), serde_json::from_str::<Value>(&a.changes).unwrap()))
+            .collect();
+        let lead = pipeline.stages[0].id.to_string();
+        assert_eq!(changes[3], ("BOX_CHANGE_STAGE", json!({"stage": {"from": won, "to": lead}})));
+        assert_eq!(changes[4], ("BOX_EDIT", json!({"name": {"from": "Big deal", "to": "Lost deal"}})));
+        assert!(audit.iter().all(|a| a.actor == "cli"), "the operator made every change");
         let history = db.stage_history(created.id).await;
         assert!(history.unwrap().is_empty(), "the history goes with the box");
     }

@@ -7,7 +7,7 @@ use sb_types::{BoxId, CommentId, Email, Timestamp, UserId};
 use serde_json::json;
 
 use super::pipelines::stale;
-use super::{NOTES_MAX, id_in_path, invalid, outbox_entry};
+use super::{Change, NOTES_MAX, id_in_path, invalid, outbox_entry};
 use crate::{Access, CoreError, Permission, Switchboard};
 
 /// A comment on a box.
@@ -116,7 +116,8 @@ impl Switchboard {
             created_at: now,
             updated_at: now,
         };
-        let outbox = [outbox_entry("comment", comment.id.to_string(), "COMMENT_CREATE", payload(&comment))];
+        let change = Change::Made(payload(&comment));
+        let outbox = [outbox_entry(access, "comment", comment.id.to_string(), "COMMENT_CREATE", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_comment(&record(&comment), &outbox).await?;
         Ok(comment)
@@ -164,7 +165,8 @@ impl Switchboard {
             updated_at: Timestamp::now(),
             ..current.clone()
         };
-        let outbox = [outbox_entry("comment", comment.id.to_string(), "COMMENT_EDIT", payload(&comment))];
+        let change = Change::Edited(payload(&current), payload(&comment));
+        let outbox = [outbox_entry(access, "comment", comment.id.to_string(), "COMMENT_EDIT", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_comment(&record(&comment), current.version, &outbox).await?;
         Ok(comment)
@@ -173,7 +175,8 @@ impl Switchboard {
     /// Deletes the comment `id`.
     pub async fn delete_comment(&self, access: &Access, id: &str) -> Result<(), CoreError> {
         let comment = self.own_comment(access, id).await?;
-        let outbox = [outbox_entry("comment", comment.id.to_string(), "COMMENT_DELETE", payload(&comment))];
+        let change = Change::Removed(payload(&comment));
+        let outbox = [outbox_entry(access, "comment", comment.id.to_string(), "COMMENT_DELETE", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.delete_comment(comment.id, &outbox, Timestamp::now()).await?)
     }

@@ -12,7 +12,9 @@ use sb_types::{ContactId, Email, Timestamp};
 use serde_json::{Map, Value, json};
 
 use super::pipelines::stale;
-use super::{Page, decode_cursor, encode_cursor, id_in_path, invalid, name, outbox_entry, page_limit};
+use super::{
+    Change, Page, decode_cursor, encode_cursor, id_in_path, invalid, name, outbox_entry, page_limit,
+};
 use crate::{Access, CoreError, Permission, Switchboard};
 
 /// Most addresses a contact, or domains an organization, may have.
@@ -247,8 +249,8 @@ impl Switchboard {
             created_at: now,
             updated_at: now,
         };
-        let outbox =
-            [outbox_entry("contact", contact.id.to_string(), "CONTACT_CREATE", contact_payload(&contact))];
+        let change = Change::Made(contact_payload(&contact));
+        let outbox = [outbox_entry(access, "contact", contact.id.to_string(), "CONTACT_CREATE", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_contact(&contact_record(&contact), &outbox).await?;
         Ok(contact)
@@ -317,8 +319,8 @@ impl Switchboard {
         }
         contact.version = current.version + 1;
         contact.updated_at = Timestamp::now();
-        let outbox =
-            [outbox_entry("contact", contact.id.to_string(), "CONTACT_EDIT", contact_payload(&contact))];
+        let change = Change::Edited(contact_payload(&current), contact_payload(&contact));
+        let outbox = [outbox_entry(access, "contact", contact.id.to_string(), "CONTACT_EDIT", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_contact(&contact_record(&contact), current.version, &outbox).await?;
         Ok(contact)
@@ -328,8 +330,8 @@ impl Switchboard {
     pub async fn delete_contact(&self, access: &Access, id: &str) -> Result<(), CoreError> {
         access.require(Permission::Write)?;
         let contact = self.contact(access, id).await?;
-        let outbox =
-            [outbox_entry("contact", contact.id.to_string(), "CONTACT_DELETE", contact_payload(&contact))];
+        let change = Change::Removed(contact_payload(&contact));
+        let outbox = [outbox_entry(access, "contact", contact.id.to_string(), "CONTACT_DELETE", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.delete_contact(contact.id, &outbox, Timestamp::now()).await?)
     }
@@ -348,7 +350,8 @@ impl Switchboard {
         let organization = id_in_path(organization, "organization")?;
         let event = if linked { "CONTACT_LINK" } else { "CONTACT_UNLINK" };
         let payload = json!({"contact": contact.to_string(), "organization": organization.to_string()});
-        let outbox = [outbox_entry("contact", contact.to_string(), event, payload.to_string())];
+        let outbox =
+            [outbox_entry(access, "contact", contact.to_string(), event, Change::Made(payload.to_string()))];
         let db = self.store().workspace_db(access.workspace()).await?;
         let now = Timestamp::now();
         match linked {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::contacts::{ADDRESSES_MAX, ListFilter, custom, distinct, json_list, list_query, object, page};
 use super::pipelines::stale;
-use super::{Page, id_in_path, invalid, name, outbox_entry};
+use super::{Change, Page, id_in_path, invalid, name, outbox_entry};
 use crate::{Access, CoreError, Permission, Switchboard};
 
 /// A company or other body contacts belong to.
@@ -110,9 +110,14 @@ impl Switchboard {
             created_at: now,
             updated_at: now,
         };
-        let payload = organization_payload(&organization);
-        let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_CREATE", payload)];
+        let change = Change::Made(organization_payload(&organization));
+        let outbox = [outbox_entry(
+            access,
+            "organization",
+            organization.id.to_string(),
+            "ORGANIZATION_CREATE",
+            change,
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_organization(&organization_record(&organization), &outbox).await?;
         Ok(organization)
@@ -170,9 +175,9 @@ impl Switchboard {
         }
         organization.version = current.version + 1;
         organization.updated_at = Timestamp::now();
-        let payload = organization_payload(&organization);
+        let change = Change::Edited(organization_payload(&current), organization_payload(&organization));
         let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_EDIT", payload)];
+            [outbox_entry(access, "organization", organization.id.to_string(), "ORGANIZATION_EDIT", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_organization(&organization_record(&organization), current.version, &outbox).await?;
         Ok(organization)
@@ -182,9 +187,14 @@ impl Switchboard {
     pub async fn delete_organization(&self, access: &Access, id: &str) -> Result<(), CoreError> {
         access.require(Permission::Write)?;
         let organization = self.organization(access, id).await?;
-        let payload = organization_payload(&organization);
-        let outbox =
-            [outbox_entry("organization", organization.id.to_string(), "ORGANIZATION_DELETE", payload)];
+        let change = Change::Removed(organization_payload(&organization));
+        let outbox = [outbox_entry(
+            access,
+            "organization",
+            organization.id.to_string(),
+            "ORGANIZATION_DELETE",
+            change,
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.delete_organization(organization.id, &outbox, Timestamp::now()).await?)
     }

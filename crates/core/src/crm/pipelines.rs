@@ -7,7 +7,7 @@ use sb_store::{FieldRecord, PipelineRecord, StageRecord, StoreError};
 use sb_types::{FieldId, FieldType, PipelineId, StageId, Timestamp};
 
 use super::{
-    DEFAULT_STAGE_COLOR, FIELDS_MAX, Field, OPTIONS_MAX, Page, Pipeline, STAGES_MAX, Stage, color,
+    Change, DEFAULT_STAGE_COLOR, FIELDS_MAX, Field, OPTIONS_MAX, Page, Pipeline, STAGES_MAX, Stage, color,
     decode_cursor, encode_cursor, id_in_path, invalid, name, notes, outbox_entry, page_limit,
     pipeline_payload,
 };
@@ -221,10 +221,11 @@ impl Switchboard {
             updated_at: now,
         };
         let outbox = [outbox_entry(
+            access,
             "pipeline",
             pipeline.id.to_string(),
             "PIPELINE_CREATE",
-            pipeline_payload(&pipeline),
+            Change::Made(pipeline_payload(&pipeline)),
         )];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_pipeline(&record(&pipeline), &outbox).await?;
@@ -307,10 +308,11 @@ impl Switchboard {
         pipeline.version = current.version + 1;
         pipeline.updated_at = Timestamp::now();
         let outbox = [outbox_entry(
+            access,
             "pipeline",
             pipeline.id.to_string(),
             "PIPELINE_UPDATE",
-            pipeline_payload(&pipeline),
+            Change::Edited(pipeline_payload(&current), pipeline_payload(&pipeline)),
         )];
         db.update_pipeline(&record(&pipeline), current.version, &outbox).await?;
         Ok(pipeline)
@@ -329,10 +331,11 @@ impl Switchboard {
             )));
         }
         let outbox = [outbox_entry(
+            access,
             "pipeline",
             pipeline.id.to_string(),
             "PIPELINE_DELETE",
-            pipeline_payload(&pipeline),
+            Change::Removed(pipeline_payload(&pipeline)),
         )];
         Ok(db.delete_pipeline(pipeline.id, &outbox, Timestamp::now()).await?)
     }

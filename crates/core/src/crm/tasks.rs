@@ -7,7 +7,7 @@ use sb_types::{BoxId, TaskId, Timestamp, UserId};
 use serde_json::json;
 
 use super::pipelines::stale;
-use super::{id_in_path, invalid, is_date, outbox_entry};
+use super::{Change, id_in_path, invalid, is_date, outbox_entry};
 use crate::{Access, CoreError, Permission, Switchboard};
 
 /// Longest task text, in characters.
@@ -67,7 +67,7 @@ fn due_date(date: Option<&str>) -> Result<Option<String>, CoreError> {
     }
 }
 
-fn from_record(record: TaskRecord) -> Task {
+pub(super) fn from_record(record: TaskRecord) -> Task {
     Task {
         id: record.id,
         box_id: record.box_id,
@@ -135,7 +135,8 @@ impl Switchboard {
             created_at: now,
             updated_at: now,
         };
-        let outbox = [outbox_entry("task", task.id.to_string(), "TASK_CREATE", payload(&task))];
+        let outbox =
+            [outbox_entry(access, "task", task.id.to_string(), "TASK_CREATE", Change::Made(payload(&task)))];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.insert_task(&record(&task), &outbox).await?;
         Ok(task)
@@ -203,7 +204,13 @@ impl Switchboard {
         }
         task.version = current.version + 1;
         task.updated_at = Timestamp::now();
-        let outbox = [outbox_entry("task", task.id.to_string(), "TASK_EDIT", payload(&task))];
+        let outbox = [outbox_entry(
+            access,
+            "task",
+            task.id.to_string(),
+            "TASK_EDIT",
+            Change::Edited(payload(&current), payload(&task)),
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         db.update_task(&record(&task), current.version, &outbox).await?;
         Ok(task)
@@ -213,7 +220,13 @@ impl Switchboard {
     pub async fn delete_task(&self, access: &Access, id: &str) -> Result<(), CoreError> {
         access.require(Permission::Write)?;
         let task = self.task(access, id).await?;
-        let outbox = [outbox_entry("task", task.id.to_string(), "TASK_DELETE", payload(&task))];
+        let outbox = [outbox_entry(
+            access,
+            "task",
+            task.id.to_string(),
+            "TASK_DELETE",
+            Change::Removed(payload(&task)),
+        )];
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.delete_task(task.id, &outbox, Timestamp::now()).await?)
     }

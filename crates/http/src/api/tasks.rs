@@ -100,7 +100,7 @@ struct TaskList {
     tasks: Vec<TaskOut>,
 }
 
-fn task_list(tasks: Vec<Task>) -> Response {
+pub(super) fn task_list(tasks: Vec<Task>) -> Response {
     Json(TaskList { tasks: tasks.into_iter().map(TaskOut::from).collect() }).into_response()
 }
 

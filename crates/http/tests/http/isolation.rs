@@ -89,6 +89,35 @@ fn crm_routes(
     ]
 }
 
+/// Every route of workspace `id` about email threads and the context queries, for one of its
+/// boxes, threads, messages, contacts and organizations.
+fn thread_routes(
+    id: &str,
+    crm_box: &str,
+    thread: &str,
+    message: &str,
+    contact: &str,
+    organization: &str,
+) -> Vec<(Method, String)> {
+    let ws = format!("/api/v1/workspaces/{id}");
+    vec![
+        (Method::POST, format!("{ws}/messages")),
+        (Method::GET, format!("{ws}/messages/{message}")),
+        (Method::GET, format!("{ws}/threads")),
+        (Method::GET, format!("{ws}/threads/{thread}")),
+        (Method::GET, format!("{ws}/threads/{thread}/boxes")),
+        (Method::GET, format!("{ws}/boxes/{crm_box}/threads")),
+        (Method::PUT, format!("{ws}/boxes/{crm_box}/threads/{thread}")),
+        (Method::DELETE, format!("{ws}/boxes/{crm_box}/threads/{thread}")),
+        (Method::GET, format!("{ws}/boxes/{crm_box}/timeline")),
+        (Method::GET, format!("{ws}/contacts/{contact}/threads")),
+        (Method::GET, format!("{ws}/contacts/{contact}/tasks")),
+        (Method::GET, format!("{ws}/organizations/{organization}/threads")),
+        (Method::GET, format!("{ws}/organizations/{organization}/tasks")),
+        (Method::GET, format!("{ws}/audit")),
+    ]
+}
+
 /// Every Keen route of project `id`.
 fn keen_routes(id: &str) -> Vec<(Method, String)> {
     vec![
@@ -158,6 +187,24 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let b_task_draft = sb_core::TaskDraft { text: "Call Gina".into(), ..sb_core::TaskDraft::default() };
     let b_task = app.switchboard.create_task(&b_access, &b_box.id.to_string(), b_task_draft).await.unwrap();
     let b_comment = app.switchboard.add_comment(&b_access, &b_box.id.to_string(), "Hello").await.unwrap();
+    let b_message_draft = sb_core::MessageDraft {
+        message_id: "<first@globex.com>".into(),
+        sent_at: "2026-01-05T10:00:00Z".into(),
+        participants: vec![(sb_types::ParticipantRole::From, "gina@globex.com".into(), "Gina".into())],
+        body: "Hello".into(),
+        file_on: Some(b_box.id.to_string()),
+        ..sb_core::MessageDraft::default()
+    };
+    let (b_message, _) = app.switchboard.add_message(&b_access, b_message_draft).await.unwrap();
+    let b_thread = app.switchboard.thread(&b_access, &b_message.thread.to_string()).await.unwrap();
+    let b_threads = thread_routes(
+        &b_id,
+        &b_box.id.to_string(),
+        &b_message.thread.to_string(),
+        &b_message.id.to_string(),
+        &b_contact_id,
+        &b_organization_id,
+    );
     let b_crm = crm_routes(
         &b_id,
         &b_pipeline.id.to_string(),
@@ -168,7 +215,9 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         &b_comment.id.to_string(),
     );
 
-    for (method, path) in workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm) {
+    let routes =
+        workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm).chain(b_threads);
+    for (method, path) in routes {
         for key in [&a.master, &a.write, &a.read] {
             let request = Request::builder()
                 .method(method.clone())
@@ -238,6 +287,8 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert_eq!(app.switchboard.task(&b_access, &b_task.id.to_string()).await.unwrap(), b_task);
     let b_comments = app.switchboard.box_comments(&b_access, &b_box.id.to_string()).await.unwrap();
     assert_eq!(b_comments, [b_comment]);
+    let b_thread_now = app.switchboard.thread(&b_access, &b_message.thread.to_string()).await.unwrap();
+    assert_eq!(b_thread_now, b_thread, "A changed none of B's threads and their boxes");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

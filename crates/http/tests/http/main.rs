@@ -13,3 +13,4 @@ mod settings;
 mod sql;
 mod support;
 mod tasks;
+mod threads;

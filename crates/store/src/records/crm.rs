@@ -1,13 +1,16 @@
 //! The CRM's records: pipelines (with their stages and fields) and boxes, their stage history,
-//! contacts and organizations with their links, and the outbox rows every change writes in its
-//! own transaction. Values arrive checked by
-//! `sb-core`; the schema still refuses a box in a stage of another pipeline.
+//! contacts and organizations with their links, tasks, comments, email threads, the context
+//! queries over them, and the outbox and audit rows every change writes in its own
+//! transaction. Values arrive checked by `sb-core`; the schema still refuses a box in a stage
+//! of another pipeline.
 
 mod boxes;
 mod comments;
 mod contacts;
+mod context;
 mod pipelines;
 mod tasks;
+mod threads;
 
 use sb_types::{FieldId, FieldType, StageId, Timestamp};
 use sqlx::any::AnyRow;
@@ -18,8 +21,10 @@ use crate::{StoreError, WorkspaceDb, col, parsed};
 pub use boxes::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange};
 pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
+pub use context::{BoxReason, TimelineEntry, TimelineKind};
 pub use pipelines::{PipelineRecord, StageRecord};
 pub use tasks::TaskRecord;
+pub use threads::{Filed, MessageRecord, ParticipantRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord};
 
 /// A custom field of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,25 @@ pub struct NewOutboxEntry {
     pub event: &'static str,
     /// The object after the change (before it, for a delete), as a JSON object.
     pub payload: String,
+    /// Who made the change, for the audit trail.
+    pub actor: String,
+    /// What changed, for the audit trail: a JSON object, each changed property ->
+    /// `{"from", "to"}`.
+    pub changes: String,
+}
+
+/// A row of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The id of the outbox row written with it: increases in commit order.
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub event: String,
+    /// A JSON object, each changed property -> `{"from", "to"}`.
+    pub changes: String,
 }
 
 /// A stored outbox row.
@@ -55,8 +79,9 @@ pub struct OutboxRecord {
     pub created_at: Timestamp,
 }
 
-/// Writes `entries` to the outbox inside `tx`. Call it last before committing: the sequence
-/// row stays locked until the commit, which orders the ids of concurrent writers.
+/// Writes `entries` to the outbox and to the audit trail inside `tx`. Call it last before
+/// committing: the sequence row stays locked until the commit, which orders the ids of
+/// concurrent writers.
 pub(crate) async fn write_outbox(
     tx: &mut Transaction<'static, Any>,
     entries: &[NewOutboxEntry],
@@ -80,7 +105,33 @@ pub(crate) async fn write_outbox(
         .execute(&mut **tx)
         .await
         .map_err(StoreError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor, object_kind, object_id, event, changes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(now.to_string())
+        .bind(&entry.actor)
+        .bind(entry.object_kind)
+        .bind(&entry.object_id)
+        .bind(entry.event)
+        .bind(&entry.changes)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
     }
+    Ok(())
+}
+
+/// Makes `tx` a writer at once, so that what it reads next it reads as the only writer: on
+/// SQLite by taking the database's write lock, on PostgreSQL by locking the outbox sequence
+/// row every CRM writer updates before it commits. For changes that must read before they know
+/// what to write.
+pub(crate) async fn lock_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox_sequence SET last = last")
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
     Ok(())
 }
 
@@ -167,6 +218,39 @@ impl WorkspaceDb {
         .await
         .map_err(StoreError::from_sqlx)?;
         rows.iter().map(outbox_from_row).collect()
+    }
+
+    /// Audit rows with an id below `before` (all if `None`), newest first, of the object
+    /// `object` only if given, at most `limit`.
+    pub async fn audit(
+        &self,
+        object: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, at, actor, object_kind, object_id, event, changes FROM audit_log
+             WHERE id < $1 {} ORDER BY id DESC LIMIT $2",
+            if object.is_some() { "AND object_id = $3" } else { "" }
+        );
+        let mut statement = sqlx::query(&sql).bind(before.unwrap_or(i64::MAX)).bind(limit);
+        if let Some(object) = object {
+            statement = statement.bind(object.to_owned());
+        }
+        let rows = statement.fetch_all(&self.pool).await.map_err(StoreError::from_sqlx)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    id: col(row, 0)?,
+                    at: parsed(row, 1, "audit_log.at", Timestamp::parse)?,
+                    actor: col(row, 2)?,
+                    object_kind: col(row, 3)?,
+                    object_id: col(row, 4)?,
+                    event: col(row, 5)?,
+                    changes: col(row, 6)?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {

@@ -53,7 +53,14 @@ fn organization(name: &str, domains: &[&str], updated: i64) -> OrganizationRecor
 }
 
 fn event(kind: &'static str, id: String, event: &'static str) -> NewOutboxEntry {
-    NewOutboxEntry { object_kind: kind, object_id: id, event, payload: "{}".into() }
+    NewOutboxEntry {
+        object_kind: kind,
+        object_id: id,
+        event,
+        payload: "{}".into(),
+        actor: "tester".into(),
+        changes: "{}".into(),
+    }
 }
 
 fn link(

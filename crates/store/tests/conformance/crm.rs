@@ -35,7 +35,7 @@ fn stage(name: &str) -> StageRecord {
     StageRecord { id: StageId::generate(), name: name.into(), color: "#336699".into() }
 }
 
-fn pipeline(name: &str, stages: &[&str]) -> PipelineRecord {
+pub(crate) fn pipeline(name: &str, stages: &[&str]) -> PipelineRecord {
     PipelineRecord {
         id: PipelineId::generate(),
         name: name.into(),
@@ -54,7 +54,7 @@ fn pipeline(name: &str, stages: &[&str]) -> PipelineRecord {
     }
 }
 
-fn crm_box(pipeline: &PipelineRecord, stage: usize, name: &str, updated: i64) -> BoxRecord {
+pub(crate) fn crm_box(pipeline: &PipelineRecord, stage: usize, name: &str, updated: i64) -> BoxRecord {
     BoxRecord {
         id: BoxId::generate(),
         pipeline: pipeline.id,
@@ -75,10 +75,17 @@ fn created_in(crm_box: &BoxRecord) -> StageChange {
 }
 
 fn event(kind: &'static str, id: String, event: &'static str) -> NewOutboxEntry {
-    NewOutboxEntry { object_kind: kind, object_id: id, event, payload: "{}".into() }
+    NewOutboxEntry {
+        object_kind: kind,
+        object_id: id,
+        event,
+        payload: "{}".into(),
+        actor: "tester".into(),
+        changes: "{}".into(),
+    }
 }
 
-async fn insert_box(db: &WorkspaceDb, crm_box: &BoxRecord) {
+pub(crate) async fn insert_box(db: &WorkspaceDb, crm_box: &BoxRecord) {
     let outbox = [event("box", crm_box.id.to_string(), "BOX_CREATE")];
     db.insert_box(crm_box, &created_in(crm_box), &outbox).await.unwrap();
 }

@@ -68,14 +68,14 @@ pub struct BoxQuery {
     pub limit: i64,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, pipeline_id, stage_id, name, notes, fields, assignees, version, created_by, created_at, updated_at";
 
 fn assignees_text(assignees: &[UserId]) -> String {
     assignees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
-fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
+pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
     let assignees: String = col(row, 6)?;
     Ok(BoxRecord {
         id: parsed(row, 0, "crm_boxes.id", BoxId::parse)?,

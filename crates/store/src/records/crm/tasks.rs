@@ -28,10 +28,10 @@ pub struct TaskRecord {
 /// Most tasks one list returns.
 const TASKS_MAX: i64 = 500;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, box_id, text, due_date, assignees, done, version, created_by, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<TaskRecord, StoreError> {
+pub(super) fn from_row(row: &AnyRow) -> Result<TaskRecord, StoreError> {
     let assignees: String = col(row, 4)?;
     Ok(TaskRecord {
         id: parsed(row, 0, "crm_tasks.id", TaskId::parse)?,
