@@ -17,7 +17,9 @@ mod threads;
 use std::collections::HashSet;
 
 use sb_store::NewOutboxEntry;
-use sb_types::{BoxId, FieldId, FieldType, PipelineId, StageId, Timestamp, UserId};
+use sb_types::{
+    BoxId, ContactId, FieldId, FieldType, OrganizationId, PipelineId, StageId, Timestamp, UserId,
+};
 use serde_json::{Map, Value, json};
 
 use crate::{Access, CoreError};
@@ -101,6 +103,7 @@ pub struct CrmBox {
     /// Field id -> value, each valid for its field.
     pub fields: Map<String, Value>,
     pub assignees: Vec<UserId>,
+    pub followers: Vec<UserId>,
     pub version: i64,
     pub created_by: String,
     pub created_at: Timestamp,
@@ -191,6 +194,12 @@ fn check_value(field: &Field, value: &Value) -> Result<(), CoreError> {
             }
         }
         (FieldType::Tags, _) => Err(wrong("a list of tags")),
+        (FieldType::Person, Value::String(id)) if UserId::parse(id).is_ok() => Ok(()),
+        (FieldType::Person, _) => Err(wrong("a member's user id")),
+        (FieldType::Contact, Value::String(id)) if ContactId::parse(id).is_ok() => Ok(()),
+        (FieldType::Contact, _) => Err(wrong("a contact id")),
+        (FieldType::Organization, Value::String(id)) if OrganizationId::parse(id).is_ok() => Ok(()),
+        (FieldType::Organization, _) => Err(wrong("an organization id")),
     }
 }
 
@@ -289,6 +298,7 @@ fn box_payload(crm_box: &CrmBox) -> String {
         "notes": crm_box.notes,
         "fields": crm_box.fields,
         "assignees": crm_box.assignees.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "followers": crm_box.followers.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "version": crm_box.version,
         "updated_at": crm_box.updated_at.to_string(),
     })
@@ -390,6 +400,12 @@ mod tests {
             (FieldType::Tags, json!(["vip", "vip"]), false),
             (FieldType::Tags, json!([" vip"]), false),
             (FieldType::Tags, json!("vip"), false),
+            (FieldType::Person, json!(UserId::generate().to_string()), true),
+            (FieldType::Person, json!("ana@acme.com"), false),
+            (FieldType::Contact, json!(ContactId::generate().to_string()), true),
+            (FieldType::Contact, json!(["x"]), false),
+            (FieldType::Organization, json!(OrganizationId::generate().to_string()), true),
+            (FieldType::Organization, json!(3), false),
         ];
         for (field_type, value, ok) in cases {
             assert_eq!(check_value(&field(field_type), &value).is_ok(), ok, "{field_type} {value}");

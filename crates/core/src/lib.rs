@@ -38,7 +38,7 @@ pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use saved_queries::{MAX_REFRESH_RATE, SavedQuery, SavedQueryDraft};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;
-pub use sb_store::{BoxReason, ContactLink, Member, User, Workspace};
+pub use sb_store::{BoxLinks, BoxReason, ContactLink, Member, User, Workspace};
 pub use secret::ServerSecret;
 pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
 pub use workspaces::{CreatedWorkspace, WorkspaceSummary};

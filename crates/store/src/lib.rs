@@ -18,11 +18,11 @@ pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
 pub use records::{
-    AuditRecord, BoxCursor, BoxLink, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord, ContactLink,
-    ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery,
-    OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange,
-    StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
-    WorkspaceDb,
+    AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
+    ContactLink, ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry,
+    NewSavedQuery, OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord,
+    StageChange, StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry,
+    TimelineKind, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

@@ -59,6 +59,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "audit_log",
         sql: include_str!("../migrations/workspace/0009_audit_log.sql"),
     },
+    Migration {
+        version: 10,
+        name: "crm_box_followers_links_values",
+        sql: include_str!("../migrations/workspace/0010_crm_box_followers_links_values.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

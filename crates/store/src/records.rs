@@ -11,8 +11,8 @@ use sqlx::AnyPool;
 use crate::{StoreError, migrate};
 
 pub use crm::{
-    AuditRecord, BoxCursor, BoxLink, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord, ContactLink,
-    ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry,
+    AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
+    ContactLink, ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry,
     OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, StageChange, StageRecord,
     TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
 };

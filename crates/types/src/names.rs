@@ -246,6 +246,12 @@ word_enum!(
         Dropdown = "dropdown",
         /// A list of distinct tags.
         Tags = "tags",
+        /// A member of the workspace, by user id.
+        Person = "person",
+        /// A contact of the workspace, by id.
+        Contact = "contact",
+        /// An organization of the workspace, by id.
+        Organization = "organization",
     }
 );
 

@@ -5,8 +5,8 @@
 
 use std::collections::HashSet;
 
-use sb_store::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange, StoreError};
-use sb_types::{BoxId, ContactId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
+use sb_store::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, StageChange, StoreError};
+use sb_types::{BoxId, ContactId, FieldType, OrganizationId, PipelineId, StageId, Timestamp, UserId};
 use serde_json::{Map, Value, json};
 
 use super::pipelines::stale;
@@ -26,6 +26,8 @@ pub struct BoxDraft {
     pub fields: Map<String, Value>,
     /// User ids of members of the workspace.
     pub assignees: Vec<String>,
+    /// User ids of members of the workspace.
+    pub followers: Vec<String>,
 }
 
 /// A change to a box at `version`; `None` leaves a part as it is. `fields` is merged into the
@@ -38,6 +40,7 @@ pub struct BoxPatch {
     pub stage: Option<String>,
     pub fields: Option<Map<String, Value>>,
     pub assignees: Option<Vec<String>>,
+    pub followers: Option<Vec<String>>,
 }
 
 /// How to list a pipeline's boxes, as a request gives it.
@@ -45,6 +48,9 @@ pub struct BoxPatch {
 pub struct BoxFilter {
     pub stage: Option<String>,
     pub assignee: Option<String>,
+    /// A field id and a value: only boxes whose value of that field is it (a number or a
+    /// checkbox written as JSON, `42` or `true`; for tags, one of the tags).
+    pub field: Option<(String, String)>,
     /// RFC 3339: only boxes updated at or after it.
     pub updated_since: Option<String>,
     /// "updated" (most recent first, the default) or "name".
@@ -58,6 +64,8 @@ pub struct BoxFilter {
 pub enum BoxLinkKind {
     Contact,
     Organization,
+    /// Another box: the link shows on both.
+    Box,
 }
 
 /// A box entering a stage; `from` is `None` for the stage it was created in.
@@ -82,6 +90,7 @@ fn from_record(record: BoxRecord, pipeline: &Pipeline) -> Result<CrmBox, CoreErr
         notes: record.notes,
         fields: current_values(&pipeline.fields, values),
         assignees: record.assignees,
+        followers: record.followers,
         version: record.version,
         created_by: record.created_by,
         created_at: record.created_at,
@@ -98,6 +107,7 @@ fn record(crm_box: &CrmBox) -> BoxRecord {
         notes: crm_box.notes.clone(),
         fields: Value::Object(crm_box.fields.clone()).to_string(),
         assignees: crm_box.assignees.clone(),
+        followers: crm_box.followers.clone(),
         version: crm_box.version,
         created_by: crm_box.created_by.clone(),
         created_at: crm_box.created_at,
@@ -133,15 +143,66 @@ fn cursor_list(sort: BoxSort) -> &'static str {
 }
 
 impl Switchboard {
+    /// Refuses a person, contact or organization value in `changes` that names no member,
+    /// contact or organization of the workspace.
+    async fn check_references(
+        &self,
+        access: &Access,
+        pipeline: &Pipeline,
+        changes: &Map<String, Value>,
+    ) -> Result<(), CoreError> {
+        let db = self.store().workspace_db(access.workspace()).await?;
+        for (key, value) in changes {
+            let (field, Some(id)) = (field_of(pipeline, key)?, value.as_str()) else { continue };
+            let found = match field.field_type {
+                FieldType::Person => match UserId::parse(id) {
+                    Ok(user) => self.store().member_role(access.workspace(), user).await?.is_some(),
+                    Err(_) => false,
+                },
+                FieldType::Contact => match ContactId::parse(id) {
+                    Ok(contact) => db.contact(contact).await?.is_some(),
+                    Err(_) => false,
+                },
+                FieldType::Organization => match OrganizationId::parse(id) {
+                    Ok(organization) => db.organization(organization).await?.is_some(),
+                    Err(_) => false,
+                },
+                _ => true,
+            };
+            if !found {
+                return Err(invalid(format!(
+                    "field {:?} ({}): {id:?} is no {} of this workspace",
+                    field.name,
+                    field.field_type,
+                    match field.field_type {
+                        FieldType::Person => "member",
+                        other => other.as_str(),
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The distinct members among `ids`, in order; anyone else is refused.
     pub(super) async fn assignees(&self, access: &Access, ids: &[String]) -> Result<Vec<UserId>, CoreError> {
+        self.members_among(access, "assignee", ids).await
+    }
+
+    /// The distinct members among `ids` (`what`s of a box), in order; anyone else is refused.
+    async fn members_among(
+        &self,
+        access: &Access,
+        what: &str,
+        ids: &[String],
+    ) -> Result<Vec<UserId>, CoreError> {
         if ids.len() > ASSIGNEES_MAX {
-            return Err(invalid(format!("a box has at most {ASSIGNEES_MAX} assignees")));
+            return Err(invalid(format!("a box has at most {ASSIGNEES_MAX} {what}s")));
         }
         let mut users = Vec::new();
         let mut seen = HashSet::new();
         for text in ids {
-            let not_member = || invalid(format!("assignee {text:?} is not a member of this workspace"));
+            let not_member = || invalid(format!("{what} {text:?} is not a member of this workspace"));
             let user = UserId::parse(text).map_err(|_| not_member())?;
             if self.store().member_role(access.workspace(), user).await?.is_none() {
                 return Err(not_member());
@@ -168,6 +229,7 @@ impl Switchboard {
         };
         let mut fields = Map::new();
         merge_values(&pipeline, &mut fields, &draft.fields)?;
+        self.check_references(access, &pipeline, &draft.fields).await?;
         let now = Timestamp::now();
         let crm_box = CrmBox {
             id: BoxId::generate(),
@@ -177,6 +239,7 @@ impl Switchboard {
             notes: notes("notes", &draft.notes)?,
             fields,
             assignees: self.assignees(access, &draft.assignees).await?,
+            followers: self.members_among(access, "follower", &draft.followers).await?,
             version: 1,
             created_by: access.actor_label(),
             created_at: now,
@@ -253,10 +316,15 @@ impl Switchboard {
                 UserId::parse(text).map_err(|_| invalid(format!("assignee {text:?} is not a user id")))
             })
             .transpose()?;
+        let field_value = match &filter.field {
+            Some((key, value)) => Some((field_of(&pipeline, key)?.id, value.clone())),
+            None => None,
+        };
         let query = BoxQuery {
             pipeline: pipeline.id,
             stage: filter.stage.as_deref().map(|s| stage_of(&pipeline, s)).transpose()?,
             assignee,
+            field_value,
             updated_since: filter.updated_since.as_deref().map(Timestamp::parse).transpose()?,
             sort,
             after,
@@ -298,9 +366,13 @@ impl Switchboard {
         }
         if let Some(changes) = &patch.fields {
             merge_values(&pipeline, &mut crm_box.fields, changes)?;
+            self.check_references(access, &pipeline, changes).await?;
         }
         if let Some(ids) = &patch.assignees {
             crm_box.assignees = self.assignees(access, ids).await?;
+        }
+        if let Some(ids) = &patch.followers {
+            crm_box.followers = self.members_among(access, "follower", ids).await?;
         }
         if crm_box == current {
             return Ok(current);
@@ -314,8 +386,8 @@ impl Switchboard {
             changed_by: access.actor_label(),
             changed_at: now,
         });
-        let edited = (&crm_box.name, &crm_box.notes, &crm_box.fields, &crm_box.assignees)
-            != (&current.name, &current.notes, &current.fields, &current.assignees);
+        let edited = (&crm_box.name, &crm_box.notes, &crm_box.fields, &crm_box.assignees, &crm_box.followers)
+            != (&current.name, &current.notes, &current.fields, &current.assignees, &current.followers);
         let mut outbox = Vec::new();
         if moved.is_some() {
             // Each entry's changes are its own part of the edit: here the stage only.
@@ -360,6 +432,13 @@ impl Switchboard {
             BoxLinkKind::Organization => {
                 (BoxLink::Organization(id_in_path(target, "organization")?), "organization")
             }
+            BoxLinkKind::Box => {
+                let other: BoxId = id_in_path(target, "box")?;
+                if other == crm_box {
+                    return Err(invalid("a box cannot be linked to itself"));
+                }
+                (BoxLink::Box(other), "linked_box")
+            }
         };
         let event = if linked { "BOX_LINK" } else { "BOX_UNLINK" };
         let payload = json!({"box": crm_box.to_string(), noun: target});
@@ -369,12 +448,8 @@ impl Switchboard {
         Ok(db.link_box(crm_box, link, linked, &outbox, Timestamp::now()).await?)
     }
 
-    /// The contacts and the organizations the box `id` is linked to.
-    pub async fn box_links(
-        &self,
-        access: &Access,
-        id: &str,
-    ) -> Result<(Vec<ContactId>, Vec<OrganizationId>), CoreError> {
+    /// The contacts, organizations and boxes the box `id` is linked to.
+    pub async fn box_links(&self, access: &Access, id: &str) -> Result<BoxLinks, CoreError> {
         access.require(Permission::Read)?;
         let db = self.store().workspace_db(access.workspace()).await?;
         Ok(db.box_links(id_in_path(id, "box")?).await?)

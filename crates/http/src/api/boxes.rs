@@ -1,11 +1,11 @@
 //! CRM boxes in the native API, for keys and sessions (with `X-CSRF-Token`):
 //!
 //! - `GET|POST /api/v1/workspaces/{id}/pipelines/{pipeline}/boxes`: a page of boxes (`stage`,
-//!   `assignee`, `updated_since`, `sort` = `updated`|`name`, `limit`, `cursor`); create.
+//!   `assignee`, `field` with `value`, `updated_since`, `sort` = `updated`|`name`, `limit`, `cursor`); create.
 //! - `GET|PATCH|DELETE …/boxes/{box}`: read (with its stage history and links); change (with
 //!   `version`: a stale one is 409; `fields` merges, `null` clears a value); delete.
-//! - `PUT|DELETE …/boxes/{box}/contacts/{contact}` and `…/organizations/{organization}`: link
-//!   the box, or remove the link.
+//! - `PUT|DELETE …/boxes/{box}/contacts/{contact}`, `…/organizations/{organization}` and
+//!   `…/boxes/{other}`: link the box, or remove the link (a link between boxes shows on both).
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use super::pipelines::{json_body, query, required_version};
 use crate::auth::ApiCaller;
 use crate::{ApiError, AppState};
+use sb_types::ErrorKind;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -29,6 +30,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/api/v1/workspaces/{id}/boxes/{box}/contacts/{target}",
             put(link_contact).delete(unlink_contact),
+        )
+        .route(
+            "/api/v1/workspaces/{id}/boxes/{box}/boxes/{target}",
+            put(link_other_box).delete(unlink_other_box),
         )
         .route(
             "/api/v1/workspaces/{id}/boxes/{box}/organizations/{target}",
@@ -47,6 +52,8 @@ struct CreateIn {
     fields: Map<String, Value>,
     #[serde(default)]
     assignees: Vec<String>,
+    #[serde(default)]
+    followers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +65,7 @@ struct PatchIn {
     stage: Option<String>,
     fields: Option<Map<String, Value>>,
     assignees: Option<Vec<String>>,
+    followers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +73,8 @@ struct PatchIn {
 struct ListIn {
     stage: Option<String>,
     assignee: Option<String>,
+    field: Option<String>,
+    value: Option<String>,
     updated_since: Option<String>,
     sort: Option<String>,
     limit: Option<i64>,
@@ -81,6 +91,7 @@ pub(super) struct BoxOut {
     notes: String,
     fields: Map<String, Value>,
     assignees: Vec<String>,
+    followers: Vec<String>,
     version: i64,
     created_by: String,
     created_at: String,
@@ -91,6 +102,8 @@ pub(super) struct BoxOut {
     contacts: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     organizations: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linked_boxes: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +135,7 @@ impl From<CrmBox> for BoxOut {
             notes: b.notes,
             fields: b.fields,
             assignees: b.assignees.iter().map(ToString::to_string).collect(),
+            followers: b.followers.iter().map(ToString::to_string).collect(),
             version: b.version,
             created_by: b.created_by,
             created_at: b.created_at.to_string(),
@@ -129,6 +143,7 @@ impl From<CrmBox> for BoxOut {
             stage_history: None,
             contacts: None,
             organizations: None,
+            linked_boxes: None,
         }
     }
 }
@@ -147,9 +162,20 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let access = caller.access(&state, &id).await?;
     let p = query(params)?;
+    let field = match (p.field, p.value) {
+        (Some(field), Some(value)) => Some((field, value)),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::new(
+                ErrorKind::Invalid,
+                "field and value filter boxes together: give both",
+            ));
+        }
+    };
     let filter = BoxFilter {
         stage: p.stage,
         assignee: p.assignee,
+        field,
         updated_since: p.updated_since,
         sort: p.sort,
         limit: p.limit,
@@ -174,6 +200,7 @@ async fn create(
         stage: body.stage,
         fields: body.fields,
         assignees: body.assignees,
+        followers: body.followers,
     };
     let crm_box = state.switchboard.create_box(&access, &pipeline, draft).await?;
     Ok((StatusCode::CREATED, Json(BoxOut::from(crm_box))).into_response())
@@ -187,11 +214,12 @@ async fn show(
     let access = caller.access(&state, &id).await?;
     let found = state.switchboard.crm_box(&access, &crm_box).await?;
     let history = state.switchboard.box_stage_history(&access, &crm_box).await?;
-    let (contacts, organizations) = state.switchboard.box_links(&access, &crm_box).await?;
+    let links = state.switchboard.box_links(&access, &crm_box).await?;
     let mut out = BoxOut::from(found);
     out.stage_history = Some(history.into_iter().map(StageMoveOut::from).collect());
-    out.contacts = Some(contacts.iter().map(ToString::to_string).collect());
-    out.organizations = Some(organizations.iter().map(ToString::to_string).collect());
+    out.contacts = Some(links.contacts.iter().map(ToString::to_string).collect());
+    out.organizations = Some(links.organizations.iter().map(ToString::to_string).collect());
+    out.linked_boxes = Some(links.boxes.iter().map(ToString::to_string).collect());
     Ok(Json(out).into_response())
 }
 
@@ -210,6 +238,7 @@ async fn update(
         stage: body.stage,
         fields: body.fields,
         assignees: body.assignees,
+        followers: body.followers,
     };
     let updated = state.switchboard.update_box(&access, &crm_box, patch).await?;
     Ok(Json(BoxOut::from(updated)).into_response())
@@ -267,4 +296,20 @@ async fn unlink_organization(
     Path(path): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     link_box(&state, caller, path, BoxLinkKind::Organization, false).await
+}
+
+async fn link_other_box(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Box, true).await
+}
+
+async fn unlink_other_box(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    link_box(&state, caller, path, BoxLinkKind::Box, false).await
 }

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod api;
+mod boxes;
 mod comments;
 mod contacts;
 mod crm;

@@ -18,7 +18,7 @@ use sqlx::{Any, Transaction};
 
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
-pub use boxes::{BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use boxes::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, StageChange};
 pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use context::{BoxReason, TimelineEntry, TimelineKind};

@@ -1,7 +1,7 @@
 //! The CRM records on both backends: pipelines, boxes, stage history and the outbox.
 
 use sb_store::{
-    BoxCursor, BoxLink, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactRecord, FieldRecord,
+    BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, CommentRecord, ContactRecord, FieldRecord,
     NewOutboxEntry, OrganizationRecord, PipelineRecord, StageChange, StageRecord, Store, TaskRecord,
     WorkspaceDb,
 };
@@ -63,6 +63,7 @@ pub(crate) fn crm_box(pipeline: &PipelineRecord, stage: usize, name: &str, updat
         notes: String::new(),
         fields: "{}".into(),
         assignees: Vec::new(),
+        followers: Vec::new(),
         version: 1,
         created_by: "cli".into(),
         created_at: at(updated),
@@ -95,6 +96,7 @@ fn query(pipeline: &PipelineRecord, sort: BoxSort, limit: i64) -> BoxQuery {
         pipeline: pipeline.id,
         stage: None,
         assignee: None,
+        field_value: None,
         updated_since: None,
         sort,
         after: None,
@@ -334,8 +336,14 @@ async fn boxes_are_linked_to_contacts_and_organizations(backend: &TestBackend) {
     db.link_box(older.id, BoxLink::Contact(ana.id), true, &link, at(4)).await.unwrap();
     db.link_box(older.id, BoxLink::Contact(ana.id), true, &[], at(4)).await.unwrap();
     db.link_box(newer.id, BoxLink::Organization(acme.id), true, &[], at(4)).await.unwrap();
-    assert_eq!(db.box_links(older.id).await.unwrap(), (vec![ana.id], vec![]));
-    assert_eq!(db.box_links(newer.id).await.unwrap(), (vec![], vec![acme.id]));
+    assert_eq!(
+        db.box_links(older.id).await.unwrap(),
+        BoxLinks { contacts: vec![ana.id], ..BoxLinks::default() }
+    );
+    assert_eq!(
+        db.box_links(newer.id).await.unwrap(),
+        BoxLinks { organizations: vec![acme.id], ..BoxLinks::default() }
+    );
     let names = |boxes: Vec<BoxRecord>| boxes.into_iter().map(|b| b.name).collect::<Vec<_>>();
     assert_eq!(names(db.contact_boxes(ana.id).await.unwrap()), ["older"]);
     assert_eq!(
@@ -353,7 +361,11 @@ async fn boxes_are_linked_to_contacts_and_organizations(backend: &TestBackend) {
     db.link_box(newer.id, BoxLink::Organization(acme.id), false, &[], at(5)).await.unwrap();
     assert_eq!(names(db.organization_boxes(acme.id).await.unwrap()), ["older"]);
     db.delete_contact(ana.id, &[], at(6)).await.unwrap();
-    assert_eq!(db.box_links(older.id).await.unwrap(), (vec![], vec![]), "a deleted contact takes its links");
+    assert_eq!(
+        db.box_links(older.id).await.unwrap(),
+        BoxLinks::default(),
+        "a deleted contact takes its links"
+    );
     assert!(db.organization_boxes(acme.id).await.unwrap().is_empty());
     let rows = db.outbox_after(0, 10).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.event == "BOX_LINK").count(), 1);

@@ -3,7 +3,7 @@
 //! stage history is written in the same transaction as the move. Boxes are linked to contacts
 //! and organizations, and listed by them.
 
-use sb_types::{BoxId, ContactId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
+use sb_types::{BoxId, ContactId, FieldId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
@@ -22,6 +22,8 @@ pub struct BoxRecord {
     /// A JSON object: field id -> value.
     pub fields: String,
     pub assignees: Vec<UserId>,
+    /// Members who follow the box.
+    pub followers: Vec<UserId>,
     /// 1 when created, one more on every change.
     pub version: i64,
     pub created_by: String,
@@ -61,6 +63,9 @@ pub struct BoxQuery {
     pub pipeline: PipelineId,
     pub stage: Option<StageId>,
     pub assignee: Option<UserId>,
+    /// Only boxes whose value of this field is this text (a string as it is, a number or a
+    /// boolean as JSON); for a tags field, that have this tag.
+    pub field_value: Option<(FieldId, String)>,
     /// Only boxes updated at or after this instant.
     pub updated_since: Option<Timestamp>,
     pub sort: BoxSort,
@@ -68,15 +73,42 @@ pub struct BoxQuery {
     pub limit: i64,
 }
 
-pub(super) const COLUMNS: &str =
-    "id, pipeline_id, stage_id, name, notes, fields, assignees, version, created_by, created_at, updated_at";
+pub(super) const COLUMNS: &str = "id, pipeline_id, stage_id, name, notes, fields, assignees, version, \
+     created_by, created_at, updated_at, followers";
 
-fn assignees_text(assignees: &[UserId]) -> String {
-    assignees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+fn users_text(users: &[UserId]) -> String {
+    users.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+}
+
+fn users(text: &str, column: &str) -> Result<Vec<UserId>, StoreError> {
+    text.split_whitespace().map(|id| decode(column, UserId::parse(id))).collect()
+}
+
+/// Each (field id, value as text) of a box's field values: a string as it is, a number or a
+/// boolean as JSON, one row per item of a list.
+fn value_rows(fields: &str) -> Vec<(String, String)> {
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Ok(serde_json::Value::Object(values)) = serde_json::from_str(fields) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for (field, value) in values {
+        match value {
+            serde_json::Value::Array(items) => {
+                rows.extend(items.iter().map(|item| (field.clone(), text(item))))
+            }
+            scalar => rows.push((field, text(&scalar))),
+        }
+    }
+    rows.sort();
+    rows.dedup();
+    rows
 }
 
 pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
-    let assignees: String = col(row, 6)?;
     Ok(BoxRecord {
         id: parsed(row, 0, "crm_boxes.id", BoxId::parse)?,
         pipeline: parsed(row, 1, "crm_boxes.pipeline_id", PipelineId::parse)?,
@@ -84,10 +116,8 @@ pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
         name: col(row, 3)?,
         notes: col(row, 4)?,
         fields: col(row, 5)?,
-        assignees: assignees
-            .split_whitespace()
-            .map(|id| decode("crm_boxes.assignees", UserId::parse(id)))
-            .collect::<Result<_, _>>()?,
+        assignees: users(&col::<String>(row, 6)?, "crm_boxes.assignees")?,
+        followers: users(&col::<String>(row, 11)?, "crm_boxes.followers")?,
         version: col(row, 7)?,
         created_by: col(row, 8)?,
         created_at: parsed(row, 9, "crm_boxes.created_at", Timestamp::parse)?,
@@ -95,16 +125,33 @@ pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
     })
 }
 
-async fn put_assignees(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM crm_box_assignees WHERE box_id = $1")
-        .bind(crm_box.id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-    for user in &crm_box.assignees {
-        sqlx::query("INSERT INTO crm_box_assignees (box_id, user_id) VALUES ($1, $2)")
-            .bind(crm_box.id.to_string())
-            .bind(user.to_string())
+/// Replaces the box's rows in its assignee, follower and field value tables.
+async fn put_box_rows(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -> Result<(), StoreError> {
+    let id = crm_box.id.to_string();
+    for table in ["crm_box_assignees", "crm_box_followers", "crm_box_values"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE box_id = $1"))
+            .bind(&id)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+    }
+    for (table, users) in
+        [("crm_box_assignees", &crm_box.assignees), ("crm_box_followers", &crm_box.followers)]
+    {
+        for user in users {
+            sqlx::query(&format!("INSERT INTO {table} (box_id, user_id) VALUES ($1, $2)"))
+                .bind(&id)
+                .bind(user.to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+    }
+    for (field, value) in value_rows(&crm_box.fields) {
+        sqlx::query("INSERT INTO crm_box_values (box_id, field_id, value) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(field)
+            .bind(value)
             .execute(&mut **tx)
             .await
             .map_err(StoreError::from_sqlx)?;
@@ -146,8 +193,8 @@ impl WorkspaceDb {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO crm_boxes (id, pipeline_id, stage_id, name, notes, fields, assignees, version,
-                 created_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 created_by, created_at, updated_at, followers)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(crm_box.id.to_string())
         .bind(crm_box.pipeline.to_string())
@@ -155,15 +202,16 @@ impl WorkspaceDb {
         .bind(&crm_box.name)
         .bind(&crm_box.notes)
         .bind(&crm_box.fields)
-        .bind(assignees_text(&crm_box.assignees))
+        .bind(users_text(&crm_box.assignees))
         .bind(crm_box.version)
         .bind(&crm_box.created_by)
         .bind(crm_box.created_at.to_string())
         .bind(crm_box.updated_at.to_string())
+        .bind(users_text(&crm_box.followers))
         .execute(&mut *tx)
         .await
         .map_err(in_use_as(NOT_A_STAGE))?;
-        put_assignees(&mut tx, crm_box).await?;
+        put_box_rows(&mut tx, crm_box).await?;
         record_stage_change(&mut tx, crm_box, created_in).await?;
         write_outbox(&mut tx, outbox, crm_box.updated_at).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
@@ -197,6 +245,14 @@ impl WorkspaceDb {
                 " AND id IN (SELECT box_id FROM crm_box_assignees WHERE user_id = ?)",
                 user.to_string(),
             );
+        }
+        if let Some((field, value)) = &query.field_value {
+            bind(
+                &mut sql,
+                " AND id IN (SELECT box_id FROM crm_box_values WHERE field_id = ?",
+                field.to_string(),
+            );
+            bind(&mut sql, " AND value = ?)", value.clone());
         }
         if let Some(since) = query.updated_since {
             bind(&mut sql, " AND updated_at >= ?", since.to_string());
@@ -232,26 +288,27 @@ impl WorkspaceDb {
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE crm_boxes SET stage_id = $1, name = $2, notes = $3, fields = $4, assignees = $5,
-                 version = $6, updated_at = $7
+                 version = $6, updated_at = $7, followers = $11
              WHERE id = $8 AND pipeline_id = $9 AND version = $10",
         )
         .bind(crm_box.stage.to_string())
         .bind(&crm_box.name)
         .bind(&crm_box.notes)
         .bind(&crm_box.fields)
-        .bind(assignees_text(&crm_box.assignees))
+        .bind(users_text(&crm_box.assignees))
         .bind(crm_box.version)
         .bind(crm_box.updated_at.to_string())
         .bind(crm_box.id.to_string())
         .bind(crm_box.pipeline.to_string())
         .bind(expected_version)
+        .bind(users_text(&crm_box.followers))
         .execute(&mut *tx)
         .await
         .map_err(in_use_as(NOT_A_STAGE))?;
         if updated.rows_affected() == 0 {
             return Err(stale(&mut tx, "crm_boxes", "box", &crm_box.id.to_string(), expected_version).await);
         }
-        put_assignees(&mut tx, crm_box).await?;
+        put_box_rows(&mut tx, crm_box).await?;
         if let Some(change) = moved {
             record_stage_change(&mut tx, crm_box, change).await?;
         }
@@ -298,6 +355,8 @@ impl WorkspaceDb {
 pub enum BoxLink {
     Contact(ContactId),
     Organization(OrganizationId),
+    /// Another box; the link shows on both.
+    Box(BoxId),
 }
 
 impl BoxLink {
@@ -314,17 +373,42 @@ impl BoxLink {
                 "organization",
                 id.to_string(),
             ),
+            BoxLink::Box(id) => ("crm_linked_boxes", "linked_box_id", "crm_boxes", "box", id.to_string()),
         }
     }
+}
+
+/// What a box is linked to, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoxLinks {
+    pub contacts: Vec<ContactId>,
+    pub organizations: Vec<OrganizationId>,
+    pub boxes: Vec<BoxId>,
 }
 
 /// Most boxes a contact's or an organization's list returns, most recently updated first.
 const LINKED_BOXES_MAX: i64 = 500;
 
+/// The ids `sql` selects for the box `id`, parsed with `parse`.
+async fn linked_ids<T, E: std::fmt::Display>(
+    db: &WorkspaceDb,
+    sql: &str,
+    id: BoxId,
+    column: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(sql)
+        .bind(id.to_string())
+        .fetch_all(&db.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    ids.iter().map(|text| decode(column, parse(text))).collect()
+}
+
 impl WorkspaceDb {
     /// Links the box `id` to `link` (linking twice changes nothing), or (`linked` false) removes
     /// that link, and writes `outbox`. `NotFound` if the box or what it links to does not exist,
-    /// or, to remove, if there is no such link.
+    /// or, to remove, if there is no such link. A link between boxes is written both ways.
     pub async fn link_box(
         &self,
         id: BoxId,
@@ -334,25 +418,34 @@ impl WorkspaceDb {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let (table, column, target_table, noun, target) = link.parts();
+        let mut pairs = vec![(id.to_string(), target.clone())];
+        if let BoxLink::Box(_) = link {
+            pairs.push((target.clone(), id.to_string()));
+        }
         let mut tx = self.begin().await?;
         let delete = format!("DELETE FROM {table} WHERE box_id = $1 AND {column} = $2");
-        let removed = sqlx::query(&delete)
-            .bind(id.to_string())
-            .bind(&target)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?
-            .rows_affected();
+        let mut removed = 0;
+        for (from, to) in &pairs {
+            removed += sqlx::query(&delete)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?
+                .rows_affected();
+        }
         require_row(&mut tx, "crm_boxes", &id.to_string(), "box").await?;
         require_row(&mut tx, target_table, &target, noun).await?;
         if linked {
             let insert = format!("INSERT INTO {table} (box_id, {column}) VALUES ($1, $2)");
-            sqlx::query(&insert)
-                .bind(id.to_string())
-                .bind(&target)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            for (from, to) in &pairs {
+                sqlx::query(&insert)
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+            }
         } else if removed == 0 {
             return Err(StoreError::NotFound("link"));
         }
@@ -360,32 +453,34 @@ impl WorkspaceDb {
         tx.commit().await.map_err(StoreError::from_sqlx)
     }
 
-    /// The contacts and the organizations the box `id` is linked to, by id.
-    pub async fn box_links(&self, id: BoxId) -> Result<(Vec<ContactId>, Vec<OrganizationId>), StoreError> {
-        let contacts: Vec<String> = sqlx::query_scalar(
-            "SELECT contact_id FROM crm_box_contacts WHERE box_id = $1 ORDER BY contact_id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        let organizations: Vec<String> = sqlx::query_scalar(
-            "SELECT organization_id FROM crm_box_organizations WHERE box_id = $1 ORDER BY organization_id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        Ok((
-            contacts
-                .iter()
-                .map(|c| decode("crm_box_contacts.contact_id", ContactId::parse(c)))
-                .collect::<Result<_, _>>()?,
-            organizations
-                .iter()
-                .map(|o| decode("crm_box_organizations.organization_id", OrganizationId::parse(o)))
-                .collect::<Result<_, _>>()?,
-        ))
+    /// The contacts, organizations and boxes the box `id` is linked to, by id.
+    pub async fn box_links(&self, id: BoxId) -> Result<BoxLinks, StoreError> {
+        Ok(BoxLinks {
+            contacts: linked_ids(
+                self,
+                "SELECT contact_id FROM crm_box_contacts WHERE box_id = $1 ORDER BY contact_id",
+                id,
+                "crm_box_contacts.contact_id",
+                ContactId::parse,
+            )
+            .await?,
+            organizations: linked_ids(
+                self,
+                "SELECT organization_id FROM crm_box_organizations WHERE box_id = $1 ORDER BY organization_id",
+                id,
+                "crm_box_organizations.organization_id",
+                OrganizationId::parse,
+            )
+            .await?,
+            boxes: linked_ids(
+                self,
+                "SELECT linked_box_id FROM crm_linked_boxes WHERE box_id = $1 ORDER BY linked_box_id",
+                id,
+                "crm_linked_boxes.linked_box_id",
+                BoxId::parse,
+            )
+            .await?,
+        })
     }
 
     /// The boxes linked to the contact `id`, most recently updated first, at most
