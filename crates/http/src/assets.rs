@@ -1,5 +1,5 @@
-//! Static assets (stylesheet, vendored JavaScript, icon), embedded in the binary. Names carry
-//! a version, so they are cached for a year.
+//! Static assets (stylesheets, scripts, vendored JavaScript, icon), embedded in the binary.
+//! Names carry a version, so they are cached for a year.
 
 use axum::Router;
 use axum::extract::Path;
@@ -19,6 +19,27 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/app.js")),
     ("chart-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/chart.js")),
     ("explorer-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/explorer.js")),
+    ("crm-1.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/crm.css")),
+    ("crm-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm.js")),
+    (
+        "crm-pipelines-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/crm-pipelines.js"),
+    ),
+    ("crm-board-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm-board.js")),
+    ("crm-table-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm-table.js")),
+    ("crm-box-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm-box.js")),
+    (
+        "crm-contacts-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/crm-contacts.js"),
+    ),
+    (
+        "crm-record-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/crm-record.js"),
+    ),
+    ("crm-tasks-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm-tasks.js")),
     ("icon-1.svg", "image/svg+xml", include_bytes!("../../../web/assets/icon.svg")),
 ];
 

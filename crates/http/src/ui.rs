@@ -1,7 +1,9 @@
 //! The web pages: login, the workspace shell with its navigation, the Events pages (collections,
-//! explorer, dashboard), and settings.
+//! explorer, dashboard), the CRM pages (pipelines, boxes, contacts, organizations, tasks), and
+//! settings.
 
 mod analytics;
+mod crm;
 mod events;
 mod login;
 mod settings;
@@ -24,6 +26,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{id}/explore", get(analytics::explorer))
         .route("/w/{id}/dashboard", get(analytics::dashboard))
         .route("/w/{id}/dashboard/{name}/delete", post(analytics::delete))
+        .route("/w/{id}/pipelines", get(crm::pipelines))
+        .route("/w/{id}/pipelines/{pipeline}", get(crm::board))
+        .route("/w/{id}/pipelines/{pipeline}/table", get(crm::table))
+        .route("/w/{id}/boxes/{box}", get(crm::crm_box))
+        .route("/w/{id}/contacts", get(crm::contacts))
+        .route("/w/{id}/contacts/{contact}", get(crm::contact))
+        .route("/w/{id}/organizations/{organization}", get(crm::organization))
+        .route("/w/{id}/tasks", get(crm::tasks))
         .route("/w/{id}/settings", get(settings::page))
         .route("/w/{id}/settings/keys", post(settings::create_key))
         .route("/w/{id}/settings/keys/{key_id}/revoke", post(settings::revoke_key))
