@@ -14,7 +14,8 @@ const START_TIMEOUT_MS = 90_000;
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-function serverBinary() {
+/** The switchboard binary under test: SWITCHBOARD_BIN, else the cargo target folder's debug build. */
+export function serverBinary() {
   if (process.env.SWITCHBOARD_BIN) return resolve(process.env.SWITCHBOARD_BIN);
   if (process.env.CARGO_TARGET_DIR) return resolve(process.env.CARGO_TARGET_DIR, 'debug', 'switchboard');
   return resolve(here, '../../target/debug/switchboard');
