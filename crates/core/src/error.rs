@@ -28,6 +28,9 @@ pub enum CoreError {
     Query { code: &'static str, message: String },
     #[error(transparent)]
     Events(#[from] sb_events::EventStoreError),
+    /// Something the server needs is missing (an HTTP client for webhooks).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl CoreError {
@@ -43,7 +46,7 @@ impl CoreError {
             CoreError::Store(e) => e.kind(),
             CoreError::Secret(_) => ErrorKind::Internal,
             CoreError::Query { .. } => ErrorKind::Invalid,
-            CoreError::Events(_) => ErrorKind::Unavailable,
+            CoreError::Events(_) | CoreError::Unavailable(_) => ErrorKind::Unavailable,
         }
     }
 }

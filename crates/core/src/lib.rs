@@ -16,6 +16,7 @@ mod scoped;
 mod secret;
 mod sessions;
 mod users;
+mod webhooks;
 mod workspaces;
 
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ use sb_store::Store;
 pub use sb_store::{BoxLinks, BoxReason, ContactLink, Member, User, Workspace};
 pub use secret::ServerSecret;
 pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
+pub use webhooks::{
+    Delivery, MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS, SIGNATURE_HEADER, WEBHOOK_EVENTS, Webhook, WebhookRound,
+    signature,
+};
 pub use workspaces::{CreatedWorkspace, WorkspaceSummary};
 
 /// A workspace's event store, opened at most once.
@@ -59,6 +64,8 @@ struct Inner {
     event_stores: Mutex<HashMap<WorkspaceId, EventStoreCell>>,
     queries: queries::QueryLimits,
     event_options: Mutex<sb_events::EventStoreOptions>,
+    /// Made on first use: the client webhook deliveries are posted with.
+    webhook_client: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Switchboard {
@@ -87,6 +94,7 @@ impl Switchboard {
                 event_stores,
                 queries: queries::QueryLimits::default(),
                 event_options: Mutex::default(),
+                webhook_client: std::sync::OnceLock::new(),
             }),
         }
     }

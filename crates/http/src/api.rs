@@ -9,6 +9,7 @@ mod queries;
 mod sql;
 mod tasks;
 mod threads;
+mod webhooks;
 mod workspaces;
 
 use axum::Router;
@@ -26,4 +27,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(tasks::routes())
         .merge(comments::routes())
         .merge(threads::routes())
+        .merge(webhooks::routes())
 }

@@ -64,6 +64,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_box_followers_links_values",
         sql: include_str!("../migrations/workspace/0010_crm_box_followers_links_values.sql"),
     },
+    Migration {
+        version: 11,
+        name: "webhooks",
+        sql: include_str!("../migrations/workspace/0011_webhooks.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -4,6 +4,7 @@
 
 mod crm;
 mod saved_queries;
+mod webhooks;
 
 use sb_types::{Timestamp, WorkspaceId};
 use sqlx::AnyPool;
@@ -17,6 +18,7 @@ pub use crm::{
     TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
+pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord};
 
 /// An open workspace records database. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -96,6 +96,7 @@ id_kind!(TaskKind, TaskId, "task");
 id_kind!(CommentKind, CommentId, "comment");
 id_kind!(ThreadKind, ThreadId, "thread");
 id_kind!(MessageKind, MessageId, "message");
+id_kind!(WebhookKind, WebhookId, "webhook");
 
 #[cfg(test)]
 mod tests {

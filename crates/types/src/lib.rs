@@ -10,7 +10,7 @@ mod time;
 pub use error::ErrorKind;
 pub use id::{
     ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, MessageId, OrganizationId,
-    PipelineId, StageId, TaskId, ThreadId, UserId, WorkspaceId,
+    PipelineId, StageId, TaskId, ThreadId, UserId, WebhookId, WorkspaceId,
 };
 pub use names::{
     Domain, Email, FieldType, KeyKind, ParticipantRole, QueryName, Role, ThreadSource, WorkspaceName,

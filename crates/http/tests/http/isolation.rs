@@ -98,6 +98,7 @@ fn thread_routes(
     message: &str,
     contact: &str,
     organization: &str,
+    webhook: &str,
 ) -> Vec<(Method, String)> {
     let ws = format!("/api/v1/workspaces/{id}");
     vec![
@@ -115,6 +116,10 @@ fn thread_routes(
         (Method::GET, format!("{ws}/organizations/{organization}/threads")),
         (Method::GET, format!("{ws}/organizations/{organization}/tasks")),
         (Method::GET, format!("{ws}/audit")),
+        (Method::GET, format!("{ws}/webhooks")),
+        (Method::POST, format!("{ws}/webhooks")),
+        (Method::DELETE, format!("{ws}/webhooks/{webhook}")),
+        (Method::GET, format!("{ws}/webhooks/{webhook}/deliveries")),
     ]
 }
 
@@ -197,6 +202,11 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     };
     let (b_message, _) = app.switchboard.add_message(&b_access, b_message_draft).await.unwrap();
     let b_thread = app.switchboard.thread(&b_access, &b_message.thread.to_string()).await.unwrap();
+    let (b_webhook, _) = app
+        .switchboard
+        .create_webhook(&b_access, "http://127.0.0.1:9/hook", &["*".to_owned()])
+        .await
+        .unwrap();
     let b_threads = thread_routes(
         &b_id,
         &b_box.id.to_string(),
@@ -204,6 +214,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         &b_message.id.to_string(),
         &b_contact_id,
         &b_organization_id,
+        &b_webhook.id.to_string(),
     );
     let b_crm = crm_routes(
         &b_id,
@@ -289,6 +300,7 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert_eq!(b_comments, [b_comment]);
     let b_thread_now = app.switchboard.thread(&b_access, &b_message.thread.to_string()).await.unwrap();
     assert_eq!(b_thread_now, b_thread, "A changed none of B's threads and their boxes");
+    assert_eq!(app.switchboard.webhooks(&b_access).await.unwrap(), [b_webhook], "nor B's webhooks");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

@@ -15,3 +15,4 @@ mod sql;
 mod support;
 mod tasks;
 mod threads;
+mod webhooks;

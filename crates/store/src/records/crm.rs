@@ -135,7 +135,7 @@ pub(crate) async fn lock_writers(tx: &mut Transaction<'static, Any>) -> Result<(
     Ok(())
 }
 
-fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
+pub(super) fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
     Ok(OutboxRecord {
         id: col(row, 0)?,
         object_kind: col(row, 1)?,

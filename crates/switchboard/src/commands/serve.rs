@@ -10,6 +10,8 @@ use tokio::sync::watch;
 
 /// How often expired login sessions are deleted.
 const SESSION_PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often outbox rows are dispatched to webhooks and due deliveries are sent.
+const WEBHOOK_ROUND_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -34,6 +36,7 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let purger = tokio::spawn(purge_sessions(switchboard.clone(), stop_rx.clone()));
+    let webhooks = tokio::spawn(deliver_webhooks(switchboard.clone(), stop_rx.clone()));
     let state = sb_http::AppState::new(switchboard.clone(), config.cookie_secure)
         .with_keen_rate_limit(config.events_rate_limit);
     let app = sb_http::router(state);
@@ -50,6 +53,7 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
     server.await.context("the HTTP server failed")?;
     signals.abort();
     let _ = purger.await;
+    let _ = webhooks.await;
     switchboard.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -81,6 +85,27 @@ async fn purge_sessions(switchboard: Switchboard, mut stop: watch::Receiver<bool
         }
         tokio::select! {
             _ = tokio::time::sleep(SESSION_PURGE_EVERY) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Runs webhook rounds until told to stop. A stop during a round drops it where it is: a
+/// delivery in flight stays leased and is sent again once its lease runs out.
+async fn deliver_webhooks(switchboard: Switchboard, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            round = switchboard.run_webhooks(sb_types::Timestamp::now()) => match round {
+                Ok(round) if round.attempted > 0 => {
+                    tracing::info!(attempted = round.attempted, delivered = round.delivered, "webhook deliveries");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "webhook round failed"),
+            },
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WEBHOOK_ROUND_EVERY) => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
     }

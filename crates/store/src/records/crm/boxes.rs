@@ -98,7 +98,7 @@ fn value_rows(fields: &str) -> Vec<(String, String)> {
     for (field, value) in values {
         match value {
             serde_json::Value::Array(items) => {
-                rows.extend(items.iter().map(|item| (field.clone(), text(item))))
+                rows.extend(items.iter().map(|item| (field.clone(), text(item))));
             }
             scalar => rows.push((field, text(&scalar))),
         }
