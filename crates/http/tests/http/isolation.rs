@@ -9,8 +9,10 @@ use crate::support::{TestApp, bearer};
 
 backend_tests!(a_tenant_cannot_reach_another_tenant, a_deleted_workspace_takes_its_keys_and_pages);
 
-/// Every route that names a workspace, for workspace `id` and one of its keys.
-fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
+/// Every route that names a workspace, for workspace `id`, one of its keys, and one of its
+/// pipelines, boxes, contacts and organizations (for the CRM pages).
+fn workspace_routes(id: &str, key_id: &str, crm: [&str; 4]) -> Vec<(Method, String)> {
+    let [pipeline, crm_box, contact, organization] = crm;
     let mut routes = vec![
         (Method::GET, format!("/api/v1/workspaces/{id}")),
         (Method::GET, format!("/w/{id}")),
@@ -28,6 +30,12 @@ fn workspace_routes(id: &str, key_id: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/w/{id}/explore?saved=weekly")),
         (Method::GET, format!("/w/{id}/dashboard")),
         (Method::POST, format!("/w/{id}/dashboard/weekly/delete")),
+        (Method::GET, format!("/w/{id}/pipelines/{pipeline}")),
+        (Method::GET, format!("/w/{id}/pipelines/{pipeline}/table")),
+        (Method::GET, format!("/w/{id}/boxes/{crm_box}")),
+        (Method::GET, format!("/w/{id}/contacts/{contact}")),
+        (Method::GET, format!("/w/{id}/organizations/{organization}")),
+        (Method::GET, format!("/w/{id}/tasks")),
     ];
     for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
         routes.push((Method::GET, format!("/w/{id}/{part}")));
@@ -226,8 +234,13 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
         &b_comment.id.to_string(),
     );
 
-    let routes =
-        workspace_routes(&b_id, &b.master.key.id.to_string()).into_iter().chain(b_crm).chain(b_threads);
+    let (b_pipeline_id, b_box_id) = (b_pipeline.id.to_string(), b_box.id.to_string());
+    let b_pages =
+        [b_pipeline_id.as_str(), b_box_id.as_str(), b_contact_id.as_str(), b_organization_id.as_str()];
+    let routes = workspace_routes(&b_id, &b.master.key.id.to_string(), b_pages)
+        .into_iter()
+        .chain(b_crm)
+        .chain(b_threads);
     for (method, path) in routes {
         for key in [&a.master, &a.write, &a.read] {
             let request = Request::builder()
@@ -284,7 +297,6 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     assert!(app.switchboard.event_collections(&b_access).await.unwrap().is_empty(), "A wrote nothing into B");
     let b_saved = app.switchboard.saved_queries(&b_access).await.unwrap();
     assert_eq!(b_saved, [b_weekly], "A changed none of B's saved queries");
-    let b_pipeline_id = b_pipeline.id.to_string();
     assert_eq!(app.switchboard.pipeline(&b_access, &b_pipeline_id).await.unwrap(), b_pipeline);
     assert_eq!(app.switchboard.crm_box(&b_access, &b_box.id.to_string()).await.unwrap(), b_box);
     let b_pipelines = app.switchboard.pipelines(&b_access, None, None).await.unwrap().items;

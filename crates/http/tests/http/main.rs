@@ -7,6 +7,7 @@ mod boxes;
 mod comments;
 mod contacts;
 mod crm;
+mod crm_pages;
 mod isolation;
 mod keen;
 mod login;
