@@ -112,6 +112,7 @@ test('a pipeline is created, boxes added, dragged between stages, edited in the 
   await see(leadColumn.getByRole('link', { name: 'Globex pilot', exact: true }), 'Globex back in Lead');
   assert.equal((await api('GET', `/boxes/${globexId}`)).body.stage, lead.id, 'the stale move changed nothing');
   await globexCard.dragTo(page.getByRole('region', { name: 'Lost stage' }));
+  await see(page.getByText('Moved “Globex pilot” to Lost.'), 'the move after reloading announced');
   await see(page.getByRole('region', { name: 'Lost stage' }).getByRole('link', { name: 'Globex pilot' }), 'Globex in Lost after reloading');
   assert.equal((await api('GET', `/boxes/${globexId}`)).body.stage, lost.id);
 
