@@ -1,5 +1,5 @@
 // The pipeline board: a column per stage with its box cards, counts and number-field sums, filters, adding a box, and dragging a card to another stage.
-import { api, el, everything, href, page, paint, problem, say, shown, who } from "/assets/crm-1.js";
+import { READ_MAX, api, el, everything, href, page, paint, problem, say, shown, who } from "/assets/crm-1.js";
 
 const pipelineId = page.root.dataset.pipeline;
 const boardNode = document.getElementById("board");
@@ -149,6 +149,7 @@ async function load() {
   }
   pipeline = found.body;
   boxes = listed.items;
+  if (listed.more) say(errorNode, `This pipeline has more than ${READ_MAX.toLocaleString()} boxes: only the first ${READ_MAX.toLocaleString()} by name are shown here.`);
   for (const member of page.members) assigneeFilter.append(new Option(member.name, member.id));
   const stageSelect = document.getElementById("box-stage");
   if (stageSelect) for (const stage of pipeline.stages) stageSelect.append(new Option(stage.name, stage.id));

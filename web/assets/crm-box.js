@@ -1,5 +1,5 @@
 // The box page: details and fields saved under the box's version, linked contacts and organizations, threads, comments, tasks and the timeline.
-import { api, el, everything, fieldInput, fieldValue, href, page, problem, say, shown, today, when, who } from "/assets/crm-1.js";
+import { api, el, everything, fieldInput, fieldValue, href, page, problem, say, today, when, who } from "/assets/crm-1.js";
 
 const boxId = page.root.dataset.box;
 const pipelineId = page.root.dataset.pipeline;

@@ -1,5 +1,5 @@
 // The pipeline table: a row per box, columns sorted by a click on their heading, stage and field cells edited in place and saved under the box's version.
-import { api, el, everything, fieldInput, fieldValue, href, page, problem, say, shown, when } from "/assets/crm-1.js";
+import { READ_MAX, api, el, everything, fieldInput, fieldValue, href, page, problem, say, shown, when } from "/assets/crm-1.js";
 
 const pipelineId = page.root.dataset.pipeline;
 const tableNode = document.getElementById("table");
@@ -135,6 +135,7 @@ async function load() {
   }
   pipeline = found.body;
   boxes = listed.items;
+  if (listed.more) say(errorNode, `This pipeline has more than ${READ_MAX.toLocaleString()} boxes: only the first ${READ_MAX.toLocaleString()} by name are shown here.`);
   columns = [
     { key: "name", label: "Name" },
     { key: "stage", label: "Stage" },

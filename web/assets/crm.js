@@ -35,7 +35,13 @@ export async function api(method, path, body) {
   return { ok: response.ok, status: response.status, body: parsed };
 }
 
-/** Every item of a keyset-paginated list (`key` names the list in the answer). */
+/** Most items a page reads from one list, so that a huge pipeline cannot stall the browser. */
+export const READ_MAX = 5000;
+
+/**
+ * The items of a keyset-paginated list (`key` names the list in the answer), up to `READ_MAX`:
+ * `{ ok, items, more }`, where `more` says the list went on; or `{ ok: false, result }`.
+ */
 export async function everything(path, key) {
   const items = [];
   let cursor = null;
@@ -46,8 +52,8 @@ export async function everything(path, key) {
     if (!result.ok) return { ok: false, result };
     items.push(...result.body[key]);
     cursor = result.body.next_cursor;
-  } while (cursor);
-  return { ok: true, items };
+  } while (cursor && items.length < READ_MAX);
+  return { ok: true, items, more: Boolean(cursor) };
 }
 
 /** What to tell the user about a failed call. */
