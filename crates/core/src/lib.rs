@@ -28,9 +28,10 @@ pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
 pub use crm::{
     AuditEntry, BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Comment, Contact, ContactDraft, ContactPatch,
-    CrmBox, Field, FieldDraft, ListFilter, Message, MessageDraft, Organization, OrganizationDraft,
-    OrganizationPatch, Page, Participant, Pipeline, PipelineDraft, PipelinePatch, Stage, StageDraft,
-    StageMove, Task, TaskDraft, TaskPatch, Thread, ThreadLink, TimelineEntry, TimelineEvent,
+    CrmBox, ExportFormat, Field, FieldDraft, IMPORT_ROWS_MAX, ImportKind, ImportReport, ImportRequest,
+    ListFilter, Message, MessageDraft, Organization, OrganizationDraft, OrganizationPatch, Page, Participant,
+    Pipeline, PipelineDraft, PipelinePatch, RowError, Stage, StageDraft, StageMove, Task, TaskDraft,
+    TaskPatch, Thread, ThreadLink, TimelineEntry, TimelineEvent,
 };
 pub use error::CoreError;
 pub use events::BatchOutcome;
@@ -39,7 +40,7 @@ pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use saved_queries::{MAX_REFRESH_RATE, SavedQuery, SavedQueryDraft};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;
-pub use sb_store::{BoxLinks, BoxReason, ContactLink, Member, User, Workspace};
+pub use sb_store::{BoxLinks, BoxReason, ContactLink, ImportRecord, Member, User, Workspace};
 pub use secret::ServerSecret;
 pub use sessions::{NewSession, SESSION_LIFETIME_SECONDS, SessionView};
 pub use webhooks::{

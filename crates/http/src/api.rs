@@ -4,6 +4,7 @@
 mod boxes;
 mod comments;
 mod contacts;
+mod imports;
 mod pipelines;
 mod queries;
 mod sql;
@@ -28,4 +29,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(comments::routes())
         .merge(threads::routes())
         .merge(webhooks::routes())
+        .merge(imports::routes())
 }

@@ -20,9 +20,9 @@ pub use control::workspaces::{Member, Workspace};
 pub use records::{
     AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
     ContactLink, ContactRecord, DeliveryOutcome, DeliveryRecord, DeliveryState, FieldRecord, Filed,
-    ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery, OrganizationRecord, OutboxRecord,
-    ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange, StageRecord, TaskRecord, ThreadCursor,
-    ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind, WebhookRecord, WorkspaceDb,
+    ImportRecord, ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery, OrganizationRecord,
+    OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange, StageRecord, TaskRecord,
+    ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind, WebhookRecord, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

@@ -69,6 +69,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/workspace/0011_webhooks.sql"),
     },
+    Migration {
+        version: 12,
+        name: "crm_imports",
+        sql: include_str!("../migrations/workspace/0012_crm_imports.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -13,9 +13,9 @@ use crate::{StoreError, migrate};
 
 pub use crm::{
     AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
-    ContactLink, ContactRecord, FieldRecord, Filed, ListQuery, ListSort, MessageRecord, NewOutboxEntry,
-    OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, StageChange, StageRecord,
-    TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
+    ContactLink, ContactRecord, FieldRecord, Filed, ImportRecord, ListQuery, ListSort, MessageRecord,
+    NewOutboxEntry, OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, StageChange,
+    StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord};

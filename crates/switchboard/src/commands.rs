@@ -2,6 +2,7 @@
 
 pub(crate) mod key;
 pub(crate) mod serve;
+pub(crate) mod transfer;
 pub(crate) mod user;
 pub(crate) mod workspace;
 

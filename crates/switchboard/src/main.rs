@@ -32,6 +32,10 @@ enum Command {
     /// Create and list users, set passwords.
     #[command(subcommand)]
     User(commands::user::UserCommand),
+    /// Import contacts, organizations or boxes from a CSV file.
+    Import(commands::transfer::ImportArgs),
+    /// Export contacts, organizations or a pipeline's boxes as CSV or JSON.
+    Export(commands::transfer::ExportArgs),
 }
 
 /// mimalloc instead of the system allocator: the event path allocates and frees millions of
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
             Command::Workspace(command) => commands::workspace::run(config, command).await,
             Command::Key(command) => commands::key::run(config, command).await,
             Command::User(command) => commands::user::run(config, command).await,
+            Command::Import(args) => commands::transfer::import(config, args).await,
+            Command::Export(args) => commands::transfer::export(config, args).await,
         }
     });
     match result {

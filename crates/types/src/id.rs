@@ -97,6 +97,7 @@ id_kind!(CommentKind, CommentId, "comment");
 id_kind!(ThreadKind, ThreadId, "thread");
 id_kind!(MessageKind, MessageId, "message");
 id_kind!(WebhookKind, WebhookId, "webhook");
+id_kind!(ImportRunKind, ImportId, "import");
 
 #[cfg(test)]
 mod tests {

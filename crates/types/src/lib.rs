@@ -9,7 +9,7 @@ mod time;
 
 pub use error::ErrorKind;
 pub use id::{
-    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, MessageId, OrganizationId,
+    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, ImportId, MessageId, OrganizationId,
     PipelineId, StageId, TaskId, ThreadId, UserId, WebhookId, WorkspaceId,
 };
 pub use names::{

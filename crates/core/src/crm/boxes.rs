@@ -77,7 +77,7 @@ pub struct StageMove {
     pub changed_at: Timestamp,
 }
 
-fn from_record(record: BoxRecord, pipeline: &Pipeline) -> Result<CrmBox, CoreError> {
+pub(super) fn from_record(record: BoxRecord, pipeline: &Pipeline) -> Result<CrmBox, CoreError> {
     let values = match serde_json::from_str(&record.fields) {
         Ok(Value::Object(map)) => map,
         _ => return Err(StoreError::Corrupt("crm_boxes.fields is not a JSON object".into()).into()),
@@ -223,15 +223,42 @@ impl Switchboard {
     ) -> Result<CrmBox, CoreError> {
         access.require(Permission::Write)?;
         let pipeline = self.find_pipeline(access, id_in_path(pipeline, "pipeline")?).await?;
+        let crm_box = self.new_box(access, &pipeline, draft).await?;
+        let created_in = StageChange {
+            from: None,
+            to: crm_box.stage,
+            changed_by: access.actor_label(),
+            changed_at: crm_box.created_at,
+        };
+        let outbox = [outbox_entry(
+            access,
+            "box",
+            crm_box.id.to_string(),
+            "BOX_CREATE",
+            Change::Made(box_payload(&crm_box)),
+        )];
+        let db = self.store().workspace_db(access.workspace()).await?;
+        db.insert_box(&record(&crm_box), &created_in, &outbox).await?;
+        Ok(crm_box)
+    }
+
+    /// The box `draft` describes in `pipeline`, checked, as `access`'s actor would create it
+    /// now.
+    pub(super) async fn new_box(
+        &self,
+        access: &Access,
+        pipeline: &Pipeline,
+        draft: BoxDraft,
+    ) -> Result<CrmBox, CoreError> {
         let stage = match &draft.stage {
-            Some(stage) => stage_of(&pipeline, stage)?,
+            Some(stage) => stage_of(pipeline, stage)?,
             None => pipeline.stages.first().map(|s| s.id).ok_or(CoreError::NotFound("stage"))?,
         };
         let mut fields = Map::new();
-        merge_values(&pipeline, &mut fields, &draft.fields)?;
-        self.check_references(access, &pipeline, &draft.fields).await?;
+        merge_values(pipeline, &mut fields, &draft.fields)?;
+        self.check_references(access, pipeline, &draft.fields).await?;
         let now = Timestamp::now();
-        let crm_box = CrmBox {
+        Ok(CrmBox {
             id: BoxId::generate(),
             pipeline: pipeline.id,
             stage,
@@ -244,18 +271,38 @@ impl Switchboard {
             created_by: access.actor_label(),
             created_at: now,
             updated_at: now,
-        };
-        let created_in =
-            StageChange { from: None, to: stage, changed_by: access.actor_label(), changed_at: now };
-        let outbox = [outbox_entry(
-            access,
-            "box",
-            crm_box.id.to_string(),
-            "BOX_CREATE",
-            Change::Made(box_payload(&crm_box)),
-        )];
-        let db = self.store().workspace_db(access.workspace()).await?;
-        db.insert_box(&record(&crm_box), &created_in, &outbox).await?;
+        })
+    }
+
+    /// `current` (a box of `pipeline`) with `patch` applied and checked (its version and time
+    /// unchanged).
+    pub(super) async fn patched_box(
+        &self,
+        access: &Access,
+        pipeline: &Pipeline,
+        current: &CrmBox,
+        patch: &BoxPatch,
+    ) -> Result<CrmBox, CoreError> {
+        let mut crm_box = current.clone();
+        if let Some(text) = &patch.name {
+            crm_box.name = name("box name", text)?;
+        }
+        if let Some(text) = &patch.notes {
+            crm_box.notes = notes("notes", text)?;
+        }
+        if let Some(stage) = &patch.stage {
+            crm_box.stage = stage_of(pipeline, stage)?;
+        }
+        if let Some(changes) = &patch.fields {
+            merge_values(pipeline, &mut crm_box.fields, changes)?;
+            self.check_references(access, pipeline, changes).await?;
+        }
+        if let Some(ids) = &patch.assignees {
+            crm_box.assignees = self.assignees(access, ids).await?;
+        }
+        if let Some(ids) = &patch.followers {
+            crm_box.followers = self.members_among(access, "follower", ids).await?;
+        }
         Ok(crm_box)
     }
 
@@ -354,26 +401,7 @@ impl Switchboard {
         if patch.version != current.version {
             return Err(stale("box", patch.version, current.version));
         }
-        let mut crm_box = current.clone();
-        if let Some(text) = &patch.name {
-            crm_box.name = name("box name", text)?;
-        }
-        if let Some(text) = &patch.notes {
-            crm_box.notes = notes("notes", text)?;
-        }
-        if let Some(stage) = &patch.stage {
-            crm_box.stage = stage_of(&pipeline, stage)?;
-        }
-        if let Some(changes) = &patch.fields {
-            merge_values(&pipeline, &mut crm_box.fields, changes)?;
-            self.check_references(access, &pipeline, changes).await?;
-        }
-        if let Some(ids) = &patch.assignees {
-            crm_box.assignees = self.assignees(access, ids).await?;
-        }
-        if let Some(ids) = &patch.followers {
-            crm_box.followers = self.members_among(access, "follower", ids).await?;
-        }
+        let mut crm_box = self.patched_box(access, &pipeline, &current, &patch).await?;
         if crm_box == current {
             return Ok(current);
         }

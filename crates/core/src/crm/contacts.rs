@@ -140,7 +140,49 @@ fn strings(column: &str, text: &str) -> Result<Vec<String>, CoreError> {
         .map_err(|_| StoreError::Corrupt(format!("{column} is not a list of strings")).into())
 }
 
-fn contact_from_record(record: ContactRecord) -> Result<Contact, CoreError> {
+/// The contact `draft` describes, checked, as `access`'s actor would create it now.
+pub(super) fn new_contact(access: &Access, draft: ContactDraft) -> Result<Contact, CoreError> {
+    let now = Timestamp::now();
+    Ok(Contact {
+        id: ContactId::generate(),
+        name: name("contact name", &draft.name)?,
+        emails: emails(&draft.emails)?,
+        phones: lines("phone number", &draft.phones, PHONE_MAX)?,
+        addresses: lines("postal address", &draft.addresses, POSTAL_MAX)?,
+        title: title(&draft.title)?,
+        custom: custom(draft.custom)?,
+        version: 1,
+        created_by: access.actor_label(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// `current` with `patch` applied and checked (its version and time unchanged).
+pub(super) fn patched_contact(current: &Contact, patch: ContactPatch) -> Result<Contact, CoreError> {
+    let mut contact = current.clone();
+    if let Some(text) = &patch.name {
+        contact.name = name("contact name", text)?;
+    }
+    if let Some(texts) = &patch.emails {
+        contact.emails = emails(texts)?;
+    }
+    if let Some(texts) = &patch.phones {
+        contact.phones = lines("phone number", texts, PHONE_MAX)?;
+    }
+    if let Some(texts) = &patch.addresses {
+        contact.addresses = lines("postal address", texts, POSTAL_MAX)?;
+    }
+    if let Some(text) = &patch.title {
+        contact.title = title(text)?;
+    }
+    if let Some(fields) = patch.custom {
+        contact.custom = custom(fields)?;
+    }
+    Ok(contact)
+}
+
+pub(super) fn contact_from_record(record: ContactRecord) -> Result<Contact, CoreError> {
     Ok(Contact {
         id: record.id,
         name: record.name,
@@ -235,20 +277,7 @@ impl Switchboard {
     /// Creates a contact. `Conflict` if one of its addresses belongs to another contact.
     pub async fn create_contact(&self, access: &Access, draft: ContactDraft) -> Result<Contact, CoreError> {
         access.require(Permission::Write)?;
-        let now = Timestamp::now();
-        let contact = Contact {
-            id: ContactId::generate(),
-            name: name("contact name", &draft.name)?,
-            emails: emails(&draft.emails)?,
-            phones: lines("phone number", &draft.phones, PHONE_MAX)?,
-            addresses: lines("postal address", &draft.addresses, POSTAL_MAX)?,
-            title: title(&draft.title)?,
-            custom: custom(draft.custom)?,
-            version: 1,
-            created_by: access.actor_label(),
-            created_at: now,
-            updated_at: now,
-        };
+        let contact = new_contact(access, draft)?;
         let change = Change::Made(contact_payload(&contact));
         let outbox = [outbox_entry(access, "contact", contact.id.to_string(), "CONTACT_CREATE", change)];
         let db = self.store().workspace_db(access.workspace()).await?;
@@ -295,25 +324,7 @@ impl Switchboard {
         if patch.version != current.version {
             return Err(stale("contact", patch.version, current.version));
         }
-        let mut contact = current.clone();
-        if let Some(text) = &patch.name {
-            contact.name = name("contact name", text)?;
-        }
-        if let Some(texts) = &patch.emails {
-            contact.emails = emails(texts)?;
-        }
-        if let Some(texts) = &patch.phones {
-            contact.phones = lines("phone number", texts, PHONE_MAX)?;
-        }
-        if let Some(texts) = &patch.addresses {
-            contact.addresses = lines("postal address", texts, POSTAL_MAX)?;
-        }
-        if let Some(text) = &patch.title {
-            contact.title = title(text)?;
-        }
-        if let Some(fields) = patch.custom {
-            contact.custom = custom(fields)?;
-        }
+        let mut contact = patched_contact(&current, patch)?;
         if contact == current {
             return Ok(current);
         }

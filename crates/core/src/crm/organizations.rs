@@ -51,7 +51,7 @@ fn domains(texts: &[String]) -> Result<Vec<Domain>, CoreError> {
     Ok(distinct(parsed.map_err(|e| invalid(e.0))?))
 }
 
-fn organization_from_record(record: OrganizationRecord) -> Result<Organization, CoreError> {
+pub(super) fn organization_from_record(record: OrganizationRecord) -> Result<Organization, CoreError> {
     Ok(Organization {
         id: record.id,
         name: record.name,
@@ -62,6 +62,39 @@ fn organization_from_record(record: OrganizationRecord) -> Result<Organization, 
         created_at: record.created_at,
         updated_at: record.updated_at,
     })
+}
+
+/// The organization `draft` describes, checked, as `access`'s actor would create it now.
+pub(super) fn new_organization(access: &Access, draft: OrganizationDraft) -> Result<Organization, CoreError> {
+    let now = Timestamp::now();
+    Ok(Organization {
+        id: OrganizationId::generate(),
+        name: name("organization name", &draft.name)?,
+        domains: domains(&draft.domains)?,
+        custom: custom(draft.custom)?,
+        version: 1,
+        created_by: access.actor_label(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// `current` with `patch` applied and checked (its version and time unchanged).
+pub(super) fn patched_organization(
+    current: &Organization,
+    patch: OrganizationPatch,
+) -> Result<Organization, CoreError> {
+    let mut organization = current.clone();
+    if let Some(text) = &patch.name {
+        organization.name = name("organization name", text)?;
+    }
+    if let Some(texts) = &patch.domains {
+        organization.domains = domains(texts)?;
+    }
+    if let Some(fields) = patch.custom {
+        organization.custom = custom(fields)?;
+    }
+    Ok(organization)
 }
 
 fn organization_record(organization: &Organization) -> OrganizationRecord {
@@ -99,17 +132,7 @@ impl Switchboard {
         draft: OrganizationDraft,
     ) -> Result<Organization, CoreError> {
         access.require(Permission::Write)?;
-        let now = Timestamp::now();
-        let organization = Organization {
-            id: OrganizationId::generate(),
-            name: name("organization name", &draft.name)?,
-            domains: domains(&draft.domains)?,
-            custom: custom(draft.custom)?,
-            version: 1,
-            created_by: access.actor_label(),
-            created_at: now,
-            updated_at: now,
-        };
+        let organization = new_organization(access, draft)?;
         let change = Change::Made(organization_payload(&organization));
         let outbox = [outbox_entry(
             access,
@@ -160,16 +183,7 @@ impl Switchboard {
         if patch.version != current.version {
             return Err(stale("organization", patch.version, current.version));
         }
-        let mut organization = current.clone();
-        if let Some(text) = &patch.name {
-            organization.name = name("organization name", text)?;
-        }
-        if let Some(texts) = &patch.domains {
-            organization.domains = domains(texts)?;
-        }
-        if let Some(fields) = patch.custom {
-            organization.custom = custom(fields)?;
-        }
+        let mut organization = patched_organization(&current, patch)?;
         if organization == current {
             return Ok(current);
         }

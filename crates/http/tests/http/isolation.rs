@@ -128,6 +128,10 @@ fn thread_routes(
         (Method::POST, format!("{ws}/webhooks")),
         (Method::DELETE, format!("{ws}/webhooks/{webhook}")),
         (Method::GET, format!("{ws}/webhooks/{webhook}/deliveries")),
+        (Method::POST, format!("{ws}/imports?kind=contacts")),
+        (Method::GET, format!("{ws}/imports")),
+        (Method::GET, format!("{ws}/exports/contacts")),
+        (Method::GET, format!("{ws}/exports/boxes?pipeline=x")),
     ]
 }
 

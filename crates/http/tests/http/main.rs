@@ -8,6 +8,7 @@ mod comments;
 mod contacts;
 mod crm;
 mod crm_pages;
+mod imports;
 mod isolation;
 mod keen;
 mod login;

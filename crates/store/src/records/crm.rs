@@ -8,6 +8,7 @@ mod boxes;
 mod comments;
 mod contacts;
 mod context;
+mod imports;
 mod pipelines;
 mod tasks;
 mod threads;
@@ -22,6 +23,7 @@ pub use boxes::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, Stag
 pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use context::{BoxReason, TimelineEntry, TimelineKind};
+pub use imports::ImportRecord;
 pub use pipelines::{PipelineRecord, StageRecord};
 pub use tasks::TaskRecord;
 pub use threads::{Filed, MessageRecord, ParticipantRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord};

@@ -3,6 +3,7 @@
 
 mod admin;
 mod crash;
+mod import;
 mod keen_python;
 mod serve;
 mod support;

@@ -79,9 +79,10 @@ pub struct ListQuery {
     pub limit: i64,
 }
 
-const CONTACT_COLUMNS: &str =
+pub(super) const CONTACT_COLUMNS: &str =
     "id, name, emails, phones, addresses, title, custom, version, created_by, created_at, updated_at";
-const ORGANIZATION_COLUMNS: &str = "id, name, domains, custom, version, created_by, created_at, updated_at";
+pub(super) const ORGANIZATION_COLUMNS: &str =
+    "id, name, domains, custom, version, created_by, created_at, updated_at";
 
 const MANUAL: &str = "manual";
 const BY_DOMAIN: &str = "domain";
@@ -90,7 +91,7 @@ fn joined<T: std::fmt::Display>(values: &[T]) -> String {
     values.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
-fn contact_from_row(row: &AnyRow) -> Result<ContactRecord, StoreError> {
+pub(super) fn contact_from_row(row: &AnyRow) -> Result<ContactRecord, StoreError> {
     let emails: String = col(row, 2)?;
     Ok(ContactRecord {
         id: parsed(row, 0, "crm_contacts.id", ContactId::parse)?,
@@ -110,7 +111,7 @@ fn contact_from_row(row: &AnyRow) -> Result<ContactRecord, StoreError> {
     })
 }
 
-fn organization_from_row(row: &AnyRow) -> Result<OrganizationRecord, StoreError> {
+pub(super) fn organization_from_row(row: &AnyRow) -> Result<OrganizationRecord, StoreError> {
     let domains: String = col(row, 2)?;
     Ok(OrganizationRecord {
         id: parsed(row, 0, "crm_organizations.id", OrganizationId::parse)?,
