@@ -1,4 +1,4 @@
-// The box page: details and fields saved under the box's version, linked contacts and organizations, threads, comments, tasks and the timeline.
+// The box page: details, fields, assignees and followers saved under the box's version, linked contacts, organizations and boxes, threads, comments, tasks and the timeline.
 import { api, el, everything, fieldInput, fieldValue, href, page, problem, say, today, when, who } from "/assets/crm-1.js";
 
 const boxId = page.root.dataset.box;
@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 let pipeline = null;
 let box = null;
 
-// The details form: name, stage, notes, fields and assignees, saved together; only what changed is sent.
+// The details form: name, stage, notes, fields, assignees and followers, saved together; only what changed is sent.
 function fillDetails() {
   $("box-name").value = box.name;
   $("box-notes").value = box.notes;
@@ -21,11 +21,13 @@ function fillDetails() {
     const label = el("label", { for: id, text: field.name });
     return el("div", { class: field.type === "checkbox" ? "field check" : "field" }, label, input);
   }));
-  $("box-assignees").replaceChildren(...page.members.map((member) => {
-    const check = el("input", { type: "checkbox", value: member.id, name: "assignee" });
-    check.checked = box.assignees.includes(member.id);
-    return el("label", { class: "check" }, check, ` ${member.name}`);
-  }));
+  for (const [listId, chosen] of [["box-assignees", box.assignees], ["box-followers", box.followers || []]]) {
+    $(listId).replaceChildren(...page.members.map((member) => {
+      const check = el("input", { type: "checkbox", value: member.id });
+      check.checked = chosen.includes(member.id);
+      return el("label", { class: "check" }, check, ` ${member.name}`);
+    }));
+  }
   if (!page.canWrite) for (const control of $("details").querySelectorAll("input, select, textarea")) control.disabled = true;
 }
 
@@ -42,8 +44,10 @@ function changes() {
     if (JSON.stringify(value) !== JSON.stringify(before)) fields[field.id] = value;
   }
   if (Object.keys(fields).length) change.fields = fields;
-  const assignees = [...$("box-assignees").querySelectorAll("input:checked")].map((c) => c.value);
-  if (JSON.stringify([...assignees].sort()) !== JSON.stringify([...box.assignees].sort())) change.assignees = assignees;
+  for (const [key, listId] of [["assignees", "box-assignees"], ["followers", "box-followers"]]) {
+    const chosen = [...$(listId).querySelectorAll("input:checked")].map((c) => c.value);
+    if (JSON.stringify([...chosen].sort()) !== JSON.stringify([...(box[key] || [])].sort())) change[key] = chosen;
+  }
   return change;
 }
 
@@ -73,12 +77,17 @@ async function saveDetails(event) {
   say($("box-error"), problem(result));
 }
 
-// Contacts and organizations linked to the box, with their names, and the forms that link more.
+// Contacts, organizations and other boxes linked to the box, with their names, and the forms that link more.
 async function fillLinks() {
-  const [contacts, organizations] = await Promise.all([
+  const [contacts, organizations, linkedBoxes] = await Promise.all([
     Promise.all((box.contacts || []).map((id) => api("GET", `/contacts/${id}`))),
     Promise.all((box.organizations || []).map((id) => api("GET", `/organizations/${id}`))),
+    Promise.all((box.linked_boxes || []).map((id) => api("GET", `/boxes/${id}`))),
   ]);
+  const boxItems = linkedBoxes.filter((r) => r.ok).map((r) => el("li", {},
+    el("a", { href: href("boxes", r.body.id), text: r.body.name }),
+    page.canWrite ? el("button", { type: "button", class: "btn small ghost", text: "Unlink", "aria-label": `Unlink ${r.body.name}`, onclick: () => unlink("boxes", r.body.id) }) : null));
+  $("box-links").replaceChildren(...(boxItems.length ? boxItems : [el("li", { class: "muted", text: "No boxes linked." })]));
   const item = (kind, result) => {
     if (!result.ok) return null;
     const record = result.body;

@@ -178,11 +178,15 @@ test('a pipeline is created, boxes added, dragged between stages, edited in the 
   const comments = (await api('GET', `/boxes/${acmeId}/comments`)).body.comments;
   assert.deepEqual(comments.map((c) => c.body), ['Called Ana, she wants the M plan.']);
 
-  // Notes saved from the details form.
+  // Notes and a follower saved from the details form.
   await page.getByLabel('Notes', { exact: true }).fill('Renewal due in March.');
+  await page.getByRole('group', { name: 'Followers' }).getByLabel('Owner', { exact: true }).check();
   await page.getByRole('button', { name: 'Save changes', exact: true }).click();
   await see(page.getByText('Saved.', { exact: true }), 'the details saved');
-  assert.equal((await api('GET', `/boxes/${acmeId}`)).body.notes, 'Renewal due in March.');
+  acme = (await api('GET', `/boxes/${acmeId}`)).body;
+  assert.equal(acme.notes, 'Renewal due in March.');
+  assert.equal(acme.followers.length, 1, 'the owner follows the box');
+  assert.deepEqual(acme.assignees, [], 'assignees unchanged');
 
   // The tasks page: due today and overdue, marked done in place.
   const overdue = await api('POST', `/boxes/${globexId}/tasks`, { text: 'Chase the pilot feedback', due_date: localDay(-2) });
@@ -206,6 +210,8 @@ test('contacts and organizations are created, linked to a box, and show their co
   const w = server.workspaceId;
   const created = await api('POST', '/pipelines', { name: 'Hiring', stages: [{ name: 'Applied' }] });
   const box = (await api('POST', `/pipelines/${created.body.id}/boxes`, { name: 'Backend engineer' })).body;
+  const other = (await api('POST', `/pipelines/${created.body.id}/boxes`, { name: 'Frontend engineer' })).body;
+  assert.equal((await api('PUT', `/boxes/${box.id}/boxes/${other.id}`)).status, 204);
   const page = await newPage(t, browser, server);
   const problems = watchProblems(page);
   await logIn(page, server);
@@ -223,6 +229,10 @@ test('contacts and organizations are created, linked to a box, and show their co
 
   await page.goto(`/w/${w}/boxes/${box.id}`);
   await loaded(page);
+  await see(page.locator('#box-links').getByRole('link', { name: 'Frontend engineer', exact: true }), 'the linked box');
+  await page.getByRole('button', { name: 'Unlink Frontend engineer', exact: true }).click();
+  await see(page.locator('#box-links').getByText('No boxes linked.'), 'the box link removed');
+  assert.deepEqual((await api('GET', `/boxes/${box.id}`)).body.linked_boxes, []);
   await page.getByLabel('Link a contact by email', { exact: true }).fill('ana@initech.com');
   await page.getByRole('button', { name: 'Link contact', exact: true }).click();
   await see(page.locator('#box-contacts').getByRole('link', { name: 'Ana Lima', exact: true }), 'the linked contact');
