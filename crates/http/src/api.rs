@@ -5,6 +5,7 @@ mod boxes;
 mod comments;
 mod contacts;
 mod imports;
+mod openapi;
 mod pipelines;
 mod queries;
 mod sql;
@@ -30,4 +31,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(threads::routes())
         .merge(webhooks::routes())
         .merge(imports::routes())
+        .merge(openapi::routes())
 }

@@ -15,6 +15,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, CrmBox, StageMove};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -41,9 +42,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateIn {
+#[schemars(rename = "BoxCreate")]
+pub(super) struct CreateIn {
     name: String,
     #[serde(default)]
     notes: String,
@@ -56,9 +58,10 @@ struct CreateIn {
     followers: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchIn {
+#[schemars(rename = "BoxPatch")]
+pub(super) struct PatchIn {
     version: Option<i64>,
     name: Option<String>,
     notes: Option<String>,
@@ -68,9 +71,10 @@ struct PatchIn {
     followers: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListIn {
+#[schemars(rename = "BoxListQuery")]
+pub(super) struct ListIn {
     stage: Option<String>,
     assignee: Option<String>,
     field: Option<String>,
@@ -82,7 +86,8 @@ struct ListIn {
 }
 
 /// The wire form of a box.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Box")]
 pub(super) struct BoxOut {
     id: String,
     pipeline: String,
@@ -106,8 +111,9 @@ pub(super) struct BoxOut {
     linked_boxes: Option<Vec<String>>,
 }
 
-#[derive(Serialize)]
-struct StageMoveOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StageMove")]
+pub(super) struct StageMoveOut {
     from: Option<String>,
     to: String,
     changed_by: String,
@@ -148,8 +154,9 @@ impl From<CrmBox> for BoxOut {
     }
 }
 
-#[derive(Serialize)]
-struct BoxList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "BoxPage")]
+pub(super) struct BoxList {
     boxes: Vec<BoxOut>,
     next_cursor: Option<String>,
 }

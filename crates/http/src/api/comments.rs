@@ -13,6 +13,7 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::Comment;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::pipelines::{json_body, required_version};
@@ -25,16 +26,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/workspaces/{id}/comments/{comment}", patch(update).delete(delete))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CommentIn {
+#[schemars(rename = "CommentInput")]
+pub(super) struct CommentIn {
     version: Option<i64>,
     body: String,
 }
 
 /// The wire form of a comment.
-#[derive(Serialize)]
-struct CommentOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Comment")]
+pub(super) struct CommentOut {
     id: String,
     #[serde(rename = "box")]
     box_id: String,
@@ -61,8 +64,9 @@ impl From<Comment> for CommentOut {
     }
 }
 
-#[derive(Serialize)]
-struct CommentList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "CommentList")]
+pub(super) struct CommentList {
     comments: Vec<CommentOut>,
 }
 

@@ -23,6 +23,7 @@ use sb_core::{
     OrganizationPatch,
 };
 use sb_types::ErrorKind;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -51,9 +52,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ContactIn {
+#[schemars(rename = "ContactCreate")]
+pub(super) struct ContactIn {
     name: String,
     #[serde(default)]
     emails: Vec<String>,
@@ -67,9 +69,10 @@ struct ContactIn {
     custom: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ContactPatchIn {
+#[schemars(rename = "ContactPatch")]
+pub(super) struct ContactPatchIn {
     version: Option<i64>,
     name: Option<String>,
     emails: Option<Vec<String>>,
@@ -79,9 +82,10 @@ struct ContactPatchIn {
     custom: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OrganizationIn {
+#[schemars(rename = "OrganizationCreate")]
+pub(super) struct OrganizationIn {
     name: String,
     #[serde(default)]
     domains: Vec<String>,
@@ -89,18 +93,20 @@ struct OrganizationIn {
     custom: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OrganizationPatchIn {
+#[schemars(rename = "OrganizationPatch")]
+pub(super) struct OrganizationPatchIn {
     version: Option<i64>,
     name: Option<String>,
     domains: Option<Vec<String>>,
     custom: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListIn {
+#[schemars(rename = "ContactListQuery")]
+pub(super) struct ListIn {
     email: Option<String>,
     updated_since: Option<String>,
     sort: Option<String>,
@@ -120,8 +126,9 @@ impl ListIn {
 }
 
 /// The wire form of a contact.
-#[derive(Serialize)]
-struct ContactOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Contact")]
+pub(super) struct ContactOut {
     id: String,
     name: String,
     emails: Vec<String>,
@@ -157,8 +164,9 @@ impl From<Contact> for ContactOut {
 }
 
 /// The wire form of an organization.
-#[derive(Serialize)]
-struct OrganizationOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Organization")]
+pub(super) struct OrganizationOut {
     id: String,
     name: String,
     domains: Vec<String>,
@@ -188,8 +196,9 @@ impl From<Organization> for OrganizationOut {
 }
 
 /// A link between a contact and an organization, and why it exists.
-#[derive(Serialize)]
-struct LinkOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ContactOrganizationLink")]
+pub(super) struct LinkOut {
     contact: String,
     organization: String,
     manual: bool,
@@ -207,14 +216,16 @@ impl From<ContactLink> for LinkOut {
     }
 }
 
-#[derive(Serialize)]
-struct ContactList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ContactPage")]
+pub(super) struct ContactList {
     contacts: Vec<ContactOut>,
     next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct OrganizationList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "OrganizationPage")]
+pub(super) struct OrganizationList {
     organizations: Vec<OrganizationOut>,
     next_cursor: Option<String>,
 }
@@ -391,8 +402,9 @@ async fn delete_organization(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Serialize)]
-struct BoxList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "LinkedBoxes")]
+pub(super) struct BoxList {
     boxes: Vec<BoxOut>,
 }
 

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{ExportFormat, ImportKind, ImportReport, ImportRequest};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -35,9 +36,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/workspaces/{id}/exports/{kind}", get(export))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ImportIn {
+#[schemars(rename = "ImportQuery")]
+pub(super) struct ImportIn {
     kind: String,
     pipeline: Option<String>,
     map: Option<String>,
@@ -142,9 +144,10 @@ async fn list(
     Ok(Json(json!({ "imports": runs })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ExportIn {
+#[schemars(rename = "ExportQuery")]
+pub(super) struct ExportIn {
     format: Option<String>,
     pipeline: Option<String>,
 }

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{FieldDraft, Pipeline, PipelineDraft, PipelinePatch, StageDraft};
 use sb_types::ErrorKind;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -49,17 +50,19 @@ pub(super) fn required_version(version: Option<i64>) -> Result<i64, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StageIn {
+#[schemars(rename = "StageInput")]
+pub(super) struct StageIn {
     id: Option<String>,
     name: String,
     color: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FieldIn {
+#[schemars(rename = "FieldInput")]
+pub(super) struct FieldIn {
     id: Option<String>,
     name: String,
     #[serde(rename = "type")]
@@ -68,9 +71,10 @@ struct FieldIn {
     options: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateIn {
+#[schemars(rename = "PipelineCreate")]
+pub(super) struct CreateIn {
     name: String,
     #[serde(default)]
     description: String,
@@ -79,9 +83,10 @@ struct CreateIn {
     fields: Vec<FieldIn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchIn {
+#[schemars(rename = "PipelinePatch")]
+pub(super) struct PatchIn {
     version: Option<i64>,
     name: Option<String>,
     description: Option<String>,
@@ -89,9 +94,10 @@ struct PatchIn {
     fields: Option<Vec<FieldIn>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListIn {
+#[schemars(rename = "PipelineListQuery")]
+pub(super) struct ListIn {
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -107,15 +113,17 @@ fn field_drafts(fields: Vec<FieldIn>) -> Vec<FieldDraft> {
         .collect()
 }
 
-#[derive(Serialize)]
-struct StageOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Stage")]
+pub(super) struct StageOut {
     id: String,
     name: String,
     color: String,
 }
 
-#[derive(Serialize)]
-struct FieldOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Field")]
+pub(super) struct FieldOut {
     id: String,
     name: String,
     #[serde(rename = "type")]
@@ -124,8 +132,9 @@ struct FieldOut {
 }
 
 /// The wire form of a pipeline.
-#[derive(Serialize)]
-struct PipelineOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Pipeline")]
+pub(super) struct PipelineOut {
     id: String,
     name: String,
     description: String,
@@ -166,8 +175,9 @@ impl From<Pipeline> for PipelineOut {
     }
 }
 
-#[derive(Serialize)]
-struct PipelineList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "PipelinePage")]
+pub(super) struct PipelineList {
     pipelines: Vec<PipelineOut>,
     next_cursor: Option<String>,
 }

@@ -13,6 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use sb_types::ErrorKind;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,8 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/workspaces/{id}/sql", post(run))
 }
 
-#[derive(Deserialize)]
-struct Format {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "SqlFormat")]
+pub(super) struct Format {
     format: Option<String>,
 }
 

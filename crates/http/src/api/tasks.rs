@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{Task, TaskDraft, TaskPatch};
 use sb_types::ErrorKind;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -29,18 +30,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/workspaces/{id}/tasks/{task}", get(show).patch(update).delete(delete))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateIn {
+#[schemars(rename = "TaskCreate")]
+pub(super) struct CreateIn {
     text: String,
     due_date: Option<String>,
     #[serde(default)]
     assignees: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchIn {
+#[schemars(rename = "TaskPatch")]
+pub(super) struct PatchIn {
     version: Option<i64>,
     text: Option<String>,
     /// Absent: unchanged; `null`: cleared; a string: the new date.
@@ -55,16 +58,18 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<V
     Value::deserialize(deserializer).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DueIn {
+#[schemars(rename = "DueTasksQuery")]
+pub(super) struct DueIn {
     due_by: Option<String>,
     assignee: Option<String>,
 }
 
 /// The wire form of a task.
-#[derive(Serialize)]
-struct TaskOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Task")]
+pub(super) struct TaskOut {
     id: String,
     #[serde(rename = "box")]
     box_id: String,
@@ -95,8 +100,9 @@ impl From<Task> for TaskOut {
     }
 }
 
-#[derive(Serialize)]
-struct TaskList {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "TaskList")]
+pub(super) struct TaskList {
     tasks: Vec<TaskOut>,
 }
 

@@ -24,6 +24,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{AuditEntry, Message, MessageDraft, Thread, ThreadLink, TimelineEntry, TimelineEvent};
 use sb_types::{ErrorKind, ParticipantRole, ThreadSource};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -51,9 +52,10 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// An address as a request may give it.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum AddressIn {
+#[schemars(rename = "Address")]
+pub(super) enum AddressIn {
     Text(String),
     Parts {
         email: String,
@@ -79,9 +81,10 @@ impl AddressIn {
 }
 
 /// One address or a list of them.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum AddressesIn {
+#[schemars(rename = "Addresses")]
+pub(super) enum AddressesIn {
     One(AddressIn),
     Many(Vec<AddressIn>),
 }
@@ -96,16 +99,18 @@ impl AddressesIn {
 }
 
 /// References as a list of Message-IDs or as the header's text.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
-enum ReferencesIn {
+#[schemars(rename = "References")]
+pub(super) enum ReferencesIn {
     Header(String),
     List(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MessageIn {
+#[schemars(rename = "MessageInput")]
+pub(super) struct MessageIn {
     message_id: String,
     in_reply_to: Option<String>,
     references: Option<ReferencesIn>,
@@ -159,16 +164,18 @@ impl MessageIn {
     }
 }
 
-#[derive(Serialize)]
-struct ParticipantOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Participant")]
+pub(super) struct ParticipantOut {
     role: &'static str,
     email: String,
     name: String,
 }
 
 /// The wire form of a message.
-#[derive(Serialize)]
-struct MessageOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Message")]
+pub(super) struct MessageOut {
     id: String,
     thread: String,
     message_id: String,
@@ -208,8 +215,9 @@ impl MessageOut {
 }
 
 /// The wire form of a thread.
-#[derive(Serialize)]
-struct ThreadOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Thread")]
+pub(super) struct ThreadOut {
     id: String,
     subject: String,
     message_count: i64,
@@ -233,8 +241,9 @@ impl From<Thread> for ThreadOut {
     }
 }
 
-#[derive(Serialize)]
-struct LinkOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ThreadLink")]
+pub(super) struct LinkOut {
     #[serde(rename = "box")]
     box_id: String,
     thread: String,
@@ -255,8 +264,8 @@ impl From<ThreadLink> for LinkOut {
     }
 }
 
-#[derive(Serialize)]
-struct ThreadList {
+#[derive(Serialize, JsonSchema)]
+pub(super) struct ThreadList {
     threads: Vec<ThreadOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
@@ -290,8 +299,9 @@ async fn show_message(
     Ok(Json(MessageOut::new(message, true)).into_response())
 }
 
-#[derive(Deserialize)]
-struct PageIn {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ThreadListQuery")]
+pub(super) struct PageIn {
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -308,8 +318,9 @@ async fn list_threads(
     Ok(thread_list(page.items, page.next_cursor))
 }
 
-#[derive(Serialize)]
-struct ThreadShow {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ThreadWithMessages")]
+pub(super) struct ThreadShow {
     #[serde(flatten)]
     thread: ThreadOut,
     messages: Vec<MessageOut>,
@@ -331,8 +342,9 @@ async fn show_thread(
     .into_response())
 }
 
-#[derive(Serialize)]
-struct ContextBoxOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ContextBox")]
+pub(super) struct ContextBoxOut {
     #[serde(flatten)]
     crm_box: BoxOut,
     reasons: Vec<&'static str>,
@@ -355,8 +367,9 @@ async fn thread_boxes(
     Ok(Json(json!({ "boxes": boxes })).into_response())
 }
 
-#[derive(Serialize)]
-struct BoxThreadOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "BoxThread")]
+pub(super) struct BoxThreadOut {
     #[serde(flatten)]
     thread: ThreadOut,
     source: &'static str,
@@ -383,9 +396,10 @@ async fn box_threads(
     Ok(Json(json!({ "threads": threads })).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FileIn {
+#[schemars(rename = "ThreadFiling")]
+pub(super) struct FileIn {
     source: Option<String>,
 }
 
@@ -495,15 +509,17 @@ async fn organization_tasks(
     Ok(task_list(state.switchboard.organization_tasks(&access, &organization).await?))
 }
 
-#[derive(Deserialize)]
-struct AuditIn {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "AuditQuery")]
+pub(super) struct AuditIn {
     object: Option<String>,
     before: Option<i64>,
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct AuditOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "AuditEntry")]
+pub(super) struct AuditOut {
     id: i64,
     at: String,
     actor: String,

@@ -15,6 +15,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bytes::Bytes;
 use sb_core::{Delivery, Webhook};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -29,15 +30,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/workspaces/{id}/webhooks/{webhook}/deliveries", get(deliveries))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WebhookIn {
+#[schemars(rename = "WebhookCreate")]
+pub(super) struct WebhookIn {
     url: String,
     events: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct WebhookOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Webhook")]
+pub(super) struct WebhookOut {
     id: String,
     url: String,
     events: Vec<String>,
@@ -60,8 +63,9 @@ impl From<Webhook> for WebhookOut {
     }
 }
 
-#[derive(Serialize)]
-struct DeliveryOut {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Delivery")]
+pub(super) struct DeliveryOut {
     outbox_id: i64,
     object_id: String,
     event: String,

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::auth::ApiCaller;
@@ -13,8 +14,9 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The wire form of a workspace.
-#[derive(Serialize)]
-struct WorkspaceDto {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Workspace")]
+pub(super) struct WorkspaceDto {
     id: String,
     name: String,
     created_at: String,

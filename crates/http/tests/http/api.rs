@@ -11,6 +11,7 @@ backend_tests!(
     a_revoked_key_stops_working_at_once,
     a_session_cookie_reads_the_api,
     unknown_routes_and_health,
+    the_openapi_document_describes_the_api,
 );
 
 async fn every_key_kind_reads_its_workspace(backend: &TestBackend) {
@@ -79,4 +80,21 @@ async fn unknown_routes_and_health(backend: &TestBackend) {
     let asset = app.get("/assets/app-2.css", None).await;
     assert_eq!(asset.status, StatusCode::OK);
     assert!(asset.headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+}
+
+async fn the_openapi_document_describes_the_api(backend: &TestBackend) {
+    let app = TestApp::start(backend).await;
+    let doc = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK, "public: it holds no workspace data");
+    assert!(doc.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let create = &doc["paths"]["/api/v1/workspaces/{id}/pipelines/{pipeline}/boxes"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BoxCreate"
+    );
+    let box_create = &doc["components"]["schemas"]["BoxCreate"];
+    assert_eq!(box_create["required"], serde_json::json!(["name"]));
+    assert_eq!(box_create["additionalProperties"], false, "unknown keys are refused, and the schema says so");
 }
