@@ -20,6 +20,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("chart-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/chart.js")),
     ("explorer-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/explorer.js")),
     ("crm-1.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/crm.css")),
+    ("crm-import-1.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/crm-import.css")),
     ("crm-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm.js")),
     (
         "crm-pipelines-1.js",
@@ -40,6 +41,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../web/assets/crm-record.js"),
     ),
     ("crm-tasks-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/crm-tasks.js")),
+    (
+        "crm-import-1.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/assets/crm-import.js"),
+    ),
     ("icon-1.svg", "image/svg+xml", include_bytes!("../../../web/assets/icon.svg")),
 ];
 

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("contacts.html", include_str!("../../../web/templates/contacts.html")),
     ("contact.html", include_str!("../../../web/templates/contact.html")),
     ("tasks.html", include_str!("../../../web/templates/tasks.html")),
+    ("crm_import.html", include_str!("../../../web/templates/crm_import.html")),
     ("settings.html", include_str!("../../../web/templates/settings.html")),
     ("key_row.html", include_str!("../../../web/templates/key_row.html")),
     ("no_workspace.html", include_str!("../../../web/templates/no_workspace.html")),

@@ -1,6 +1,6 @@
 //! The web pages: login, the workspace shell with its navigation, the Events pages (collections,
-//! explorer, dashboard), the CRM pages (pipelines, boxes, contacts, organizations, tasks), and
-//! settings.
+//! explorer, dashboard), the CRM pages (pipelines, boxes, contacts, organizations, tasks,
+//! import and export), and settings.
 
 mod analytics;
 mod crm;
@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{id}/pipelines/{pipeline}/table", get(crm::table))
         .route("/w/{id}/boxes/{box}", get(crm::crm_box))
         .route("/w/{id}/contacts", get(crm::contacts))
+        .route("/w/{id}/contacts/import", get(crm::import_export))
         .route("/w/{id}/contacts/{contact}", get(crm::contact))
         .route("/w/{id}/organizations/{organization}", get(crm::organization))
         .route("/w/{id}/tasks", get(crm::tasks))

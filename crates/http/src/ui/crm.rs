@@ -1,20 +1,23 @@
-//! The CRM pages: pipelines (list, board, table), boxes, contacts and organizations, and the
-//! tasks due. Each handler checks the workspace and the object its address names, so an unknown
-//! one is a 404 page, then renders a template whose script reads and changes the records through
-//! the JSON API with the session and its CSRF token, as the explorer does.
+//! The CRM pages: pipelines (list, board, table), boxes, contacts and organizations, the
+//! tasks due, and CSV import and export. Each handler checks the workspace and the object its
+//! address names, so an unknown one is a 404 page, then renders a template whose script reads
+//! and changes the records through the JSON API with the session and its CSRF token, as the
+//! explorer does.
 
 mod boxes;
 mod contacts;
+mod imports;
 mod pipelines;
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
-use sb_core::{Access, CoreError, Permission, SessionView};
+use sb_core::{Access, CoreError, Permission, Pipeline, SessionView};
 use serde_json::json;
 
 pub(crate) use boxes::{crm_box, tasks};
 pub(crate) use contacts::{contact, contacts, organization};
+pub(crate) use imports::import_export;
 pub(crate) use pipelines::{board, pipelines, table};
 
 use super::shell;
@@ -51,6 +54,24 @@ impl CrmPage {
             ..shell.ctx
         };
         Ok(CrmPage { access: shell.access, ctx })
+    }
+
+    /// Every pipeline of the workspace, by name.
+    async fn pipelines(&self, state: &AppState) -> Result<Vec<Pipeline>, Response> {
+        let mut list = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let listed = state
+                .switchboard
+                .pipelines(&self.access, Some(200), cursor.as_deref())
+                .await
+                .map_err(|e| state.pages.core_error(&e))?;
+            list.extend(listed.items);
+            match listed.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(list),
+            }
+        }
     }
 
     fn render(&self, state: &AppState, template: &str, ctx: Value) -> Response {

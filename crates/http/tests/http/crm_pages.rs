@@ -1,6 +1,7 @@
 //! The CRM pages: each renders for a member with the ids and write access its script needs,
 //! renders read-only for a viewer, and is a 404 page for an unknown or malformed pipeline,
-//! box, contact or organization.
+//! box, contact or organization. The import and export page offers imports to members only
+//! and its export links to everyone.
 
 use axum::http::{Method, StatusCode};
 use sb_test_support::{TestBackend, backend_tests};
@@ -9,7 +10,11 @@ use serde_json::json;
 use crate::crm::{created, sales};
 use crate::support::TestApp;
 
-backend_tests!(crm_pages_render_for_members_and_read_only_for_viewers, unknown_crm_objects_are_404_pages);
+backend_tests!(
+    crm_pages_render_for_members_and_read_only_for_viewers,
+    unknown_crm_objects_are_404_pages,
+    the_import_page_imports_for_members_and_exports_for_everyone
+);
 
 /// Ids of a pipeline, a box, a contact and an organization created in the first workspace.
 struct Seeded {
@@ -49,6 +54,7 @@ fn pages(w: &str, s: &Seeded) -> Vec<(String, &'static str)> {
         (format!("/w/{w}/contacts/{}", s.contact), "<title>Ana Lima · Contact · "),
         (format!("/w/{w}/organizations/{}", s.organization), "<title>Acme · Organization · "),
         (format!("/w/{w}/tasks"), "<title>Tasks · "),
+        (format!("/w/{w}/contacts/import"), "<title>Import and export · "),
     ]
 }
 
@@ -64,7 +70,7 @@ async fn crm_pages_render_for_members_and_read_only_for_viewers(backend: &TestBa
 
     for (path, title) in pages(&w, &seeded) {
         let page = app.browse(&mut owner, &path).await;
-        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert_eq!(page.status, StatusCode::OK, "{path}");
         assert!(page.body.contains(title), "{path} has the title {title}");
         assert!(page.body.contains("data-can-write=\"true\""), "{path} lets the owner write");
         assert!(
@@ -77,9 +83,15 @@ async fn crm_pages_render_for_members_and_read_only_for_viewers(backend: &TestBa
         assert_eq!(page.status, StatusCode::OK, "{path} for a viewer");
         assert!(page.body.contains("data-can-write=\"false\""), "{path} is read-only for a viewer");
         assert!(!page.body.contains(">Save changes<"), "no save button for a viewer on {path}");
-        for form in
-            ["create-pipeline", "add-box", "add-comment", "add-task", "create-contact", "create-organization"]
-        {
+        for form in [
+            "create-pipeline",
+            "add-box",
+            "add-comment",
+            "add-task",
+            "create-contact",
+            "create-organization",
+            "import-form",
+        ] {
             assert!(!page.body.contains(&format!("id=\"{form}\"")), "no {form} form for a viewer on {path}");
         }
     }
@@ -135,4 +147,62 @@ async fn unknown_crm_objects_are_404_pages(backend: &TestBackend) {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let page = app.browse(&mut owner, &format!("/w/{w}/boxes/{}", seeded.crm_box)).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND, "a deleted box's page is gone");
+}
+
+async fn the_import_page_imports_for_members_and_exports_for_everyone(backend: &TestBackend) {
+    let app = TestApp::start(backend).await;
+    let w = app.first.workspace.id.to_string();
+    let seeded = seed(&app).await;
+    let p = &seeded.pipeline;
+    let access = app.switchboard.operator_access(app.first.workspace.id).await.unwrap();
+    app.switchboard.create_user("vic@acme.com", None, Some("correct horse".into())).await.unwrap();
+    app.switchboard.add_member(&access, "vic@acme.com", sb_types::Role::Viewer).await.unwrap();
+    let mut owner = app.login_owner().await;
+    let mut viewer = app.login("vic@acme.com", "correct horse").await;
+    let import = format!("/w/{w}/contacts/import");
+    let exports = [
+        format!("href=\"/api/v1/workspaces/{w}/exports/contacts?format=csv\""),
+        format!("href=\"/api/v1/workspaces/{w}/exports/organizations?format=json\""),
+        format!("href=\"/api/v1/workspaces/{w}/exports/boxes?format=csv&amp;pipeline={p}\""),
+        format!("href=\"/api/v1/workspaces/{w}/exports/boxes?format=json&amp;pipeline={p}\""),
+    ];
+
+    // The board, the table and the contacts page link to it; the board and table with their pipeline.
+    for path in [format!("/w/{w}/pipelines/{p}"), format!("/w/{w}/pipelines/{p}/table")] {
+        let page = app.browse(&mut owner, &path).await;
+        assert!(page.body.contains(&format!("href=\"{import}?pipeline={p}\">Import / export<")), "{path}");
+    }
+    let contacts = app.browse(&mut owner, &format!("/w/{w}/contacts")).await;
+    assert!(contacts.body.contains(&format!("href=\"{import}\">Import / export<")));
+
+    let page = app.browse(&mut owner, &format!("{import}?pipeline={p}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"import-form\"") && page.body.contains("type=\"file\""));
+    assert!(page.body.contains(&format!("<option value=\"{p}\" selected>Sales</option>")), "{}", page.body);
+    assert!(page.body.contains("&quot;fields&quot;:[&quot;Amount&quot;,"), "the script gets the field names");
+    for link in &exports {
+        assert!(page.body.contains(link.as_str()), "{link}");
+    }
+    let unknown = app.browse(&mut owner, &format!("{import}?pipeline=nope")).await;
+    assert_eq!(unknown.status, StatusCode::OK, "an unknown pipeline only chooses none");
+    assert!(!unknown.body.contains(" selected>"), "nothing is chosen for an unknown pipeline");
+
+    let page = app.browse(&mut viewer, &import).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"import-form\"") && !page.body.contains("type=\"file\""));
+    assert!(page.body.contains("you can export the lists but not import files"));
+    for link in &exports {
+        assert!(page.body.contains(link.as_str()), "a viewer gets {link}");
+    }
+    let contacts = app.browse(&mut viewer, &format!("/w/{w}/contacts")).await;
+    assert!(contacts.body.contains(&format!("href=\"{import}\">Export<")));
+    // The links are plain GETs that the session cookie is enough for.
+    let csv = app.browse(&mut viewer, &format!("/api/v1/workspaces/{w}/exports/contacts?format=csv")).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(csv.body.contains("ana@acme.com"), "{}", csv.body);
+
+    let (_, mut stranger) = app.other_workspace("Globex", "gina@globex.com").await;
+    let page = app.browse(&mut stranger, &import).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Workspace not found"));
 }

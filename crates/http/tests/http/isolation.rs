@@ -36,6 +36,7 @@ fn workspace_routes(id: &str, key_id: &str, crm: [&str; 4]) -> Vec<(Method, Stri
         (Method::GET, format!("/w/{id}/contacts/{contact}")),
         (Method::GET, format!("/w/{id}/organizations/{organization}")),
         (Method::GET, format!("/w/{id}/tasks")),
+        (Method::GET, format!("/w/{id}/contacts/import")),
     ];
     for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
         routes.push((Method::GET, format!("/w/{id}/{part}")));

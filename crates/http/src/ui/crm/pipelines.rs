@@ -19,19 +19,10 @@ pub(crate) async fn pipelines(
         Ok(page) => page,
         Err(response) => return response,
     };
-    let mut list = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let listed = match state.switchboard.pipelines(&page.access, Some(200), cursor.as_deref()).await {
-            Ok(listed) => listed,
-            Err(e) => return state.pages.core_error(&e),
-        };
-        list.extend(listed.items);
-        match listed.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let list = match page.pipelines(&state).await {
+        Ok(list) => list,
+        Err(response) => return response,
+    };
     let pipelines: Vec<_> = list
         .iter()
         .map(|p| {
