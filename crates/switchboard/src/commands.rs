@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub(crate) mod key;
+pub(crate) mod mail;
 pub(crate) mod serve;
 pub(crate) mod transfer;
 pub(crate) mod user;

@@ -36,6 +36,9 @@ enum Command {
     Import(commands::transfer::ImportArgs),
     /// Export contacts, organizations or a pipeline's boxes as CSV or JSON.
     Export(commands::transfer::ExportArgs),
+    /// Inspect inbound mail: what the parser and the reply trimmer see.
+    #[command(subcommand)]
+    Mail(commands::mail::MailCommand),
 }
 
 /// mimalloc instead of the system allocator: the event path allocates and frees millions of
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
             Command::User(command) => commands::user::run(config, command).await,
             Command::Import(args) => commands::transfer::import(config, args).await,
             Command::Export(args) => commands::transfer::export(config, args).await,
+            Command::Mail(command) => commands::mail::run(command).await,
         }
     });
     match result {

@@ -5,5 +5,6 @@ mod admin;
 mod crash;
 mod import;
 mod keen_python;
+mod mail;
 mod serve;
 mod support;
