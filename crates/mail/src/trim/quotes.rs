@@ -47,6 +47,8 @@ static ATTRIBUTION: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         // Chinese and Japanese.
         r"^.{4,250}(写道|寫道)\s?[:：]?$",
         r"^.{4,250}(のメール|さんは書きました|は書きました)\s?[:：]?$",
+        // "Ana <ana@acme.example> wrote:" without a date (mailing lists, "X via Y").
+        r"^.{1,250}<[^<>\s@]{1,100}@[^<>\s]{1,200}>\s(wrote|escreveu|escribió|a écrit|schrieb|ha scritto|schreef|skrev|napisał\(a\)|написал\(а\))\s?:$",
         // Gmail's language-neutral form: a date, then "Name <address>:".
         r"^.{0,250}\d.{0,250}<[^<>\s@]{1,100}@[^<>\s]{1,200}>\s?[:：]$",
         r"^\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}.{0,250}@.{1,250}[:：]$",
@@ -192,13 +194,16 @@ pub(super) fn classify(lines: &[&str]) -> Vec<LineKind> {
     kinds
 }
 
-/// Whether line `at` is short and opens a paragraph: the first half of an attribution that
-/// a client wrapped before the part that names the verb.
+/// Whether line `at` can be the first half of an attribution that a client wrapped before
+/// the part that names the sender and the verb.
 fn starts_paragraph(lines: &[&str], at: usize) -> bool {
     let line = lines[at].trim();
+    // A date ("On Tue, 3 Mar 2026 at 18:00,") or a bare name opens an attribution; a typed
+    // closing ("Thanks,") does not.
     (at == 0 || lines[at - 1].trim().is_empty())
         && line.chars().count() <= 60
-        && !line.ends_with(['.', '!', '?', ',', ':', '。', '！', '？'])
+        && (line.chars().any(|c| c.is_ascii_digit())
+            || !line.ends_with(['.', '!', '?', ',', ':', '。', '！', '？']))
 }
 
 /// A rule line just above a history start belongs to the history.
