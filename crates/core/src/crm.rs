@@ -13,6 +13,7 @@ mod export;
 mod import;
 mod organizations;
 mod pipelines;
+mod references;
 mod tasks;
 mod threads;
 
