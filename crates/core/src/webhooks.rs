@@ -194,7 +194,8 @@ fn retry_at(now: Timestamp, attempts: i64) -> Timestamp {
 enum Answer {
     Accepted(i64),
     Gone,
-    Refused(i64, String),
+    /// Any other status; the body is not kept (it is the endpoint's, not ours to show).
+    Refused(i64),
     Unreachable(String),
 }
 
@@ -298,7 +299,6 @@ impl Switchboard {
         }
         // Accepting a delivery makes the next change of the same object due: ask again until
         // nothing is, or a round has sent a batch's worth.
-        let lease = Timestamp::from_millis(now.millis() + LEASE_SECONDS * 1000);
         while round.attempted < usize::try_from(BATCH).unwrap_or(usize::MAX) {
             let due = db.due_deliveries(now, BATCH).await?;
             if due.is_empty() {
@@ -307,11 +307,13 @@ impl Switchboard {
             let webhooks = db.webhooks().await?;
             for delivery in due {
                 let Some(webhook) = webhooks.iter().find(|w| w.id == delivery.webhook) else { continue };
+                // From the clock, not the round's start: earlier attempts may have taken a while.
+                let lease = Timestamp::now().plus_seconds(LEASE_SECONDS).max(now.plus_seconds(LEASE_SECONDS));
                 if !db.lease_delivery(&delivery, lease).await? {
                     continue;
                 }
                 round.attempted += 1;
-                if self.attempt(&db, webhook, &delivery, now).await? {
+                if self.attempt(&db, webhook, &delivery, lease, now).await? {
                     round.delivered += 1;
                 }
             }
@@ -319,12 +321,14 @@ impl Switchboard {
         Ok(round)
     }
 
-    /// Posts `delivery` to its endpoint and records the outcome: true if it was accepted.
+    /// Posts `delivery` (leased until `lease`) to its endpoint and records the outcome: true if
+    /// it was accepted.
     async fn attempt(
         &self,
         db: &WorkspaceDb,
         webhook: &WebhookRecord,
         delivery: &DeliveryRecord,
+        lease: Timestamp,
         now: Timestamp,
     ) -> Result<bool, CoreError> {
         let unix = Timestamp::now().millis() / 1000;
@@ -344,10 +348,7 @@ impl Switchboard {
                 match status {
                     200..=299 => Answer::Accepted(status),
                     410 => Answer::Gone,
-                    _ => {
-                        let text = response.text().await.unwrap_or_default();
-                        Answer::Refused(status, text.chars().take(200).collect())
-                    }
+                    _ => Answer::Refused(status),
                 }
             }
             Err(error) => Answer::Unreachable(error.to_string()),
@@ -376,12 +377,12 @@ impl Switchboard {
                 db.delete_webhook(webhook.id).await?;
                 return Ok(false);
             }
-            Answer::Refused(status, text) => outcome(Some(status), format!("answered {status}: {text}")),
+            Answer::Refused(status) => outcome(Some(status), format!("the endpoint answered {status}")),
             Answer::Unreachable(error) => outcome(None, error),
         };
         let accepted = outcome.state == DeliveryState::Delivered;
-        db.finish_delivery(delivery, &outcome, Timestamp::now()).await?;
-        Ok(accepted)
+        let still_ours = db.finish_delivery(delivery, lease, &outcome, Timestamp::now()).await?;
+        Ok(accepted && still_ours)
     }
 }
 

@@ -30,6 +30,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(comments::routes())
         .merge(threads::routes())
         .merge(webhooks::routes())
-        .merge(imports::routes())
         .merge(openapi::routes())
+}
+
+/// Routes whose requests may outlast the request timeout (a CSV import reads and checks up to
+/// a million rows before it writes): mounted outside it.
+pub(crate) fn long_routes() -> Router<AppState> {
+    imports::routes()
 }

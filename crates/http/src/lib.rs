@@ -71,10 +71,11 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes())
         .merge(assets::routes())
         .route("/healthz", axum::routing::get(healthz))
-        .fallback(error::not_found)
-        .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .merge(api::long_routes())
+        .fallback(error::not_found)
+        .with_state(state);
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }

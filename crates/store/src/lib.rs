@@ -19,10 +19,11 @@ pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
 pub use records::{
     AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
-    ContactLink, ContactRecord, DeliveryOutcome, DeliveryRecord, DeliveryState, FieldRecord, Filed,
-    ImportRecord, ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery, OrganizationRecord,
-    OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange, StageRecord, TaskRecord,
-    ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind, WebhookRecord, WorkspaceDb,
+    ContactLink, ContactRecord, DeliveryOutcome, DeliveryRecord, DeliveryState, FILTER_VALUE_MAX,
+    FieldRecord, Filed, ImportRecord, ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery,
+    OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange,
+    StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
+    WebhookRecord, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

@@ -74,6 +74,11 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         name: "crm_imports",
         sql: include_str!("../migrations/workspace/0012_crm_imports.sql"),
     },
+    Migration {
+        version: 13,
+        name: "crm_thread_lock_and_value_backfill",
+        sql: include_str!("../migrations/workspace/0013_crm_thread_lock_and_value_backfill.sql"),
+    },
 ];
 
 /// Applies what `pool` lacks of `migrations`.

@@ -13,9 +13,10 @@ use crate::{StoreError, migrate};
 
 pub use crm::{
     AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
-    ContactLink, ContactRecord, FieldRecord, Filed, ImportRecord, ListQuery, ListSort, MessageRecord,
-    NewOutboxEntry, OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, StageChange,
-    StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
+    ContactLink, ContactRecord, FILTER_VALUE_MAX, FieldRecord, Filed, ImportRecord, ListQuery, ListSort,
+    MessageRecord, NewOutboxEntry, OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord,
+    StageChange, StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry,
+    TimelineKind,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord};
@@ -58,7 +59,9 @@ impl WorkspaceDb {
                 owner.as_deref().unwrap_or("no workspace")
             )));
         }
-        Ok(WorkspaceDb { workspace, pool })
+        let db = WorkspaceDb { workspace, pool };
+        db.backfill_box_values().await?;
+        Ok(db)
     }
 
     /// The workspace this database belongs to, as stamped inside it.

@@ -291,6 +291,12 @@ impl Switchboard {
             })
             .transpose()?;
         let field_value = match &filter.field {
+            Some((_, value)) if value.chars().count() > sb_store::FILTER_VALUE_MAX => {
+                return Err(invalid(format!(
+                    "boxes can be filtered on values of at most {} characters",
+                    sb_store::FILTER_VALUE_MAX
+                )));
+            }
             Some((key, value)) => Some((field_of(&pipeline, key)?.id, value.clone())),
             None => None,
         };

@@ -1,6 +1,6 @@
 //! CSV and JSON export of contacts, organizations and a pipeline's boxes, every record, in
-//! columns the import reads back (`name`, `emails`, `custom.<key>`, a box's field names, …;
-//! list cells joined with `; `).
+//! columns the import reads back (`name`, `emails`, `custom.<key>`, `field.<name>` for a box's
+//! fields, …; list cells joined with `; `).
 
 use std::collections::BTreeSet;
 
@@ -179,7 +179,7 @@ impl Switchboard {
         let stage_name = |b: &CrmBox| pipeline.stage(b.stage).map_or_else(String::new, |s| s.name.clone());
         let mut columns: Vec<String> =
             ["id", "name", "stage", "notes", "assignees", "followers"].map(String::from).to_vec();
-        columns.extend(pipeline.fields.iter().map(|f| f.name.clone()));
+        columns.extend(pipeline.fields.iter().map(|f| format!("field.{}", f.name)));
         columns.extend(["created_at", "updated_at"].map(String::from));
         let rows: Vec<Map<String, Value>> = boxes
             .iter()
@@ -199,7 +199,7 @@ impl Switchboard {
                         }
                         _ => value,
                     };
-                    row.insert(field.name.clone(), value);
+                    row.insert(format!("field.{}", field.name), value);
                 }
                 row.insert("created_at".into(), json!(b.created_at.to_string()));
                 row.insert("updated_at".into(), json!(b.updated_at.to_string()));

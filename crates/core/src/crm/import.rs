@@ -27,6 +27,9 @@ pub const IMPORT_BYTES_MAX: usize = 256 * 1024 * 1024;
 const ERRORS_LISTED: usize = 100;
 /// Rows between two progress records.
 const PROGRESS_EVERY: usize = 100;
+/// How long a running import must have saved no progress before another run may take it over
+/// (a live one saves every `PROGRESS_EVERY` rows, well under a second apart).
+const RESUME_AFTER_SECONDS: i64 = 5;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,28 @@ pub struct ImportReport {
 /// A row as read: the line it starts on, and its cells in heading order.
 type RawRow = (usize, Vec<String>);
 
+impl ImportReport {
+    /// The report as the API and the CLI print it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "kind": self.kind.as_str(),
+            "dry_run": self.dry_run,
+            "state": self.state,
+            "total_rows": self.total_rows,
+            "resumed_from": self.resumed_from,
+            "rows_done": self.rows_done,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "error_count": self.error_count,
+            "errors": self.errors.iter().map(|e| serde_json::json!({"line": e.line, "message": e.message})).collect::<Vec<_>>(),
+            "ignored_columns": self.ignored_columns,
+            "message": self.message,
+        })
+    }
+}
+
 /// One data row: its line, and its cells by attribute.
 pub(super) struct Row {
     pub(super) line: usize,
@@ -138,20 +163,31 @@ fn folded(text: &str) -> String {
     text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
-/// The line where a quoted field opens that the file never closes, if one does (a quote
-/// inside a quoted field is written twice, so quotes toggle in pairs).
+/// The line where a quoted field opens that the file never closes, if one does. A field is
+/// quoted when it starts with `"`; inside it `""` is a quote; a `"` inside an unquoted field is
+/// just a character (as the CSV reader takes it).
 fn unclosed_quote(text: &[u8]) -> Option<usize> {
-    let (mut line, mut opened, mut quoted) = (1, 0, false);
-    for byte in text {
-        match byte {
-            b'"' => {
-                quoted = !quoted;
-                if quoted {
-                    opened = line;
-                }
+    let (mut line, mut opened) = (1, 0);
+    let (mut quoted, mut field_start) = (false, true);
+    let mut bytes = text.iter().peekable();
+    while let Some(&byte) = bytes.next() {
+        if byte == b'\n' {
+            line += 1;
+        }
+        match (quoted, byte) {
+            (false, b'"') if field_start => {
+                quoted = true;
+                opened = line;
+                field_start = false;
             }
-            b'\n' => line += 1,
-            _ => {}
+            (false, b',' | b'\n') => field_start = true,
+            (false, b'\r') => {}
+            (false, _) => field_start = false,
+            (true, b'"') if bytes.peek() == Some(&&b'"') => {
+                bytes.next();
+            }
+            (true, b'"') => quoted = false,
+            (true, _) => {}
         }
     }
     quoted.then_some(opened)
@@ -216,7 +252,14 @@ impl Switchboard {
             ImportKind::Organizations if request.pipeline.is_none() => Target::Organizations,
             _ => return Err(CoreError::Invalid("only a box import takes a pipeline".into())),
         };
-        let (headings, raw_rows) = read(&request.csv)?;
+        // Parsing and hashing up to 256 MiB is CPU work: off the async reactor.
+        let csv = request.csv;
+        let read_whole = tokio::task::spawn_blocking(move || {
+            read(&csv).map(|(headings, rows)| (headings, rows, hex::encode(Sha256::digest(&csv))))
+        });
+        let (headings, raw_rows, content_hash) = read_whole
+            .await
+            .map_err(|e| CoreError::Unavailable(format!("the file could not be read: {e}")))??;
         let explicit: HashMap<String, String> = request
             .mapping
             .iter()
@@ -247,7 +290,6 @@ impl Switchboard {
             .collect();
 
         let db = self.store().workspace_db(access.workspace()).await?;
-        let content_hash = hex::encode(Sha256::digest(&request.csv));
         let target_id = target.id();
         let earlier = match request.resume {
             true => db.unfinished_import(request.kind.as_str(), &target_id, &content_hash).await?,
@@ -301,7 +343,17 @@ impl Switchboard {
 
         let now = Timestamp::now();
         let mut run = match earlier {
-            Some(run) => run,
+            Some(run) => {
+                // One resumer at a time, and never beside the run itself.
+                let stale_before = now.plus_seconds(-RESUME_AFTER_SECONDS);
+                if !db.claim_import(&run.id, stale_before, now).await? {
+                    return Err(CoreError::Conflict(format!(
+                        "this import is still running (it saved progress less than {RESUME_AFTER_SECONDS} \
+                         seconds ago); resume it once it has stopped"
+                    )));
+                }
+                run
+            }
             None => {
                 let run = ImportRecord {
                     id: sb_types::ImportId::generate().to_string(),
@@ -412,6 +464,10 @@ mod tests {
         let quoting = read(b"Name,Email\nAna,\"ana@acme.com\nBo,bo@beta.io\n").unwrap_err().to_string();
         assert!(quoting.contains("line 2: a quoted field opens there"), "{quoting}");
         assert!(read(b"").is_err());
+        let (_, rows) = read(b"Item,Note\nTV,55\" screen\n\"He said \"\"hi\"\"\",ok\n").unwrap();
+        assert_eq!(rows[0].1[1], "55\" screen", "a quote inside an unquoted field is a character");
+        assert_eq!(rows[1].1[0], "He said \"hi\"");
+        assert!(read(b"A,B\n1,\"open\n2,3\n").unwrap_err().to_string().contains("line 2"));
         assert_eq!(folded(" E-mail Address "), "emailaddress");
     }
 }

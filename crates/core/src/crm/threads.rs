@@ -257,7 +257,17 @@ impl Switchboard {
             Filed::Stored(thread) => Ok((message_from(MessageRecord { thread, ..record }), true)),
             Filed::Duplicate(id) => {
                 let stored = db.message(id).await?.ok_or(CoreError::NotFound("message"))?;
-                Ok((message_from(stored), false))
+                let mut message = message_from(stored);
+                if !access.allows(Permission::Read) {
+                    // A key that may only write learns which message it is, not what it says.
+                    message = Message {
+                        body: String::new(),
+                        snippet: String::new(),
+                        participants: Vec::new(),
+                        ..message
+                    };
+                }
+                Ok((message, false))
             }
         }
     }

@@ -1,21 +1,21 @@
 //! CSV import and export in the native API, for keys and sessions (with `X-CSRF-Token`):
 //!
 //! - `POST /api/v1/workspaces/{id}/imports?kind=contacts|organizations|boxes` with the CSV file
-//!   as the body (up to 256 MiB), and `pipeline` (boxes), `map` (`Heading=attribute;…`),
+//!   as the body (up to 256 MiB; the route is outside the request timeout), and `pipeline` (boxes), `map` (`Heading=attribute;…`),
 //!   `dry_run`, `resume`: the report. 200 when done or for a dry run; 400 when rows have errors
 //!   (nothing was written; the first errors are listed); 409 when the run stopped part way
 //!   (run the same file again with `resume=true`).
 //! - `GET …/imports`: the latest runs, newest first.
 //! - `GET …/exports/{kind}?format=csv|json&pipeline=`: every record, as a file.
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
-use sb_core::{ExportFormat, ImportKind, ImportReport, ImportRequest};
+use sb_core::{ExportFormat, ImportKind, ImportRequest, Permission};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -64,35 +64,24 @@ fn mapping(text: &str) -> Result<Vec<(String, String)>, ApiError> {
         .collect()
 }
 
-/// The wire form of a report.
-pub(crate) fn report_json(report: &ImportReport) -> Value {
-    json!({
-        "id": report.id,
-        "kind": report.kind.as_str(),
-        "dry_run": report.dry_run,
-        "state": report.state,
-        "total_rows": report.total_rows,
-        "resumed_from": report.resumed_from,
-        "rows_done": report.rows_done,
-        "created": report.created,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "error_count": report.error_count,
-        "errors": report.errors.iter().map(|e| json!({"line": e.line, "message": e.message})).collect::<Vec<_>>(),
-        "ignored_columns": report.ignored_columns,
-        "message": report.message,
-    })
-}
-
 async fn import(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
     params: Result<Query<ImportIn>, QueryRejection>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let access = caller.access(&state, &id).await?;
+    // Who may import is known before the body is read: nobody else makes the server hold a
+    // file.
+    access.require(Permission::Write)?;
     let p = query(params)?;
+    let body = axum::body::to_bytes(body, IMPORT_BODY_MAX).await.map_err(|_| {
+        ApiError::new(
+            sb_types::ErrorKind::Invalid,
+            format!("the file could not be read whole: it must be at most {IMPORT_BODY_MAX} bytes"),
+        )
+    })?;
     let request = ImportRequest {
         kind: ImportKind::parse(&p.kind)?,
         pipeline: p.pipeline,
@@ -103,7 +92,7 @@ async fn import(
         resume: p.resume,
     };
     let report = state.switchboard.import_csv(&access, request, &mut |_, _| {}).await?;
-    let mut body = report_json(&report);
+    let mut body = report.to_json();
     let status = match report.state {
         "refused" => {
             body["error_code"] = json!("invalid_request");

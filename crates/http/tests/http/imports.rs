@@ -116,6 +116,37 @@ async fn csv_imports_dedupe_refuse_bad_rows_and_export_back(backend: &TestBacken
     assert_eq!(refused["state"], "refused");
     assert!(refused["errors"][0]["message"].as_str().unwrap().contains("is not a number"), "{refused}");
 
+    // Fields named like a box's own columns stay fields, through import and export.
+    let support = json!({"name": "Support", "stages": [{"name": "Open"}, {"name": "Closed"}],
+        "fields": [{"name": "Status", "type": "text"}, {"name": "Name", "type": "text"}]});
+    let support = created(app.key_json(&key, Method::POST, &format!("{ws}/pipelines"), Some(support)).await);
+    let support_id = support["id"].as_str().unwrap();
+    let tickets = "Name,Stage,field.Status,field.Name\nTicket 1,Closed,waiting,Alias\n";
+    let path = format!("{imports}?kind=boxes&pipeline={support_id}");
+    assert_eq!(counts(&ok(upload(&app, &key, &path, tickets).await)), (1, 0, 0));
+    let ticket =
+        ok(app.key_json(&key, Method::GET, &format!("{ws}/pipelines/{support_id}/boxes"), None).await);
+    let ticket = &ticket["boxes"][0];
+    assert_eq!(
+        (ticket["name"].as_str(), ticket["stage"].clone()),
+        (Some("Ticket 1"), support["stages"][1]["id"].clone())
+    );
+    let status = support["fields"][0]["id"].as_str().unwrap();
+    let alias = support["fields"][1]["id"].as_str().unwrap();
+    assert_eq!(
+        (ticket["fields"][status].as_str(), ticket["fields"][alias].as_str()),
+        (Some("waiting"), Some("Alias"))
+    );
+    let file =
+        app.key_json(&key, Method::GET, &format!("{ws}/exports/boxes?pipeline={support_id}"), None).await;
+    assert!(
+        file.body.starts_with("id,name,stage,notes,assignees,followers,field.Status,field.Name,"),
+        "{}",
+        file.body
+    );
+    let back = ok(upload(&app, &key, &path, &file.body).await);
+    assert_eq!(counts(&back), (0, 0, 1), "{back}");
+
     // Exports read back unchanged.
     for (kind, extra) in [
         ("contacts", String::new()),

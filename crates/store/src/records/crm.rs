@@ -19,7 +19,7 @@ use sqlx::{Any, Transaction};
 
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
-pub use boxes::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, StageChange};
+pub use boxes::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, FILTER_VALUE_MAX, StageChange};
 pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use context::{BoxReason, TimelineEntry, TimelineKind};
@@ -125,12 +125,13 @@ pub(crate) async fn write_outbox(
     Ok(())
 }
 
-/// Makes `tx` a writer at once, so that what it reads next it reads as the only writer: on
-/// SQLite by taking the database's write lock, on PostgreSQL by locking the outbox sequence
-/// row every CRM writer updates before it commits. For changes that must read before they know
-/// what to write.
-pub(crate) async fn lock_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox_sequence SET last = last")
+/// Makes `tx` a writer at once and the only thread writer until it ends: on SQLite by taking
+/// the database's write lock, on PostgreSQL by locking the row of `crm_thread_lock` that only
+/// thread writers take (other writers are not held up, and take the outbox sequence last as
+/// usual). What `tx` reads next, other thread writers' commits included, stays true until it
+/// commits.
+pub(crate) async fn lock_thread_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE crm_thread_lock SET taken = taken WHERE id = 1")
         .execute(&mut **tx)
         .await
         .map_err(StoreError::from_sqlx)?;

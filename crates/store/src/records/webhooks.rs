@@ -128,6 +128,12 @@ impl WorkspaceDb {
     /// with the outbox id it starts after.
     pub async fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<WebhookRecord, StoreError> {
         let mut tx = self.begin().await?;
+        // Taken first, as the dispatcher does: a dispatch runs wholly before or after this, so
+        // the rows after `after_outbox` are all dispatched to the new subscription.
+        sqlx::query("UPDATE webhook_cursor SET last = last WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
         sqlx::query(
             "INSERT INTO webhooks (id, url, events, secret, after_outbox, created_by, created_at)
              VALUES ($1, $2, $3, $4, (SELECT last FROM outbox_sequence), $5, $6)",
@@ -292,17 +298,19 @@ impl WorkspaceDb {
         Ok(leased.rows_affected() == 1)
     }
 
-    /// Records how an attempt at `delivery` ended.
+    /// Records how an attempt at `delivery`, leased until `lease`, ended, if the lease is still
+    /// this caller's (false otherwise: the lease ran out and someone else took the delivery).
     pub async fn finish_delivery(
         &self,
         delivery: &DeliveryRecord,
+        lease: Timestamp,
         outcome: &DeliveryOutcome,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let finished = sqlx::query(
             "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4,
                  last_error = $5, updated_at = $6
-             WHERE webhook_id = $7 AND outbox_id = $8",
+             WHERE webhook_id = $7 AND outbox_id = $8 AND state = $9 AND next_attempt_at = $10",
         )
         .bind(outcome.state.as_str())
         .bind(outcome.attempts)
@@ -312,10 +320,12 @@ impl WorkspaceDb {
         .bind(now.to_string())
         .bind(delivery.webhook.to_string())
         .bind(delivery.outbox_id)
+        .bind(DeliveryState::Pending.as_str())
+        .bind(lease.to_string())
         .execute(&self.pool)
         .await
         .map_err(StoreError::from_sqlx)?;
-        Ok(())
+        Ok(finished.rows_affected() == 1)
     }
 
     /// The latest deliveries of the subscription `id`, newest first, at most `limit`.

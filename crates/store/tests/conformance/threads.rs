@@ -124,8 +124,8 @@ async fn merged_threads_keep_their_boxes_and_audit_rows_follow_the_outbox(backen
     links.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         links,
-        [("first".to_owned(), ThreadSource::Automatic), ("second".to_owned(), ThreadSource::Manual)],
-        "the older thread's own link wins over the merged one's"
+        [("first".to_owned(), ThreadSource::Rejected), ("second".to_owned(), ThreadSource::Manual)],
+        "a person's rejection of the merged thread outranks the older thread's automatic filing"
     );
 
     let sent = db.outbox_after(0, 100).await.unwrap();

@@ -6,7 +6,6 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use clap::Args;
 use sb_core::{ExportFormat, ImportKind, ImportReport, ImportRequest};
-use serde_json::json;
 
 use crate::output;
 
@@ -125,14 +124,7 @@ pub(crate) async fn import(config: sb_config::Config, args: ImportArgs) -> anyho
     }
     let report = report?;
     if args.json {
-        output::json(&json!({
-            "id": report.id, "kind": report.kind.as_str(), "dry_run": report.dry_run, "state": report.state,
-            "total_rows": report.total_rows, "resumed_from": report.resumed_from, "rows_done": report.rows_done,
-            "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
-            "error_count": report.error_count,
-            "errors": report.errors.iter().map(|e| json!({"line": e.line, "message": e.message})).collect::<Vec<_>>(),
-            "ignored_columns": report.ignored_columns, "message": report.message,
-        }));
+        output::json(&report.to_json());
     } else {
         print_report(&report);
     }

@@ -74,8 +74,21 @@ async fn an_import_killed_part_way_resumes_and_imports_every_row_once(backend: &
     let part = exported(backend, &workspace).len();
     assert!((500..ROWS).contains(&part), "killed part way: {part} rows in");
 
-    let resumed =
-        run_json(backend, &import(&["--resume", "--json"]).iter().map(String::as_str).collect::<Vec<_>>());
+    // The killed run saved its progress moments ago: resuming waits until it counts as gone.
+    let resume = import(&["--resume", "--json"]);
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let mut tries = 0;
+    let resumed = loop {
+        let output = run(backend, &resume, "");
+        if output.status.success() {
+            break serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap();
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("still running"), "{stderr}");
+        tries += 1;
+        assert!(tries < 30, "the killed run never counted as stopped");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
     assert_eq!(resumed["state"], "done");
     let from = resumed["resumed_from"].as_u64().unwrap() as usize;
     assert!(from >= 500 && from <= part, "resumed from row {from}, {part} were in");

@@ -69,6 +69,28 @@ impl Target {
             }
             return Ok(Some(format!("custom.{key}")));
         }
+        let field = |name: &str| match self {
+            Target::Boxes(pipeline) => {
+                let wanted = super::folded(name);
+                pipeline
+                    .fields
+                    .iter()
+                    .find(|f| super::folded(&f.name) == wanted)
+                    .map(|f| format!("field.{}", f.id))
+            }
+            _ => None,
+        };
+        // `field.<name>` names a field before anything else, so a field called "Status" or
+        // "Owner" is not taken for the stage or the assignees.
+        if let Some(name) = heading.strip_prefix("field.") {
+            return match field(name) {
+                Some(attribute) => Ok(Some(attribute)),
+                None if explicit => {
+                    Err(CoreError::Invalid(format!("cannot map a column to {heading:?}: no such field")))
+                }
+                None => Ok(None),
+            };
+        }
         let folded = super::folded(heading);
         let names = match self {
             Target::Contacts => CONTACT_NAMES,
@@ -80,11 +102,8 @@ impl Target {
         {
             return Ok(Some((*attribute).to_owned()));
         }
-        if let Target::Boxes(pipeline) = self {
-            let wanted = super::folded(heading.strip_prefix("field.").unwrap_or(heading));
-            if let Some(field) = pipeline.fields.iter().find(|f| super::folded(&f.name) == wanted) {
-                return Ok(Some(format!("field.{}", field.id)));
-            }
+        if let Some(attribute) = field(heading) {
+            return Ok(Some(attribute));
         }
         if explicit {
             return Err(CoreError::Invalid(format!("cannot map a column to {heading:?}: no such attribute")));
@@ -120,7 +139,7 @@ pub(super) enum Done {
 }
 
 /// Plans rows one after another against the workspace, remembering the keys of records that
-/// earlier rows of the same pass create (so a dry run counts a repeat as an update).
+/// earlier rows of the same pass create (a dry run counts a repeat of one as unchanged).
 pub(super) struct Planner<'a> {
     switchboard: &'a Switchboard,
     access: &'a Access,

@@ -84,8 +84,13 @@ fn users(text: &str, column: &str) -> Result<Vec<UserId>, StoreError> {
     text.split_whitespace().map(|id| decode(column, UserId::parse(id))).collect()
 }
 
+/// Longest value, in characters, that `crm_box_values` holds: a longer one (a long text value)
+/// cannot be filtered on, and would not fit a PostgreSQL index row.
+pub const FILTER_VALUE_MAX: usize = 200;
+
 /// Each (field id, value as text) of a box's field values: a string as it is, a number or a
-/// boolean as JSON, one row per item of a list.
+/// boolean as JSON, one row per item of a list; values longer than `FILTER_VALUE_MAX` are left
+/// out.
 fn value_rows(fields: &str) -> Vec<(String, String)> {
     let text = |value: &serde_json::Value| match value {
         serde_json::Value::String(s) => s.clone(),
@@ -103,9 +108,29 @@ fn value_rows(fields: &str) -> Vec<(String, String)> {
             scalar => rows.push((field, text(&scalar))),
         }
     }
+    rows.retain(|(_, value)| value.chars().count() <= FILTER_VALUE_MAX);
     rows.sort();
     rows.dedup();
     rows
+}
+
+/// Replaces the box `id`'s rows in `crm_box_values` with those of `fields`.
+async fn put_values(tx: &mut Transaction<'static, Any>, id: &str, fields: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM crm_box_values WHERE box_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    for (field, value) in value_rows(fields) {
+        sqlx::query("INSERT INTO crm_box_values (box_id, field_id, value) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(field)
+            .bind(value)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+    }
+    Ok(())
 }
 
 pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
@@ -128,7 +153,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
 /// Replaces the box's rows in its assignee, follower and field value tables.
 async fn put_box_rows(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -> Result<(), StoreError> {
     let id = crm_box.id.to_string();
-    for table in ["crm_box_assignees", "crm_box_followers", "crm_box_values"] {
+    for table in ["crm_box_assignees", "crm_box_followers"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE box_id = $1"))
             .bind(&id)
             .execute(&mut **tx)
@@ -147,16 +172,7 @@ async fn put_box_rows(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -
                 .map_err(StoreError::from_sqlx)?;
         }
     }
-    for (field, value) in value_rows(&crm_box.fields) {
-        sqlx::query("INSERT INTO crm_box_values (box_id, field_id, value) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(field)
-            .bind(value)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-    }
-    Ok(())
+    put_values(tx, &id, &crm_box.fields).await
 }
 
 async fn record_stage_change(
@@ -183,6 +199,27 @@ async fn record_stage_change(
 const NOT_A_STAGE: &str = "the stage is not a stage of the box's pipeline";
 
 impl WorkspaceDb {
+    /// Fills `crm_box_values` from every box's field values, once per database (the boxes
+    /// written before the table existed have no rows in it).
+    pub(crate) async fn backfill_box_values(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query("UPDATE crm_box_values_backfill SET done = 1 WHERE id = 1 AND done = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if claimed.rows_affected() == 0 {
+            return tx.rollback().await.map_err(StoreError::from_sqlx);
+        }
+        let boxes: Vec<(String, String)> = sqlx::query_as("SELECT id, fields FROM crm_boxes")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        for (id, fields) in &boxes {
+            put_values(&mut tx, id, fields).await?;
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+
     /// Stores a new box, its first stage history entry and `outbox` in one transaction.
     pub async fn insert_box(
         &self,

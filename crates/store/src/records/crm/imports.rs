@@ -111,6 +111,27 @@ impl WorkspaceDb {
         Ok(())
     }
 
+    /// Takes the run `id` over to resume it: true if it had stopped, or has saved no progress
+    /// since `stale_before` (its process is gone), false if it is still running.
+    pub async fn claim_import(
+        &self,
+        id: &str,
+        stale_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE crm_imports SET state = 'running', message = '', updated_at = $1
+             WHERE id = $2 AND (state = 'stopped' OR (state = 'running' AND updated_at < $3))",
+        )
+        .bind(now.to_string())
+        .bind(id.to_owned())
+        .bind(stale_before.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
     /// The latest run of this kind into `target` that read the file `content_hash` and did not
     /// finish, if any.
     pub async fn unfinished_import(

@@ -11,7 +11,7 @@ use sb_types::{BoxId, Email, MessageId, ParticipantRole, ThreadId, ThreadSource,
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use super::{NewOutboxEntry, lock_writers, missing_as, require_row, write_outbox};
+use super::{NewOutboxEntry, lock_thread_writers, missing_as, require_row, write_outbox};
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// An address on a message, and the part it plays.
@@ -83,6 +83,9 @@ pub(super) const THREAD_COLUMNS: &str =
     "id, subject, message_count, first_message_at, last_message_at, created_at, updated_at";
 const MESSAGE_COLUMNS: &str =
     "id, thread_id, message_id, in_reply_to, refs, subject, sent_at, snippet, body, created_by, created_at";
+/// As `MESSAGE_COLUMNS` without the text, which a thread's list of messages does not show.
+const MESSAGE_LIST_COLUMNS: &str = "id, thread_id, message_id, in_reply_to, refs, subject, sent_at, snippet, \
+     CAST('' AS TEXT) AS body, created_by, created_at";
 
 pub(super) fn thread_from_row(row: &AnyRow) -> Result<ThreadRecord, StoreError> {
     Ok(ThreadRecord {
@@ -163,7 +166,8 @@ async fn related_threads(
 }
 
 /// Moves the messages and box links of `from` into `into`, then deletes `from`. A box that
-/// had both keeps `into`'s link.
+/// had both keeps the stronger link: a person's filing, then a person's rejection, then an
+/// automatic filing, then a suggestion.
 async fn merge_thread(
     tx: &mut Transaction<'static, Any>,
     from: ThreadId,
@@ -174,7 +178,11 @@ async fn merge_thread(
         "UPDATE crm_messages SET thread_id = $1 WHERE thread_id = $2",
         "INSERT INTO crm_box_threads (box_id, thread_id, source, added_by, added_at)
          SELECT box_id, $1, source, added_by, added_at FROM crm_box_threads WHERE thread_id = $2
-         ON CONFLICT (box_id, thread_id) DO NOTHING",
+         ON CONFLICT (box_id, thread_id) DO UPDATE
+         SET source = excluded.source, added_by = excluded.added_by, added_at = excluded.added_at
+         WHERE (CASE excluded.source WHEN 'manual' THEN 4 WHEN 'rejected' THEN 3 WHEN 'automatic' THEN 2 ELSE 1 END)
+             > (CASE crm_box_threads.source WHEN 'manual' THEN 4 WHEN 'rejected' THEN 3
+                WHEN 'automatic' THEN 2 ELSE 1 END)",
     ] {
         sqlx::query(sql).bind(&into).bind(&from).execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
     }
@@ -298,7 +306,7 @@ impl WorkspaceDb {
         outbox: impl FnOnce(ThreadId) -> Vec<NewOutboxEntry>,
     ) -> Result<Filed, StoreError> {
         let mut tx = self.begin().await?;
-        lock_writers(&mut tx).await?;
+        lock_thread_writers(&mut tx).await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT id FROM crm_messages WHERE message_id = $1")
                 .bind(&message.message_id)
@@ -408,10 +416,11 @@ impl WorkspaceDb {
         rows.iter().map(thread_from_row).collect()
     }
 
-    /// The messages of the thread `id` with their participants, oldest first (at most 1,000).
+    /// The messages of the thread `id` with their participants but without their text (an
+    /// empty `body`; `message` reads one whole), oldest first (at most 1,000).
     pub async fn thread_messages(&self, id: ThreadId) -> Result<Vec<MessageRecord>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM crm_messages WHERE thread_id = $1
+            "SELECT {MESSAGE_LIST_COLUMNS} FROM crm_messages WHERE thread_id = $1
              ORDER BY sent_at, id LIMIT {MESSAGES_MAX}"
         );
         let rows = sqlx::query(&sql)
@@ -447,7 +456,7 @@ impl WorkspaceDb {
         outbox: &[NewOutboxEntry],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_writers(&mut tx).await?;
+        lock_thread_writers(&mut tx).await?;
         require_row(&mut tx, "crm_boxes", &link.box_id.to_string(), "box").await?;
         require_row(&mut tx, "crm_threads", &link.thread.to_string(), "thread").await?;
         upsert_link(&mut tx, link).await.map_err(missing_as("box or thread"))?;
