@@ -257,7 +257,14 @@ impl EventStore {
         })?;
         adopt_single_file_log(dir).map_err(unavailable("cannot rename the event log"))?;
         let manifest = Manifest::load(dir).map_err(unavailable("cannot read the event manifest"))?;
+        // Parts without a manifest are either a first compaction cut short (the log's first
+        // generation is still there: the parts are leftovers, removed below) or a lost manifest
+        // (the log has moved on, so the parts hold events found nowhere else).
+        let first_compaction_cut_short = wal_generations(dir)
+            .map_err(unavailable("cannot list the event log"))?
+            .contains(&Manifest::default().wal_start);
         if manifest == Manifest::default()
+            && !first_compaction_cut_short
             && std::fs::read_dir(dir.join(PARTS)).is_ok_and(|mut d| d.next().is_some())
         {
             return Err(EventStoreError::Unavailable(format!(
@@ -943,6 +950,22 @@ mod tests {
         assert!(!dir.path().join(PARTS).join("0000000099.parquet").exists());
         assert!(!dir.path().join("manifest.json.next").exists());
         assert!(!wal_path(dir.path(), 0).exists());
+    }
+
+    #[tokio::test]
+    async fn parts_of_a_first_compaction_cut_short_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
+        store.write(vec![(purchases(), vec![event(json!({"n": 1}))])], 0).await.unwrap();
+        store.close();
+        drop(store);
+        // The first compaction wrote a part and was killed before its manifest: the log still
+        // starts at its first generation and holds the event.
+        std::fs::write(dir.path().join(PARTS).join("0000000001.parquet"), b"half a part").unwrap();
+        assert!(!dir.path().join("manifest.json").exists());
+        let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
+        assert_eq!(reopened.count(&purchases(), None).unwrap(), 1);
+        assert!(!dir.path().join(PARTS).join("0000000001.parquet").exists());
     }
 
     #[tokio::test]
