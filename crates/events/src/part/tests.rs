@@ -1,0 +1,217 @@
+//! Tests of `part.rs`: event parts: writing, reading back and the typed columns of a batch.
+
+use serde_json::{Map, json};
+
+use crate::timestamp::format_keen_timestamp;
+
+use super::*;
+use crate::timestamp::parse_keen_timestamp;
+use crate::{EventContext, prepare};
+
+/// Prepares `raw` as the server would, received at `now_ms`.
+fn stored(raw: Value, now_ms: i64) -> (i64, String) {
+    let event = prepare(raw, &EventContext::new("203.0.113.7".into(), "ua".into(), now_ms)).unwrap();
+    (event.timestamp_ms, event.json.to_string())
+}
+
+fn write(events: &[(i64, String)]) -> (tempfile::TempDir, PartFile, PartInfo) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("part.parquet");
+    let mut builder = PartBuilder::new();
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|(ts, _)| *ts);
+    for (ts, text) in &sorted {
+        builder.push(*ts, &serde_json::from_str(text).unwrap());
+    }
+    let info = builder.write(&path).unwrap();
+    (dir, PartFile::open(&path).unwrap(), info)
+}
+
+fn read_all(part: &PartFile, range: Option<TimeRange>) -> Vec<String> {
+    part.events(range).unwrap().map(|e| serde_json::to_string(&e.unwrap().1).unwrap()).collect()
+}
+
+#[test]
+fn gives_back_exactly_the_stored_text_through_schema_drift() {
+    let wide: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!(i))).collect();
+    let mut deep = json!("bottom");
+    for i in 0..90 {
+        deep = json!({ format!("l{i}"): deep });
+    }
+    let raws = [
+        json!({"n": 1, "s": "a", "b": true, "z": null, "o": {}, "l": [1, "two", {"x": null}]}),
+        json!({"n": "now a string", "s": 2.5, "b": {"nested": false}, "l": []}),
+        json!({"n": 1.0, "neg": -0.0, "big": 18446744073709551615u64, "small": -9007199254740993i64}),
+        json!({"n": 9007199254740992u64, "exp": 1e300, "tiny": 5e-324, "unicode ключ": "värde ✓"}),
+        json!({"keen": {"timestamp": "2024-03-01T10:00:00.123Z", "uniqueness_token": "tok",
+            "location": {"coordinates": [-88.5, 41.25]}}, "n": -17}),
+        Value::Object(wide),
+        json!({"deep": deep}),
+        json!({"a": {"b": {"c": 1}}, "x": {"y": [[1, 2], [3]]}}),
+    ];
+    let events: Vec<(i64, String)> =
+        raws.iter().enumerate().map(|(i, raw)| stored(raw.clone(), 1_700_000_000_000 + i as i64)).collect();
+    let (_dir, part, info) = write(&events);
+    let mut expected = events.clone();
+    expected.sort_by_key(|(ts, _)| *ts);
+    let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
+    assert_eq!(read_all(&part, None), expected);
+    assert_eq!(info.rows, events.len() as u64);
+    assert_eq!(info.max_created_ms, 1_700_000_000_007);
+}
+
+/// Any JSON value Keen accepts below the root: every JSON type, numbers at the edges of
+/// what a float holds, strings and keys with quotes, backslashes, control characters and
+/// non-ASCII, nesting, and few distinct keys so that events drift across types.
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["a", "b", "ключ", "q\"t", "back\\slash", "ctl\u{1}", "sp ace"]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        prop::num::f64::NORMAL.prop_map(Value::from),
+        prop_oneof![Just(0.0), Just(-0.0), Just(1.0), Just(9007199254740993.0), Just(5e-324)]
+            .prop_map(Value::from),
+        "[a-z\"\\\u{0}-\u{1f}é✓]{0,6}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..4)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_accepted_events_come_back_as_the_exact_text_stored(
+        bodies in proptest::collection::vec(proptest::collection::vec(("[a-c]", json_value()), 0..5), 1..30)
+    ) {
+        let events: Vec<(i64, String)> = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, pairs)| {
+                let body: Map<String, Value> = pairs.into_iter().collect();
+                stored(Value::Object(body), 1_700_000_000_000 + (i as i64 % 3))
+            })
+            .collect();
+        let (_dir, part, _) = write(&events);
+        let mut expected = events;
+        expected.sort_by_key(|(ts, _)| *ts);
+        let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
+        proptest::prop_assert_eq!(read_all(&part, None), expected);
+    }
+}
+
+#[test]
+fn events_past_the_column_budget_are_kept_whole() {
+    let events: Vec<(i64, String)> = (0..3)
+        .map(|e| {
+            let props: Map<String, Value> = (0..2000).map(|i| (format!("e{e}_p{i}"), json!(i))).collect();
+            stored(Value::Object(props), 1_700_000_000_000 + e)
+        })
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let texts: Vec<String> = events.into_iter().map(|(_, text)| text).collect();
+    assert_eq!(read_all(&part, None), texts);
+    assert!(part.kinds.len() <= MAX_COLUMNS);
+    assert!(part.shapes.iter().any(|s| matches!(s, Shape::Raw)), "the third event is kept whole");
+}
+
+#[test]
+fn time_ranges_skip_row_groups_and_count_from_statistics() {
+    let rows = ROW_GROUP_ROWS * 2 + 10;
+    let start = 1_700_000_000_000i64;
+    let mut builder = PartBuilder::new();
+    let event = json!({"keen": {"timestamp": "x"}, "v": 1});
+    for i in 0..rows {
+        builder.push(start + i as i64, &event);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.parquet");
+    builder.write(&path).unwrap();
+    let part = PartFile::open(&path).unwrap();
+    let range = TimeRange { start_ms: start + 5, end_ms: start + ROW_GROUP_ROWS as i64 + 7 };
+    assert_eq!(part.row_groups(Some(range)), [0, 1]);
+    assert_eq!(part.count(Some(range)).unwrap(), ROW_GROUP_ROWS as u64 + 2);
+    assert_eq!(part.count(None).unwrap(), rows as u64);
+    let late = TimeRange { start_ms: start + 2 * ROW_GROUP_ROWS as i64, end_ms: i64::MAX };
+    assert_eq!(part.row_groups(Some(late)), [2]);
+    let seen: Vec<i64> = part.events(Some(late)).unwrap().map(|e| e.unwrap().0).collect();
+    assert_eq!(seen.len(), 10);
+    assert!(seen.iter().all(|ts| late.contains(*ts)));
+    let newest: Vec<i64> = part.latest(3).unwrap().into_iter().map(|(ts, _)| ts).collect();
+    let last = start + rows as i64 - 1;
+    assert_eq!(newest, [last, last - 1, last - 2]);
+    assert_eq!(part.latest(rows + 5).unwrap().len(), rows);
+}
+
+#[test]
+fn the_canonical_fast_path_agrees_with_the_general_parser() {
+    let mut ms = -62_135_596_800_000i64; // 0001-01-01
+    while ms < 253_402_300_799_000 {
+        let text = format_keen_timestamp(ms);
+        assert_eq!(canonical_millis(&text), Some(ms), "{text}");
+        ms += 7_919_993_337;
+    }
+    for text in ["2024-02-29T23:59:59.999Z", "2023-12-31T00:00:00.000Z", "0000-03-01T00:00:00.000Z"] {
+        assert_eq!(canonical_millis(text), parse_keen_timestamp(text), "{text}");
+    }
+    for text in [
+        "2023-02-29T00:00:00.000Z",
+        "2024-13-01T00:00:00.000Z",
+        "2024-01-01T24:00:00.000Z",
+        "2024-01-01T00:00:60.000Z",
+        "2024-01-01T00:00:00.000+00:00",
+        "2024-01-01T00:00:00Z",
+        "2024-00-10T00:00:00.000Z",
+    ] {
+        assert_eq!(canonical_millis(text), None, "{text}");
+    }
+}
+
+#[test]
+fn concurrent_scans_of_one_part_do_not_disturb_each_other() {
+    let events: Vec<(i64, String)> = (0..20_000)
+        .map(|i| stored(json!({"i": i, "s": format!("value {i}")}), 1_700_000_000_000 + i))
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let expected = read_all(&part, None);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    assert_eq!(read_all(&part, None), expected);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn events_kept_whole_keep_their_receive_time_and_uniqueness_token() {
+    let wide: Map<String, Value> = (0..MAX_COLUMNS).map(|i| (format!("p{i}"), json!(i))).collect();
+    let mut raw = Value::Object(wide);
+    raw["keen"] = json!({"uniqueness_token": "wide"});
+    let (_dir, part, info) = write(&[stored(raw, 1_700_000_000_123)]);
+    assert!(matches!(part.shapes[0], Shape::Raw));
+    assert_eq!(info.max_created_ms, 1_700_000_000_123);
+    assert_eq!(part.uniqueness_tokens().unwrap(), [("wide".to_owned(), 1_700_000_000_123)]);
+}
+
+#[test]
+fn uniqueness_tokens_come_back_with_their_receive_times() {
+    let events = vec![
+        stored(json!({"keen": {"uniqueness_token": "a"}}), 1_700_000_000_000),
+        stored(json!({"x": 1}), 1_700_000_000_001),
+        stored(json!({"keen": {"uniqueness_token": "b"}}), 1_700_000_000_002),
+    ];
+    let (_dir, part, _) = write(&events);
+    let mut tokens = part.uniqueness_tokens().unwrap();
+    tokens.sort();
+    assert_eq!(tokens, [("a".to_owned(), 1_700_000_000_000), ("b".to_owned(), 1_700_000_000_002)]);
+}
