@@ -10,6 +10,7 @@ mod auto_reply;
 mod error;
 mod html;
 mod message;
+pub mod providers;
 mod trim;
 
 pub use auto_reply::AutoReplyReason;
