@@ -3,7 +3,6 @@
 //! piece of outside MIME.
 
 use mail_parser::{Encoding, MessageParser, MimeHeaders, PartType};
-use url::form_urlencoded;
 
 use super::ProviderError;
 
@@ -79,18 +78,53 @@ impl Form {
     }
 }
 
-/// Urlencoded values are text: percent-decoded and read as UTF-8, which is what the providers
-/// that use this encoding (Mailgun) send.
+/// Urlencoded fields, percent-decoded to bytes: Mailgun posts a raw message this way when it
+/// has no attachments, and its 8-bit parts must reach the MIME parser unchanged, so values are
+/// not read as UTF-8 here (a decoder that does, like `url`'s, would replace such bytes).
 fn urlencoded(body: &[u8]) -> Form {
-    let fields = form_urlencoded::parse(body)
-        .map(|(name, value)| FormField {
-            name: name.into_owned(),
-            filename: None,
-            content_type: None,
-            value: value.into_owned().into_bytes(),
+    let fields = body
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            FormField {
+                name: String::from_utf8_lossy(&percent_decode(name)).into_owned(),
+                filename: None,
+                content_type: None,
+                value: percent_decode(value),
+            }
         })
         .collect();
     Form { fields }
+}
+
+/// `+` is a space and `%XX` a byte; a `%` not followed by two hex digits stays as it is.
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(&byte) = text.get(at) {
+        let escaped =
+            (byte == b'%').then(|| Some(hex(*text.get(at + 1)?)? << 4 | hex(*text.get(at + 2)?)?)).flatten();
+        match (byte, escaped) {
+            (_, Some(decoded)) => {
+                out.push(decoded);
+                at += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                at += 1;
+            }
+            (other, None) => {
+                out.push(other);
+                at += 1;
+            }
+        }
+    }
+    out
 }
 
 fn multipart(body: &[u8], content_type: &str) -> Result<Form, ProviderError> {
@@ -226,5 +260,15 @@ mod tests {
         assert_eq!(names, ["attachment-2", "attachment-10"]);
         assert_eq!(form.non_empty("recipient").as_deref(), Some("a@b.c"));
         assert!(form.field("attachment-2").is_none());
+    }
+
+    #[test]
+    fn urlencoded_values_keep_8bit_bytes() {
+        let form =
+            Form::parse(b"body-mime=caf%E9%0D%0A&bad=100%+%zz%4&flag", "application/x-www-form-urlencoded")
+                .unwrap();
+        assert_eq!(form.field("body-mime").unwrap().value, b"caf\xe9\r\n");
+        assert_eq!(form.text("bad").as_deref(), Some("100% %zz%4"));
+        assert_eq!(form.text("flag").as_deref(), Some(""));
     }
 }
