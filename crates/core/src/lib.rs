@@ -1,14 +1,16 @@
 //! Domain services and the application handle: workspaces, users, API keys, login sessions,
-//! the first start, and the CRM. No HTTP and no SQL here: `sb-http` calls these services, and
+//! the first start, the CRM, check-ins and the mail outbox. No HTTP and no SQL here: `sb-http` calls these services, and
 //! they call `sb-store`.
 
 mod access;
 mod bootstrap;
+mod checkins;
 mod crm;
 mod error;
 mod events;
 mod keys;
 mod login_limits;
+mod mail;
 mod passwords;
 mod queries;
 mod saved_queries;
@@ -26,6 +28,11 @@ use sb_types::WorkspaceId;
 
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
+pub use checkins::{
+    CheckinMember, CheckinMemberPatch, CheckinRound, CheckinSettings, CheckinSettingsPatch, Entry,
+    EntryComment, EntryFilter, EntryKind, EntryPatch, NewEntries, Receipt, ReceivedVia, ReplyToken,
+    entries_from_reply,
+};
 pub use crm::{
     AuditEntry, BoxDraft, BoxFilter, BoxLinkKind, BoxPatch, Comment, Contact, ContactDraft, ContactPatch,
     CrmBox, ExportFormat, Field, FieldDraft, IMPORT_ROWS_MAX, ImportKind, ImportReport, ImportRequest,
@@ -37,6 +44,7 @@ pub use error::CoreError;
 pub use events::BatchOutcome;
 pub use keys::{CreatedKey, KeyView};
 pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
+pub use mail::{MAIL_MAX_ATTEMPTS, MAIL_ROUND_INTERVAL, MailAttempt, MailRound, MailSetup, OutboxMail};
 pub use saved_queries::{MAX_REFRESH_RATE, SavedQuery, SavedQueryDraft};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;
@@ -67,6 +75,8 @@ struct Inner {
     event_options: Mutex<sb_events::EventStoreOptions>,
     /// Made on first use: the client webhook deliveries are posted with.
     webhook_client: std::sync::OnceLock<reqwest::Client>,
+    /// How mail goes out; until `set_mail_setup`, it waits in the outbox.
+    mail: std::sync::RwLock<MailSetup>,
 }
 
 impl Switchboard {
@@ -96,6 +106,7 @@ impl Switchboard {
                 queries: queries::QueryLimits::default(),
                 event_options: Mutex::default(),
                 webhook_client: std::sync::OnceLock::new(),
+                mail: std::sync::RwLock::new(MailSetup::local("localhost", "http://127.0.0.1:8700")),
             }),
         }
     }

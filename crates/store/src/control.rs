@@ -1,5 +1,6 @@
 //! The control database's tables, one module per table family.
 
+pub(crate) mod imap;
 pub(crate) mod keys;
 pub(crate) mod sessions;
 pub(crate) mod users;

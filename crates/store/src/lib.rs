@@ -13,17 +13,20 @@ mod records;
 use std::path::Path;
 
 pub use backend::Backend;
+pub use control::imap::ImapCursorRecord;
 pub use control::keys::{ApiKeyRecord, NewApiKey};
 pub use control::sessions::SessionRecord;
 pub use control::users::{NewUser, User};
 pub use control::workspaces::{Member, Workspace};
 pub use records::{
-    AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
-    ContactLink, ContactRecord, DeliveryOutcome, DeliveryRecord, DeliveryState, FILTER_VALUE_MAX,
-    FieldRecord, Filed, ImportRecord, ListQuery, ListSort, MessageRecord, NewOutboxEntry, NewSavedQuery,
+    AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CheckinMemberRecord,
+    CheckinSettingsRecord, CommentRecord, ContactLink, ContactRecord, DeliveryOutcome, DeliveryRecord,
+    DeliveryState, EntryCommentRecord, EntryQuery, EntryRecord, FILTER_VALUE_MAX, FieldRecord, Filed,
+    ImportRecord, InboundRecord, InboundStored, ListQuery, ListSort, MailAttemptRecord, MailOutcome,
+    MailPromotion, MailRecord, MailState, MessageRecord, NewMail, NewOutboxEntry, NewSavedQuery,
     OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord, SavedQueryRecord, StageChange,
-    StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry, TimelineKind,
-    WebhookRecord, WorkspaceDb,
+    StageRecord, SuppressionRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry,
+    TimelineKind, WebhookRecord, WorkspaceDb,
 };
 pub use sb_config::Database;
 use sb_types::{ErrorKind, Timestamp};

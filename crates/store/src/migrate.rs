@@ -17,8 +17,14 @@ pub(crate) struct Migration {
 }
 
 /// The control database's migrations.
-pub(crate) const CONTROL: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/control/0001_initial.sql") }];
+pub(crate) const CONTROL: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../migrations/control/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "imap_cursors",
+        sql: include_str!("../migrations/control/0002_imap_cursors.sql"),
+    },
+];
 
 /// Every workspace records database's migrations.
 pub(crate) const WORKSPACE: &[Migration] = &[
@@ -78,6 +84,12 @@ pub(crate) const WORKSPACE: &[Migration] = &[
         version: 13,
         name: "crm_thread_lock_and_value_backfill",
         sql: include_str!("../migrations/workspace/0013_crm_thread_lock_and_value_backfill.sql"),
+    },
+    Migration { version: 14, name: "mail", sql: include_str!("../migrations/workspace/0014_mail.sql") },
+    Migration {
+        version: 15,
+        name: "checkins",
+        sql: include_str!("../migrations/workspace/0015_checkins.sql"),
     },
 ];
 

@@ -1,8 +1,11 @@
 //! A workspace's records database: the source of truth for everything the workspace owns
-//! except raw events (saved queries, the CRM and its outbox). It records its own workspace id,
-//! checked on every open.
+//! except raw events (saved queries, the CRM and its outbox, check-ins, mail in and out). It
+//! records its own workspace id, checked on every open.
 
+mod checkins;
 mod crm;
+mod inbound;
+mod mail;
 mod saved_queries;
 mod webhooks;
 
@@ -11,12 +14,17 @@ use sqlx::AnyPool;
 
 use crate::{StoreError, migrate};
 
+pub use checkins::{CheckinMemberRecord, CheckinSettingsRecord, EntryCommentRecord, EntryQuery, EntryRecord};
 pub use crm::{
     AuditRecord, BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxReason, BoxRecord, BoxSort, CommentRecord,
     ContactLink, ContactRecord, FILTER_VALUE_MAX, FieldRecord, Filed, ImportRecord, ListQuery, ListSort,
     MessageRecord, NewOutboxEntry, OrganizationRecord, OutboxRecord, ParticipantRecord, PipelineRecord,
     StageChange, StageRecord, TaskRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord, TimelineEntry,
     TimelineKind,
+};
+pub use inbound::{InboundRecord, InboundStored};
+pub use mail::{
+    MailAttemptRecord, MailOutcome, MailPromotion, MailRecord, MailState, NewMail, SuppressionRecord,
 };
 pub use saved_queries::{NewSavedQuery, SavedQueryRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord};

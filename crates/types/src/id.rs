@@ -98,6 +98,10 @@ id_kind!(ThreadKind, ThreadId, "thread");
 id_kind!(MessageKind, MessageId, "message");
 id_kind!(WebhookKind, WebhookId, "webhook");
 id_kind!(ImportRunKind, ImportId, "import");
+id_kind!(MailKind, MailId, "mail");
+id_kind!(InboundKind, InboundId, "inbound mail");
+id_kind!(CheckinEntryKind, CheckinEntryId, "entry");
+id_kind!(CheckinCommentKind, CheckinCommentId, "entry comment");
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,9 @@ mod time;
 
 pub use error::ErrorKind;
 pub use id::{
-    ApiKeyId, BoxId, CommentId, ContactId, EventId, FieldId, Id, IdKind, ImportId, MessageId, OrganizationId,
-    PipelineId, StageId, TaskId, ThreadId, UserId, WebhookId, WorkspaceId,
+    ApiKeyId, BoxId, CheckinCommentId, CheckinEntryId, CommentId, ContactId, EventId, FieldId, Id, IdKind,
+    ImportId, InboundId, MailId, MessageId, OrganizationId, PipelineId, StageId, TaskId, ThreadId, UserId,
+    WebhookId, WorkspaceId,
 };
 pub use names::{
     Domain, Email, FieldType, KeyKind, ParticipantRole, QueryName, Role, ThreadSource, WorkspaceName,
