@@ -2,9 +2,11 @@
 //! (DTOs), converted explicitly from domain types.
 
 mod boxes;
+mod checkins;
 mod comments;
 mod contacts;
 mod imports;
+mod mail;
 mod openapi;
 mod pipelines;
 mod queries;
@@ -30,6 +32,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(comments::routes())
         .merge(threads::routes())
         .merge(webhooks::routes())
+        .merge(checkins::routes())
+        .merge(mail::routes())
         .merge(openapi::routes())
 }
 

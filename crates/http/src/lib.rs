@@ -9,6 +9,7 @@ mod assets;
 mod auth;
 mod cookies;
 mod error;
+mod inbound;
 mod keen;
 mod pages;
 mod ui;
@@ -23,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, error_code};
+pub use inbound::InboundAuth;
 pub use keen::MAX_KEEN_BODY_BYTES;
 
 /// Largest request body accepted, in bytes, outside `/3.0` (see `keen::MAX_KEEN_BODY_BYTES`).
@@ -37,6 +39,8 @@ pub struct AppState {
     pages: pages::Pages,
     cookie_secure: bool,
     keen_rate: keen::RateLimiter,
+    inbound: InboundAuth,
+    mailgun_tokens: inbound::SeenTokens,
 }
 
 impl AppState {
@@ -44,7 +48,20 @@ impl AppState {
     /// rate-bounded until `with_keen_rate_limit`.
     pub fn new(switchboard: Switchboard, cookie_secure: bool) -> AppState {
         let keen_rate = keen::RateLimiter::new(0);
-        AppState { switchboard, pages: pages::Pages::new(), cookie_secure, keen_rate }
+        AppState {
+            switchboard,
+            pages: pages::Pages::new(),
+            cookie_secure,
+            keen_rate,
+            inbound: InboundAuth::default(),
+            mailgun_tokens: inbound::SeenTokens::default(),
+        }
+    }
+
+    /// Turns on the mail providers' inbound endpoints that `auth` has credentials for.
+    pub fn with_inbound_auth(mut self, auth: InboundAuth) -> AppState {
+        self.inbound = auth;
+        self
     }
 
     /// Bounds `/3.0` requests to `per_second` per project (0: no bound).
@@ -74,6 +91,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .merge(api::long_routes())
+        .merge(
+            inbound::routes().layer(axum::extract::DefaultBodyLimit::max(inbound::INBOUND_BODY_BYTES)).layer(
+                TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
+            ),
+        )
         .fallback(error::not_found)
         .with_state(state);
     for (name, value) in security {

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 
+mod checkins;
 mod operations;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -61,6 +62,10 @@ fn path_parameter(name: &str) -> Value {
         "analysis" => "A Keen analysis: count, count_unique, sum, average, …, funnel, multi_analysis.",
         "name" => "A saved query's name.",
         "kind" => "contacts, organizations or boxes.",
+        "user" => "A member's user id.",
+        "entry" => "A check-in entry's id.",
+        "mail" => "An outgoing message's id.",
+        "address" => "An email address.",
         other => return json!({"name": other, "in": "path", "required": true, "schema": {"type": "string"}}),
     };
     json!({"name": name, "in": "path", "required": true, "description": about, "schema": {"type": "string"}})
@@ -157,6 +162,7 @@ fn build() -> Value {
     let settings = SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into());
     let mut d = Doc { generator: settings.into_generator(), paths: Map::new() };
     operations::describe(&mut d);
+    checkins::describe(&mut d);
 
     let mut schemas = d.generator.take_definitions(true);
     schemas.insert(
