@@ -243,6 +243,21 @@ mod tests {
         assert!(mail.flaws.is_empty(), "{:?}", mail.flaws);
     }
 
+    /// Names SendGrid's own form handling is known to trip on keep every character.
+    #[test]
+    fn odd_attachment_names_survive() {
+        for name in ["\\\\share\\mail\\forwarded.msg", "..", "a;b=c.txt", "日本語.txt", "x\"y'z.txt"] {
+            let mut draft = Draft::default();
+            draft.header("From", "a@b.c");
+            let attachment =
+                DraftAttachment { filename: Some(name.into()), bytes: b"x".to_vec(), ..Default::default() };
+            draft.attachments.push(attachment);
+            let mail = crate::parse(&draft.into_mime()).unwrap();
+            assert_eq!(mail.attachments[0].filename.as_deref(), Some(name));
+            assert_eq!(mail.attachments[0].content_type, "application/octet-stream");
+        }
+    }
+
     #[test]
     fn charsets_decode_to_utf8() {
         assert_eq!(decode_charset(b"caf\xe9", Some("iso-8859-1")), "café");
