@@ -5,6 +5,7 @@
 //! and in `switchboard.example.toml` at the repository root.
 
 mod database;
+mod mail;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use database::{DatabaseUrl, InvalidDatabaseUrl};
+pub use mail::{MailConfig, MailOptions};
 
 /// Where the server listens unless told otherwise: loopback, so a first start exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
@@ -74,6 +76,8 @@ pub struct Options {
     /// Log filter, in tracing's env-filter syntax [default: info].
     #[arg(long, global = true, env = "SWITCHBOARD_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    #[command(flatten)]
+    pub mail: MailOptions,
 }
 
 /// The TOML file's shape: the same options, by their snake_case names.
@@ -91,6 +95,7 @@ struct FileOptions {
     events_tail_bytes: Option<u64>,
     events_tail_seconds: Option<u64>,
     log: Option<String>,
+    mail: Option<mail::MailFileOptions>,
 }
 
 /// Where workspace and control records live.
@@ -118,6 +123,7 @@ pub struct Config {
     /// Seconds.
     pub events_tail_seconds: u64,
     pub log: String,
+    pub mail: MailConfig,
 }
 
 /// A configuration that cannot be used, with the option at fault.
@@ -131,6 +137,8 @@ pub enum ConfigError {
     Listen { value: String },
     #[error("invalid --database-url: {0}")]
     DatabaseUrl(#[from] InvalidDatabaseUrl),
+    #[error("invalid --{option}: {message}")]
+    Mail { option: &'static str, message: String },
 }
 
 impl Config {
@@ -176,6 +184,7 @@ impl Config {
                 .or(file.events_tail_seconds)
                 .unwrap_or(DEFAULT_EVENTS_TAIL_SECONDS),
             log: options.log.or(file.log).unwrap_or_else(|| "info".into()),
+            mail: MailConfig::load(options.mail, file.mail.unwrap_or_default(), listen)?,
         })
     }
 }

@@ -378,12 +378,12 @@ impl Switchboard {
         Ok(db.mail_counts().await?.into_iter().map(|(s, n)| (s.as_str(), n)).collect())
     }
 
-    /// One message with every attempt at it.
+    /// One message with every attempt at it, and its bytes as sent.
     pub async fn outbox_mail(
         &self,
         access: &Access,
         id: &str,
-    ) -> Result<(OutboxMail, Vec<MailAttempt>), CoreError> {
+    ) -> Result<(OutboxMail, Vec<MailAttempt>, String), CoreError> {
         access.require(Permission::Admin)?;
         let id = MailId::parse(id).map_err(|_| CoreError::NotFound("mail"))?;
         let db = self.store().workspace_db(access.workspace()).await?;
@@ -401,7 +401,8 @@ impl Switchboard {
                 detail: a.detail,
             })
             .collect();
-        Ok((outbox_mail(mail), attempts))
+        let raw = mail.body.clone();
+        Ok((outbox_mail(mail), attempts, raw))
     }
 
     /// The suppression list: (address, reason, detail, since).
@@ -416,6 +417,22 @@ impl Switchboard {
         access.require(Permission::Admin)?;
         let db = self.store().workspace_db(access.workspace()).await?;
         if db.unsuppress(address).await? { Ok(()) } else { Err(CoreError::NotFound("suppressed address")) }
+    }
+
+    /// Where the IMAP poller got to in `mailbox`: (UIDVALIDITY, last UID).
+    pub async fn imap_cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>, CoreError> {
+        Ok(self.store().imap_cursor(mailbox).await?.map(|c| (c.uid_validity, c.last_uid)))
+    }
+
+    /// Moves the IMAP poller's cursor of `mailbox` on.
+    pub async fn put_imap_cursor(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<(), CoreError> {
+        let cursor = sb_store::ImapCursorRecord { uid_validity, last_uid };
+        Ok(self.store().put_imap_cursor(mailbox, cursor).await?)
     }
 
     /// Applies a provider's delivery reports (the SendGrid Event Webhook, already verified):

@@ -120,6 +120,8 @@ pub(super) struct DetailOut {
     #[serde(flatten)]
     mail: MailOut,
     attempts: Vec<AttemptOut>,
+    /// The message as sent, headers and body.
+    raw: String,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -189,9 +191,9 @@ async fn show(
     Path((id, mail)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let access = caller.access(&state, &id).await?;
-    let (mail, attempts) = state.switchboard.outbox_mail(&access, &mail).await?;
-    Ok(Json(DetailOut { mail: mail.into(), attempts: attempts.into_iter().map(AttemptOut::from).collect() })
-        .into_response())
+    let (mail, attempts, raw) = state.switchboard.outbox_mail(&access, &mail).await?;
+    let attempts = attempts.into_iter().map(AttemptOut::from).collect();
+    Ok(Json(DetailOut { mail: mail.into(), attempts, raw }).into_response())
 }
 
 async fn suppressions(

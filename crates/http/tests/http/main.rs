@@ -4,6 +4,7 @@
 mod analytics;
 mod api;
 mod boxes;
+mod checkins;
 mod comments;
 mod contacts;
 mod crm;

@@ -8,6 +8,8 @@ use anyhow::Context;
 use sb_core::{FirstStart, Switchboard};
 use tokio::sync::watch;
 
+mod mail;
+
 /// How often expired login sessions are deleted.
 const SESSION_PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How often outbox rows are dispatched to webhooks and due deliveries are sent.
@@ -16,9 +18,11 @@ const WEBHOOK_ROUND_EVERY: Duration = Duration::from_secs(1);
 pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
     let started = Instant::now();
     crate::output::init_logging(&config.log);
+    let mail_setup = mail::setup(&config.mail)?;
     let switchboard = Switchboard::open(&config)
         .await
         .with_context(|| format!("cannot open data folder {}", config.data_dir.display()))?;
+    switchboard.set_mail_setup(mail_setup);
     let first_start = switchboard.first_start(&config.owner_email).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -37,8 +41,18 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let purger = tokio::spawn(purge_sessions(switchboard.clone(), stop_rx.clone()));
     let webhooks = tokio::spawn(deliver_webhooks(switchboard.clone(), stop_rx.clone()));
+    let mail_rounds = tokio::spawn(mail::rounds(switchboard.clone(), stop_rx.clone()));
+    let smtp = mail::smtp_listener(&switchboard, &config.mail, stop_rx.clone()).await?;
+    let imap = mail::imap_poller(&switchboard, &config.mail, stop_rx.clone())?;
+    let inbound = sb_http::InboundAuth {
+        mailgun_signing_key: config.mail.mailgun_signing_key.clone(),
+        sendgrid_basic: config.mail.sendgrid_inbound_auth.clone(),
+        sendgrid_public_key: config.mail.sendgrid_public_key.clone(),
+        postmark_basic: config.mail.postmark_inbound_auth.clone(),
+    };
     let state = sb_http::AppState::new(switchboard.clone(), config.cookie_secure)
-        .with_keen_rate_limit(config.events_rate_limit);
+        .with_keen_rate_limit(config.events_rate_limit)
+        .with_inbound_auth(inbound);
     let app = sb_http::router(state);
     let mut shutdown = stop_rx.clone();
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -54,6 +68,10 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
     signals.abort();
     let _ = purger.await;
     let _ = webhooks.await;
+    let _ = mail_rounds.await;
+    for task in [smtp, imap].into_iter().flatten() {
+        let _ = task.await;
+    }
     switchboard.close().await;
     tracing::info!("stopped");
     Ok(())
