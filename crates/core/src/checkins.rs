@@ -4,6 +4,7 @@
 //! change the schedule and anyone's entries. The planner and mail handling are in
 //! `checkins/rounds.rs` and `checkins/replies.rs`.
 
+pub(crate) mod calendar;
 mod digest;
 mod entries;
 mod replies;

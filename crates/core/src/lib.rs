@@ -28,6 +28,7 @@ use sb_types::WorkspaceId;
 
 pub use access::{Access, Actor, Permission};
 pub use bootstrap::{FirstStart, generate_password};
+pub use checkins::calendar::{CalendarDay, CheckinCalendar};
 pub use checkins::{
     CheckinMember, CheckinMemberPatch, CheckinRound, CheckinSettings, CheckinSettingsPatch, Entry,
     EntryComment, EntryFilter, EntryKind, EntryPatch, NewEntries, Receipt, ReceivedVia, ReplyToken,
