@@ -9,11 +9,15 @@
 mod auto_reply;
 mod error;
 mod html;
+mod imap_poller;
 mod message;
 pub mod providers;
+mod smtp_server;
 mod trim;
 
 pub use auto_reply::AutoReplyReason;
 pub use error::MailError;
+pub use imap_poller::{FetchedMail, ImapConfig, ImapCursor, ImapError, fetch_new, wait_for_mail};
 pub use message::{Attachment, Flaw, InboundMail, MailAddress, MailDate, parse};
+pub use smtp_server::{MailSink, ReceivedMail, SinkError, SmtpListenerConfig, serve_smtp};
 pub use trim::{Reply, Trimmed, reply_text};

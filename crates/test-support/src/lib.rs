@@ -6,6 +6,9 @@
 //! variable those tests print why they skipped and pass. This crate is a dev-dependency only;
 //! it talks SQL to PostgreSQL solely to create and drop the test databases.
 
+pub mod dovecot;
+pub mod postfix;
+
 use std::path::Path;
 
 use rand::RngCore;
