@@ -8,6 +8,7 @@
 
 pub mod dovecot;
 pub mod postfix;
+pub mod smtp_sink;
 
 use std::path::Path;
 
