@@ -19,11 +19,12 @@ pub const MAIL_MAX_ATTEMPTS: i64 = 8;
 /// The wait after the first transient failure; each later one doubles, up to the cap.
 const RETRY_BASE_SECONDS: i64 = 60;
 const RETRY_CAP_SECONDS: i64 = 3600;
-/// How long a sender holds a claimed message before another may take it.
-const LEASE_SECONDS: i64 = 120;
-/// Messages one claim takes, and at most how many are in flight at once.
-const CLAIM_BATCH: i64 = 200;
+/// How long a sender holds a claimed message before another may take it: well past the
+/// relay's 30 s timeout, since a claim of twice `IN_FLIGHT` goes out `IN_FLIGHT` at a time.
+const LEASE_SECONDS: i64 = 90;
+/// At most how many messages are in flight at once, and how many one claim takes.
 const IN_FLIGHT: usize = 16;
+const CLAIM_BATCH: i64 = 2 * IN_FLIGHT as i64;
 
 /// How the server sends mail, from the configuration.
 #[derive(Clone)]
@@ -211,7 +212,7 @@ impl Switchboard {
     }
 
     /// Composes messages into `db`'s outbox; returns how many were new (a dedupe key already
-    /// used makes none).
+    /// used makes none; a message that cannot be composed is logged and left out).
     pub(crate) async fn queue_mail(
         &self,
         db: &WorkspaceDb,
@@ -233,7 +234,9 @@ impl Switchboard {
                 text: message.text,
                 html: message.html,
                 in_reply_to: None,
-                list_unsubscribe: Some(ListUnsubscribe {
+                // One-click unsubscribe (RFC 8058) needs an https:// link; a server reached over
+                // plain http offers none rather than a link mail providers would not honour.
+                list_unsubscribe: setup.public_url.starts_with("https://").then(|| ListUnsubscribe {
                     https: self.unsubscribe_url(db.workspace(), &message.to.address),
                     mailto: None,
                 }),

@@ -2,6 +2,7 @@
 //! commands beside it on the same data folder, HTTP over a real socket.
 
 mod admin;
+mod checkin_crash;
 mod crash;
 mod import;
 mod keen_python;
