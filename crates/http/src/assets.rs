@@ -46,6 +46,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/assets/crm-import.js"),
     ),
+    ("checkins-1.css", "text/css; charset=utf-8", include_bytes!("../../../web/assets/checkins.css")),
+    ("checkins-1.js", "text/javascript; charset=utf-8", include_bytes!("../../../web/assets/checkins.js")),
     ("icon-1.svg", "image/svg+xml", include_bytes!("../../../web/assets/icon.svg")),
 ];
 

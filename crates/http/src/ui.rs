@@ -1,8 +1,9 @@
 //! The web pages: login, the workspace shell with its navigation, the Events pages (collections,
 //! explorer, dashboard), the CRM pages (pipelines, boxes, contacts, organizations, tasks,
-//! import and export), and settings.
+//! import and export), the check-in pages, and settings.
 
 mod analytics;
+mod checkins;
 mod crm;
 mod events;
 mod login;
@@ -35,6 +36,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/w/{id}/contacts/{contact}", get(crm::contact))
         .route("/w/{id}/organizations/{organization}", get(crm::organization))
         .route("/w/{id}/tasks", get(crm::tasks))
+        .route("/w/{id}/checkins", get(checkins::feed))
+        .route("/w/{id}/checkins/entries", post(checkins::add_entries))
+        .route("/w/{id}/checkins/entries/{entry}/like", post(checkins::like))
+        .route("/w/{id}/checkins/entries/{entry}/comments", post(checkins::comment))
+        .route("/w/{id}/checkins/entries/{entry}/edit", post(checkins::edit_entry))
+        .route("/w/{id}/checkins/entries/{entry}/delete", post(checkins::delete_entry))
+        .route("/w/{id}/checkins/me", get(checkins::mine))
+        .route("/w/{id}/checkins/members/{user}", get(checkins::member).post(checkins::save_member))
+        .route("/w/{id}/checkins/tags", get(checkins::tags))
+        .route("/w/{id}/checkins/tags/{tag}", get(checkins::tag))
+        .route("/w/{id}/checkins/settings", get(checkins::settings).post(checkins::save_settings))
+        .route("/w/{id}/checkins/settings/holidays", post(checkins::holidays))
+        .route("/w/{id}/checkins/outbox", get(checkins::outbox))
+        .route("/w/{id}/checkins/outbox/{mail}", get(checkins::mail))
+        .route("/w/{id}/checkins/outbox/suppressions/remove", post(checkins::unsuppress))
         .route("/w/{id}/settings", get(settings::page))
         .route("/w/{id}/settings/keys", post(settings::create_key))
         .route("/w/{id}/settings/keys/{key_id}/revoke", post(settings::revoke_key))

@@ -38,6 +38,17 @@ fn workspace_routes(id: &str, key_id: &str, crm: [&str; 4]) -> Vec<(Method, Stri
         (Method::GET, format!("/w/{id}/tasks")),
         (Method::GET, format!("/w/{id}/contacts/import")),
     ];
+    for page in ["", "/me", "/tags", "/tags/billing", "/settings", "/outbox", &format!("/outbox/{key_id}")] {
+        routes.push((Method::GET, format!("/w/{id}/checkins{page}")));
+    }
+    routes.push((Method::GET, format!("/w/{id}/checkins/members/{key_id}")));
+    for action in ["like", "comments", "edit", "delete"] {
+        routes.push((Method::POST, format!("/w/{id}/checkins/entries/{key_id}/{action}")));
+    }
+    for form in ["entries", "settings", "settings/holidays", "outbox/suppressions/remove"] {
+        routes.push((Method::POST, format!("/w/{id}/checkins/{form}")));
+    }
+    routes.push((Method::POST, format!("/w/{id}/checkins/members/{key_id}")));
     for part in ["events", "pipelines", "contacts", "checkins", "customers", "search"] {
         routes.push((Method::GET, format!("/w/{id}/{part}")));
     }
@@ -318,6 +329,8 @@ async fn a_tenant_cannot_reach_another_tenant(backend: &TestBackend) {
     let b_thread_now = app.switchboard.thread(&b_access, &b_message.thread.to_string()).await.unwrap();
     assert_eq!(b_thread_now, b_thread, "A changed none of B's threads and their boxes");
     assert_eq!(app.switchboard.webhooks(&b_access).await.unwrap(), [b_webhook], "nor B's webhooks");
+    let b_schedule = app.switchboard.checkin_settings(&b_access).await.unwrap();
+    assert_eq!(b_schedule.version, 1, "nor B's check-in schedule");
 
     let cross = format!("/w/{}/settings/keys/{}/revoke", a.workspace.id, b.master.key.id);
     let response = app.post_form(&mut a_browser, &cross, &[("csrf", &a_csrf)], &[]).await;

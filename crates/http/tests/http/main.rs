@@ -5,6 +5,7 @@ mod analytics;
 mod api;
 mod boxes;
 mod checkins;
+mod checkins_pages;
 mod comments;
 mod contacts;
 mod crm;
