@@ -3,6 +3,7 @@
 
 mod admin;
 mod checkin_crash;
+mod checkin_day;
 mod crash;
 mod import;
 mod keen_python;
