@@ -9,6 +9,7 @@
 mod auto_reply;
 mod dkim;
 mod error;
+mod flowed;
 mod html;
 mod imap_poller;
 mod message;

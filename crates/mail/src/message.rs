@@ -169,12 +169,25 @@ fn bodies(message: &Message<'_>, flaws: &mut Vec<Flaw>) -> (Option<String>, Opti
             _ => continue,
         };
         check_charset(part, body, flaws);
+        let flowed = part.content_type().is_some_and(|c| {
+            c.attribute("format").is_some_and(|f| f.eq_ignore_ascii_case("flowed"))
+                && c.c_subtype.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("plain"))
+        });
+        let body = if flowed && matches!(part.body, PartType::Text(_)) {
+            let delsp = part
+                .content_type()
+                .and_then(|c| c.attribute("delsp"))
+                .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+            std::borrow::Cow::Owned(crate::flowed::unflow(body, delsp))
+        } else {
+            std::borrow::Cow::Borrowed(body.as_ref())
+        };
         match slot {
             Some(joined) => {
                 joined.push('\n');
-                joined.push_str(body);
+                joined.push_str(&body);
             }
-            None => *slot = Some(body.to_string()),
+            None => *slot = Some(body.into_owned()),
         }
     }
     (plain, html_body)
