@@ -180,7 +180,7 @@ impl Switchboard {
         let mut parts = token.split('.');
         let (workspace, address, signature) = (parts.next()?, parts.next()?, parts.next()?);
         let expected = self.secret().sign("unsubscribe", &format!("{workspace}:{address}"));
-        let matches = subtle::ConstantTimeEq::ct_eq(expected[..32].as_bytes(), signature.as_bytes());
+        let matches = subtle::ConstantTimeEq::ct_eq(&expected.as_bytes()[..32], signature.as_bytes());
         if parts.next().is_some() || !bool::from(matches) {
             return None;
         }
@@ -320,8 +320,10 @@ impl Switchboard {
         Ok(round)
     }
 
-    /// Sends `claimed` with at most `IN_FLIGHT` at once, recording each outcome as soon as it
-    /// is known (a crash loses at most the in-flight ones, which go out again after the lease).
+    /// Sends `claimed` with at most `IN_FLIGHT` at once, recording outcomes as soon as they are
+    /// known: whatever finished while the last record was being written goes in the next one
+    /// transaction (group commit, so the disk's flush does not bound the rate). A crash loses
+    /// at most the outcomes not yet written; those messages go out again after the lease.
     async fn send_claimed(
         &self,
         db: &WorkspaceDb,
@@ -330,22 +332,32 @@ impl Switchboard {
         owner: &str,
         claimed: Vec<MailRecord>,
     ) -> Result<Vec<MailState>, CoreError> {
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut states = Vec::with_capacity(claimed.len());
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         for mail in claimed {
-            if tasks.len() >= IN_FLIGHT {
-                if let Some(done) = tasks.join_next().await {
-                    states.push(
-                        done.map_err(|e| CoreError::Unavailable(format!("mail sender stopped: {e}")))??,
-                    );
-                }
-            }
-            let (db, relay, throttle, owner) =
-                (db.clone(), relay.clone(), setup.throttle.clone(), owner.to_owned());
-            tasks.spawn(async move { send_one(&db, &relay, &throttle, &owner, mail).await });
+            let (relay, throttle, done, slots) =
+                (relay.clone(), setup.throttle.clone(), done.clone(), slots.clone());
+            tokio::spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else { return };
+                let outcome = attempt(&relay, &throttle, &mail).await;
+                let _ = done.send((mail, outcome));
+            });
         }
-        while let Some(done) = tasks.join_next().await {
-            states.push(done.map_err(|e| CoreError::Unavailable(format!("mail sender stopped: {e}")))??);
+        drop(done);
+        let mut states = Vec::new();
+        while let Some(first) = finished.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = finished.try_recv() {
+                batch.push(more);
+            }
+            let recorded = db.finish_mail(&batch, owner, Timestamp::now()).await?;
+            if recorded < batch.len() {
+                tracing::warn!(
+                    lost = batch.len() - recorded,
+                    "leases ran out while mail was being sent; those messages will go out again"
+                );
+            }
+            states.extend(batch.iter().map(|(_, outcome)| outcome.state));
         }
         Ok(states)
     }
@@ -481,21 +493,15 @@ impl Switchboard {
     }
 }
 
-/// Sends one claimed message and records the outcome.
-async fn send_one(
-    db: &WorkspaceDb,
-    relay: &Relay,
-    throttle: &Throttle,
-    owner: &str,
-    mail: MailRecord,
-) -> Result<MailState, CoreError> {
+/// Sends one claimed message through the relay: how it went.
+async fn attempt(relay: &Relay, throttle: &Throttle, mail: &MailRecord) -> MailOutcome {
     let domain = mail.recipient.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
     let permit = throttle.acquire(&domain).await;
     let sent =
         relay.send(&mail.envelope_from, std::slice::from_ref(&mail.recipient), mail.body.as_bytes()).await;
     drop(permit);
     let now = Timestamp::now();
-    let outcome = match sent {
+    match sent {
         Ok(reply) => MailOutcome {
             state: MailState::Sent,
             next_attempt_at: now,
@@ -517,12 +523,7 @@ async fn send_one(
                 detail: failure.text,
             }
         }
-    };
-    let state = outcome.state;
-    if !db.finish_mail(&mail, owner, &outcome, now).await? {
-        tracing::warn!(mail = %mail.id, "a mail's lease ran out while it was being sent; it will go out again");
     }
-    Ok(state)
 }
 
 /// How long `serve` waits between sender rounds.

@@ -1,7 +1,8 @@
 //! Mail arriving over HTTP, and one-click unsubscribe:
 //!
 //! - `POST /inbound/sendgrid` (Inbound Parse, raw or parsed mode; HTTP Basic credentials from
-//!   the webhook URL, and SendGrid's ECDSA signature when a public key is configured),
+//!   the webhook URL, and SendGrid's ECDSA signature when the post is signed and a public key
+//!   is configured),
 //!   `POST /inbound/mailgun` (a route's `forward()`, MIME or parsed; HMAC signature, five-minute
 //!   window, each token once), `POST /inbound/postmark` (JSON; Basic credentials).
 //! - `POST /inbound/sendgrid/events` (the signed Event Webhook: bounces and complaints feed the
@@ -119,7 +120,10 @@ async fn sendgrid(
         password,
     )
     .map_err(|e| refused(&e))?;
-    if let Some(key) = &auth.sendgrid_public_key {
+    // Basic credentials always; SendGrid's signature too when the account signs its posts (a
+    // signature header is present) and its key is configured.
+    let signed = !header_text(&headers, "x-twilio-email-event-webhook-signature").is_empty();
+    if let Some(key) = auth.sendgrid_public_key.as_ref().filter(|_| signed) {
         providers::verify_sendgrid_signature(
             key,
             header_text(&headers, "x-twilio-email-event-webhook-signature"),

@@ -44,9 +44,8 @@ pub(crate) fn unflow(text: &str, delsp: bool) -> String {
         }
     }
     // `split` yields an empty last piece after a final line break; it added one newline too many.
-    if out.ends_with('\n') && !text.ends_with('\n') {
-        out.pop();
-    } else if text.ends_with('\n') && out.ends_with("\n\n") {
+    let extra = if text.ends_with('\n') { out.ends_with("\n\n") } else { out.ends_with('\n') };
+    if extra {
         out.pop();
     }
     out

@@ -71,7 +71,7 @@ pub fn build_digest(
     }
     let mut people: Vec<&DigestMember> =
         members.iter().filter(|m| entries.iter().any(|e| e.user_id == m.id && e.kind != "blocker")).collect();
-    people.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    people.sort_by_key(|m| m.name.to_lowercase());
     for member in people {
         let _ = writeln!(text, "{}", member.name);
         let _ = write!(html, "<h2 style=\"font-size:16px\">{}</h2><ul>", escape(&member.name));

@@ -84,6 +84,9 @@ fn strip_bullet(text: &str) -> &str {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
     if (1..=3).contains(&digits) {
         let rest = &text[digits..];
+        if rest == "." || rest == ")" {
+            return "";
+        }
         if let Some(after) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
             return after.trim_start();
         }
@@ -165,6 +168,25 @@ mod tests {
         }
         let entries = entries_from_reply("Did A\n\n- Did B\n[] Plan C\n");
         assert_eq!(entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["Did A", "Did B", "Plan C"]);
+    }
+
+    proptest::proptest! {
+        /// Any text makes entries without panicking: each on one line, not empty, within the
+        /// length bound, with tags and mentions lower-case words that appear in its text.
+        #[test]
+        fn any_reply_makes_well_formed_entries(reply in "(?s).{0,400}") {
+            let entries = entries_from_reply(&reply);
+            proptest::prop_assert!(entries.len() <= ENTRIES_PER_REPLY_MAX);
+            for entry in entries {
+                proptest::prop_assert!(!entry.text.is_empty() && !entry.text.contains('\n'));
+                proptest::prop_assert!(entry.text.chars().count() <= ENTRY_TEXT_MAX);
+                proptest::prop_assert!(!entry.completed || entry.kind == EntryKind::Goal);
+                for word in entry.tags.iter().chain(&entry.mentions) {
+                    proptest::prop_assert!(!word.is_empty() && *word == word.to_lowercase());
+                    proptest::prop_assert!(entry.text.to_lowercase().contains(word.as_str()));
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Mail received for check-ins, from any path (SMTP listener, IMAP poller, provider webhooks):
-//! the reply address says which workspace, member and day; the one MIME parser and the reply
+//! the reply address says which workspace, member and day (or, for a reply sent to the From,
+//! the prompt it answers by In-Reply-To or References); the one MIME parser and the reply
 //! trimmer say what was typed; the message and its entries are stored together, once per
 //! Message-ID. Anything that cannot become entries is either refused (no reply address of
 //! ours, or an altered one: nobody to store it for) or stored and flagged with the reason.
@@ -79,10 +80,14 @@ impl Switchboard {
         recipients.into_iter().find_map(|r| ReplyToken::from_address(&bare(r), &domain).map(str::to_owned))
     }
 
-    /// Whether `address` is a reply address this server issued (for the SMTP listener's RCPT).
+    /// Whether the SMTP listener takes mail for `address`: a reply address this server issued,
+    /// or the address prompts come from (some clients answer that instead of the Reply-To).
     pub fn accepts_recipient(&self, address: &str) -> bool {
-        self.checkin_token_in([address])
-            .is_some_and(|token| ReplyToken::decode(self.secret(), &token).is_some())
+        let address = bare(address);
+        address == self.mail_setup().from.address.to_ascii_lowercase()
+            || self
+                .checkin_token_in([address.as_str()])
+                .is_some_and(|t| ReplyToken::decode(self.secret(), &t).is_some())
     }
 
     /// Takes in one message: `envelope_to` (the SMTP recipients, or what the provider reports)
@@ -115,13 +120,25 @@ impl Switchboard {
         let token = self
             .checkin_token_in(envelope_to.iter().map(String::as_str))
             .or_else(|| self.checkin_token_in(header_recipients.iter().map(String::as_str)));
-        let Some(token) = token else {
-            return Ok(Receipt::Rejected { reason: "not addressed to a check-in reply address".into() });
-        };
-        let Some(token) = ReplyToken::decode(self.secret(), &token) else {
-            return Ok(Receipt::Rejected {
-                reason: "the reply address was altered or is not one this server issued".into(),
-            });
+        let token = match token {
+            Some(text) => match ReplyToken::decode(self.secret(), &text) {
+                Some(token) => token,
+                None => {
+                    return Ok(Receipt::Rejected {
+                        reason: "the reply address was altered or is not one this server issued".into(),
+                    });
+                }
+            },
+            // Some clients answer the From instead of the Reply-To: the prompt it answers,
+            // named in In-Reply-To or References, says whose and which day it is.
+            None => match self.answered_prompt(&mail).await? {
+                Some(token) => token,
+                None => {
+                    return Ok(Receipt::Rejected {
+                        reason: "not addressed to a check-in reply address, nor an answer to a prompt".into(),
+                    });
+                }
+            },
         };
         if !self.workspace_exists(token.workspace).await? {
             return Ok(Receipt::Rejected { reason: "the reply address's workspace no longer exists".into() });
@@ -166,12 +183,29 @@ impl Switchboard {
         };
         let db = self.store().workspace_db(token.workspace).await?;
         Ok(match db.record_inbound(&record, &records).await? {
-            InboundStored::Duplicate(existing) => Receipt::Duplicate { inbound: existing.id },
+            InboundStored::Duplicate(existing) => Receipt::Duplicate { inbound: existing },
             InboundStored::New(entries) => match flag {
                 Some(reason) => Receipt::Flagged { inbound: id, reason },
                 None => Receipt::Entries { inbound: id, entries: entries.len() },
             },
         })
+    }
+
+    /// The prompt (or reminder) `mail` answers, by the Message-IDs it names, as a token.
+    async fn answered_prompt(&self, mail: &sb_mail::InboundMail) -> Result<Option<ReplyToken>, CoreError> {
+        for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
+            let id = id.trim().trim_matches(['<', '>']);
+            let Some(workspace) = crate::mail::workspace_of_message(id) else { continue };
+            if !self.workspace_exists(workspace).await? {
+                continue;
+            }
+            let db = self.store().workspace_db(workspace).await?;
+            let Some(sent) = db.mail_by_message_id(id).await? else { continue };
+            if let Some((user, date)) = super::rounds::prompted_by_key(&sent.dedupe_key) {
+                return Ok(Some(ReplyToken { workspace, user, date }));
+            }
+        }
+        Ok(None)
     }
 
     /// The latest messages received for the workspace (admins).

@@ -3,6 +3,7 @@
 //! by its dedupe key), queues the morning digest and the optional reminder when they are due,
 //! and cancels prompts of people who left. The outbox's sender does the rest.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Days, NaiveDate};
@@ -38,6 +39,18 @@ fn key(kind: &str, date: NaiveDate, user: UserId) -> String {
 
 fn group(kind: &str, date: NaiveDate) -> String {
     format!("{kind}:{date}")
+}
+
+/// The member and day a prompt or reminder was for, from its dedupe key.
+pub(crate) fn prompted_by_key(key: &str) -> Option<(UserId, NaiveDate)> {
+    let mut parts = key.split(':');
+    let kind = parts.next()?;
+    if kind != PROMPT && kind != REMINDER {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(parts.next()?, "%Y-%m-%d").ok()?;
+    let user = UserId::parse(parts.next()?).ok()?;
+    parts.next().is_none().then_some((user, date))
 }
 
 /// The dedupe keys of a member's prompts around `now` (yesterday to the day after tomorrow in
@@ -149,12 +162,8 @@ impl Switchboard {
                 if now >= expires_at {
                     continue;
                 }
-                if !existing.contains_key(&date) {
-                    let keys = db.mail_keys(&group(PROMPT, date)).await?;
-                    existing.insert(date, keys.into_iter().map(|(k, _)| k).collect());
-                }
                 let dedupe_key = key(PROMPT, date, person.member.user.id);
-                if existing.get(&date).is_some_and(|keys| keys.contains(&dedupe_key)) {
+                if known_keys(db, &mut existing, PROMPT, date).await?.contains(&dedupe_key) {
                     continue;
                 }
                 messages.push(self.prompt(
@@ -265,15 +274,11 @@ impl Switchboard {
                 continue;
             }
             let Some(covered) = schedule.previous_workday(today) else { continue };
-            if !existing.contains_key(&today) {
-                let keys = db.mail_keys(&group(DIGEST, today)).await?;
-                existing.insert(today, keys.into_iter().map(|(k, _)| k).collect());
-            }
             let dedupe_key = key(DIGEST, today, person.member.user.id);
-            if existing.get(&today).is_some_and(|keys| keys.contains(&dedupe_key)) {
+            if known_keys(db, &mut existing, DIGEST, today).await?.contains(&dedupe_key) {
                 continue;
             }
-            if !built.contains_key(&covered) {
+            if let Entry::Vacant(slot) = built.entry(covered) {
                 let entries = db
                     .checkin_entries(&EntryQuery {
                         from: Some(covered.to_string()),
@@ -284,9 +289,9 @@ impl Switchboard {
                     .await?;
                 let link =
                     format!("{}/w/{}/checkins?date={covered}", self.mail_setup().public_url, db.workspace());
-                let digest =
-                    (!entries.is_empty()).then(|| build_digest(team, covered, &names, &entries, &link));
-                built.insert(covered, digest);
+                slot.insert(
+                    (!entries.is_empty()).then(|| build_digest(team, covered, &names, &entries, &link)),
+                );
             }
             let Some(Some(digest)) = built.get(&covered) else { continue };
             messages.push(Compose {
@@ -332,8 +337,8 @@ impl Switchboard {
             if at <= prompt_at || now < at || now >= expires_at {
                 continue;
             }
-            if !prompted.contains_key(&today) {
-                prompted.insert(today, db.mail_keys(&group(PROMPT, today)).await?.into_iter().collect());
+            if let Entry::Vacant(slot) = prompted.entry(today) {
+                slot.insert(db.mail_keys(&group(PROMPT, today)).await?.into_iter().collect());
                 answered
                     .insert(today, db.members_with_entries(&today.to_string()).await?.into_iter().collect());
                 reminded.insert(
@@ -363,6 +368,23 @@ impl Switchboard {
         }
         self.queue_mail(db, messages, now).await
     }
+}
+
+/// The dedupe keys in use for `kind` on `date`, read once per round.
+async fn known_keys<'c>(
+    db: &WorkspaceDb,
+    cache: &'c mut HashMap<NaiveDate, HashSet<String>>,
+    kind: &str,
+    date: NaiveDate,
+) -> Result<&'c HashSet<String>, CoreError> {
+    let keys = match cache.entry(date) {
+        Entry::Occupied(known) => known.into_mut(),
+        Entry::Vacant(slot) => {
+            let keys = db.mail_keys(&group(kind, date)).await?;
+            slot.insert(keys.into_iter().map(|(k, _)| k).collect())
+        }
+    };
+    Ok(keys)
 }
 
 /// A prompt stops being worth sending at the next morning's digest time (or a day after it

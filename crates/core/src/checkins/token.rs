@@ -133,7 +133,8 @@ mod tests {
         let address = token.address(&secret, "in.example.test");
         let local = address.split('@').next().unwrap();
         assert!(local.len() <= 64, "{local} is {} characters", local.len());
-        let text = ReplyToken::from_address(&address.to_uppercase(), "in.example.test").unwrap();
+        let shouted = address.to_uppercase();
+        let text = ReplyToken::from_address(&shouted, "in.example.test").unwrap();
         assert_eq!(ReplyToken::decode(&secret, text), Some(token));
     }
 

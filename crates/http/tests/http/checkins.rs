@@ -389,6 +389,15 @@ async fn replies_that_cannot_become_entries_are_flagged_or_refused(backend: &Tes
         .key_json(&key, Method::GET, &format!("{ws}/mail/outbox/{}", prompt["id"].as_str().unwrap()), None)
         .await);
     let raw = detail["raw"].as_str().unwrap();
+    // A reply to the prompt's From instead of its Reply-To is placed by the prompt it names.
+    let from = format!("checkins@{DOMAIN}");
+    let answers = format!("In-Reply-To: <{}>\r\n", detail["message_id"].as_str().unwrap());
+    let to_from = reply("ana@acme.com", &from, "i1@acme.com", &answers, "Answered the From\r\n");
+    assert_eq!(ok(postmark(&app, &to_from, &from, "mark-pass").await)["outcome"], "entries");
+    let stray =
+        reply("ana@acme.com", &from, "i2@acme.com", "In-Reply-To: <nothing@acme.com>\r\n", "Hello\r\n");
+    assert_eq!(postmark(&app, &stray, &from, "mark-pass").await.json()["outcome"], "rejected");
+    assert_eq!(entries().await, 2);
     assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{raw}");
     assert!(raw.contains("Reply-To: "), "{raw}");
     let unsubscribe = raw

@@ -22,6 +22,14 @@ pub struct Member {
     pub since: Timestamp,
 }
 
+fn member_from_row(row: &AnyRow) -> Result<Member, StoreError> {
+    Ok(Member {
+        user: user_from_row(row)?,
+        role: parsed(row, 5, "memberships.role", Role::parse)?,
+        since: parsed(row, 6, "memberships.created_at", Timestamp::parse)?,
+    })
+}
+
 const DUPLICATE_NAME: &str = "a workspace with this name already exists";
 const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.created_at";
 
@@ -177,15 +185,22 @@ impl Store {
             .fetch_all(&self.control)
             .await
             .map_err(StoreError::from_sqlx)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Member {
-                    user: user_from_row(row)?,
-                    role: parsed(row, 5, "memberships.role", Role::parse)?,
-                    since: parsed(row, 6, "memberships.created_at", Timestamp::parse)?,
-                })
-            })
-            .collect()
+        rows.iter().map(member_from_row).collect()
+    }
+
+    /// One member of the workspace, if `user` is one.
+    pub async fn member(&self, workspace: WorkspaceId, user: UserId) -> Result<Option<Member>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, m.role, m.created_at FROM memberships m
+             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(workspace.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.control)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        row.as_ref().map(member_from_row).transpose()
     }
 
     /// `user`'s role in the workspace, if a member.

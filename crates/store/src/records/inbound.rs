@@ -33,8 +33,8 @@ pub struct InboundRecord {
 pub enum InboundStored {
     /// It was new: stored with these entries.
     New(Vec<EntryRecord>),
-    /// A message with its Message-ID was already here; nothing was written.
-    Duplicate(InboundRecord),
+    /// A message with its Message-ID was already here (this one); nothing was written.
+    Duplicate(InboundId),
 }
 
 const COLUMNS: &str = "id, message_id, received_via, envelope_from, envelope_to, from_address, subject, outcome, \
@@ -86,14 +86,13 @@ impl WorkspaceDb {
         .await
         .map_err(StoreError::from_sqlx)?;
         if inserted.rows_affected() == 0 {
-            let sql = format!("SELECT {COLUMNS} FROM inbound_mail WHERE message_id = $1");
-            let row = sqlx::query(&sql)
+            let id: String = sqlx::query_scalar("SELECT id FROM inbound_mail WHERE message_id = $1")
                 .bind(&mail.message_id)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
             tx.rollback().await.map_err(StoreError::from_sqlx)?;
-            return Ok(InboundStored::Duplicate(from_row(&row)?));
+            return Ok(InboundStored::Duplicate(crate::decode("inbound_mail.id", InboundId::parse(&id))?));
         }
         let stored = insert_entries(&mut tx, entries).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;

@@ -316,57 +316,60 @@ impl WorkspaceDb {
         rows.iter().map(mail_from_row).collect()
     }
 
-    /// Records how the attempt at `mail` held by `owner` ended; false (and nothing written)
-    /// if the lease was lost meanwhile. A permanent failure with an address status (5.1.x)
-    /// also suppresses the address.
+    /// Records how the attempts at `finished` (each a message held by `owner` and how it
+    /// ended) went, in one transaction, so that senders finishing together share one commit;
+    /// a message whose lease was lost meanwhile is left alone. Returns how many were recorded.
+    /// A permanent failure with an address status (5.1.x) also suppresses the address.
     pub async fn finish_mail(
         &self,
-        mail: &MailRecord,
+        finished: &[(MailRecord, MailOutcome)],
         owner: &str,
-        outcome: &MailOutcome,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
-        let finished = sqlx::query(
-            "UPDATE mail_outbox SET state = $1, next_attempt_at = $2, last_code = $3, last_error = $4,
-                 lease_owner = NULL, lease_until = NULL, updated_at = $5
-             WHERE id = $6 AND state = 'sending' AND lease_owner = $7",
-        )
-        .bind(outcome.state.as_str())
-        .bind(outcome.next_attempt_at.to_string())
-        .bind(outcome.code)
-        .bind(&outcome.detail)
-        .bind(now.to_string())
-        .bind(mail.id.to_string())
-        .bind(owner)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if finished.rows_affected() == 0 {
-            tx.rollback().await.map_err(StoreError::from_sqlx)?;
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO mail_attempts (mail_id, attempt, at, outcome, code, enhanced, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(mail.id.to_string())
-        .bind(mail.attempts)
-        .bind(now.to_string())
-        .bind(outcome.state.as_str())
-        .bind(outcome.code)
-        .bind(&outcome.enhanced)
-        .bind(&outcome.detail)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if outcome.state == MailState::Failed
-            && outcome.enhanced.as_deref().is_some_and(|e| e.starts_with("5.1."))
-        {
-            insert_suppression(&mut tx, &mail.recipient, "bounce", &outcome.detail, now).await?;
+        let mut recorded = 0;
+        for (mail, outcome) in finished {
+            let done = sqlx::query(
+                "UPDATE mail_outbox SET state = $1, next_attempt_at = $2, last_code = $3, last_error = $4,
+                     lease_owner = NULL, lease_until = NULL, updated_at = $5
+                 WHERE id = $6 AND state = 'sending' AND lease_owner = $7",
+            )
+            .bind(outcome.state.as_str())
+            .bind(outcome.next_attempt_at.to_string())
+            .bind(outcome.code)
+            .bind(&outcome.detail)
+            .bind(now.to_string())
+            .bind(mail.id.to_string())
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            recorded += 1;
+            sqlx::query(
+                "INSERT INTO mail_attempts (mail_id, attempt, at, outcome, code, enhanced, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(mail.id.to_string())
+            .bind(mail.attempts)
+            .bind(now.to_string())
+            .bind(outcome.state.as_str())
+            .bind(outcome.code)
+            .bind(&outcome.enhanced)
+            .bind(&outcome.detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+            if outcome.state == MailState::Failed
+                && outcome.enhanced.as_deref().is_some_and(|e| e.starts_with("5.1."))
+            {
+                insert_suppression(&mut tx, &mail.recipient, "bounce", &outcome.detail, now).await?;
+            }
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
-        Ok(true)
+        Ok(recorded)
     }
 
     /// Deletes the messages of `kind` still `scheduled` (never attempted), or only those under
@@ -447,11 +450,11 @@ impl WorkspaceDb {
         row.as_ref().map(mail_from_row).transpose()
     }
 
-    /// The message stored under `dedupe_key`, body included.
-    pub async fn mail_by_key(&self, dedupe_key: &str) -> Result<Option<MailRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM mail_outbox WHERE dedupe_key = $1");
+    /// The message with this Message-ID (without angle brackets), body included.
+    pub async fn mail_by_message_id(&self, message_id: &str) -> Result<Option<MailRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM mail_outbox WHERE message_id = $1");
         let row = sqlx::query(&sql)
-            .bind(dedupe_key)
+            .bind(message_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::from_sqlx)?;

@@ -115,13 +115,12 @@ fn a_check_in_day_through_postfix_dovecot_and_every_inbound_path() {
         )
     };
 
-    // Ana answers by SMTP to the listener (the reply domain's MX).
-    smtplib(
-        smtp_port,
-        &format!("ana@{PEOPLE}"),
-        &reply_to("ana"),
-        &reply("ana", "Shipped the export #billing\r\n! waiting on legal"),
-    );
+    // Ana answers by SMTP to the listener (the reply domain's MX), and to the prompt's From
+    // rather than its Reply-To: the prompt her reply names in In-Reply-To says whose it is.
+    let from_address = format!("checkins@{DOMAIN}");
+    let to_from = reply("ana", "Shipped the export #billing\r\n! waiting on legal")
+        .replace(&reply_to("ana"), &from_address);
+    smtplib(smtp_port, &format!("ana@{PEOPLE}"), &from_address, &to_from);
     // Bea's reply reaches the team mailbox through Postfix and Dovecot; the poller reads it.
     smtplib(
         postfix.smtp_port(),
@@ -211,7 +210,7 @@ fn a_check_in_day_through_postfix_dovecot_and_every_inbound_path() {
 }
 
 #[test]
-fn relay_refusals_are_deferred_or_failed_and_every_attempt_is_kept() {
+fn relay_refusals_are_deferred_or_failed_and_every_attempt_is_kept_and_the_silent_are_reminded() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let backend = runtime.block_on(TestBackend::new(BackendKind::Sqlite)).expect("sqlite");
     let Some(sink) = SmtpSink::start() else { return };
@@ -224,7 +223,22 @@ fn relay_refusals_are_deferred_or_failed_and_every_attempt_is_kept() {
             switchboard.create_user(&format!("{who}@{PEOPLE}"), Some(who), None).await.unwrap();
             switchboard.add_member(&access, &format!("{who}@{PEOPLE}"), Role::Member).await.unwrap();
         }
-        switchboard.update_checkin_settings(&access, due_settings("UTC")).await.unwrap();
+        // A zone where it is about noon, so that "three minutes ago" and "a minute ago" are
+        // both today: the prompt is due, and so is the reminder to whoever has not answered.
+        let offset = 12 - i64::from(chrono::Timelike::hour(&chrono::Utc::now()));
+        let zone = match offset {
+            0 => "UTC".to_owned(),
+            n if n > 0 => format!("Etc/GMT-{n}"),
+            n => format!("Etc/GMT+{}", -n),
+        };
+        let now = chrono::Utc::now().with_timezone(&zone.parse::<chrono_tz::Tz>().unwrap()).time();
+        let ago = |minutes| (now - chrono::Duration::minutes(minutes)).format("%H:%M").to_string();
+        let settings = CheckinSettingsPatch {
+            prompt_time: Some(ago(3)),
+            reminder_time: Some(Some(ago(1))),
+            ..due_settings(&zone)
+        };
+        switchboard.update_checkin_settings(&access, settings).await.unwrap();
         switchboard.close().await;
         (created.workspace.id, created.master.secret)
     });
@@ -285,7 +299,17 @@ fn relay_refusals_are_deferred_or_failed_and_every_attempt_is_kept() {
         "a 5.1.1 refusal suppresses the address: {}",
         suppressions.body
     );
-    assert_eq!(sink.deliveries().len(), 1, "only the owner's prompt was accepted");
+    // The owner, prompted and silent, is reminded; Kim (prompt deferred) and Lou (failed) are not.
+    let reminded = wait_for(&sink, "the owner's reminder", |d| (d.len() >= 2).then(|| d.to_vec()));
+    let to: Vec<&str> = reminded.iter().map(|m| m.rcpt_to[0].as_str()).collect();
+    assert_eq!(
+        to,
+        [format!("owner@{PEOPLE}"), format!("owner@{PEOPLE}")],
+        "the prompt and its reminder only"
+    );
+    assert!(text(&reminded[1]).contains("Anything done today?"), "{}", text(&reminded[1]));
+    std::thread::sleep(Duration::from_secs(16));
+    assert_eq!(sink.deliveries().len(), 2, "one reminder, once, and none to those not prompted");
 }
 
 fn due_settings(zone: &str) -> CheckinSettingsPatch {
