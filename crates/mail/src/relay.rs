@@ -275,11 +275,11 @@ impl Relay {
         let attempt = async {
             let mut connection = self.connection().await?;
             let result = connection.send(&envelope, data).await;
-            Ok::<_, lettre::transport::smtp::Error>((connection, result))
+            Ok::<_, RelayFailure>((connection, result))
         };
         let (connection, result) = match tokio::time::timeout(self.shared.timeout, attempt).await {
             Ok(Ok(done)) => done,
-            Ok(Err(error)) => return Err(failure(&error)),
+            Ok(Err(failed)) => return Err(failed),
             Err(_) => {
                 let text = format!("no answer from the relay within {:?}", self.shared.timeout);
                 return Err(RelayFailure { permanent: false, code: None, enhanced: None, text });
@@ -302,7 +302,7 @@ impl Relay {
     }
 
     /// An idle connection that still answers NOOP, or a new one (TLS and AUTH done).
-    async fn connection(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+    async fn connection(&self) -> Result<AsyncSmtpConnection, RelayFailure> {
         let shared = &*self.shared;
         loop {
             let parked = shared.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
@@ -316,15 +316,42 @@ impl Relay {
             RelaySecurity::None | RelaySecurity::StartTls => None,
         };
         let server = (shared.host.as_str(), shared.port);
-        let mut connection =
-            AsyncSmtpConnection::connect_tokio1(server, Some(shared.timeout), &shared.hello, wrapper, None)
-                .await?;
+        let mut connection = match wrapper {
+            // Our own socket with Nagle's algorithm off: lettre writes a message's body and its
+            // final "." separately, and with Nagle on, the second write waits for the
+            // receiver's delayed acknowledgement (40 ms on Linux) before it goes out.
+            None => {
+                let unreachable = |error: std::io::Error| RelayFailure {
+                    permanent: false,
+                    code: None,
+                    enhanced: None,
+                    text: format!("network error: {error}"),
+                };
+                let stream = tokio::net::TcpStream::connect(server).await.map_err(unreachable)?;
+                stream.set_nodelay(true).map_err(unreachable)?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &shared.hello)
+                    .await
+                    .map_err(|e| failure(&e))?
+            }
+            Some(tls) => AsyncSmtpConnection::connect_tokio1(
+                server,
+                Some(shared.timeout),
+                &shared.hello,
+                Some(tls),
+                None,
+            )
+            .await
+            .map_err(|e| failure(&e))?,
+        };
         if let (RelaySecurity::StartTls, Some(tls)) = (shared.security, &shared.tls) {
             // Fails, rather than going on in plain text, when the relay offers no STARTTLS.
-            connection.starttls(tls.clone(), &shared.hello).await?;
+            connection.starttls(tls.clone(), &shared.hello).await.map_err(|e| failure(&e))?;
         }
         if let Some(credentials) = &shared.credentials {
-            connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| failure(&e))?;
         }
         Ok(connection)
     }

@@ -121,6 +121,11 @@ pub async fn serve_smtp<S: MailSink>(
                         continue;
                     }
                 };
+                // Each reply is flushed whole; waiting to coalesce it with more only delays the
+                // client, which waits for it.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot turn Nagle's algorithm off for an smtp client");
+                }
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let session = session::Session::new(

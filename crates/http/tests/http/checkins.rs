@@ -428,3 +428,81 @@ async fn replies_that_cannot_become_entries_are_flagged_or_refused(backend: &Tes
     let forged = app.get(&unsubscribe.replace(&unsubscribe[unsubscribe.len() - 4..], "0000"), None).await;
     assert_eq!(forged.status, StatusCode::NOT_FOUND);
 }
+
+async fn signed_delivery_events_suppress_bounced_and_complaining_addresses(backend: &TestBackend) {
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{Signature, SigningKey};
+    use p256::pkcs8::EncodePublicKey as _;
+
+    let signing = SigningKey::random(&mut rand::rngs::OsRng);
+    let public = signing.verifying_key().to_public_key_der().unwrap();
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut app = start(backend).await;
+    let auth = sb_http::InboundAuth {
+        sendgrid_public_key: Some(encode(public.as_bytes())),
+        ..sb_http::InboundAuth::default()
+    };
+    app.router =
+        sb_http::router(sb_http::AppState::new(app.switchboard.clone(), true).with_inbound_auth(auth));
+    let key = app.first.master.secret.clone();
+    let ws = format!("/api/v1/workspaces/{}", app.first.workspace.id);
+    member(&app, "ana@acme.com", Role::Member).await;
+    member(&app, "bob@acme.com", Role::Member).await;
+    let body = json!({"version": 1, "enabled": true, "timezone": "UTC"});
+    ok(app.key_json(&key, Method::PATCH, &format!("{ws}/checkins/settings"), Some(body)).await);
+    app.switchboard.run_checkins(at("2026-12-04T12:00:00.000Z")).await.unwrap();
+    let outbox =
+        ok(app.key_json(&key, Method::GET, &format!("{ws}/mail/outbox?state=scheduled"), None).await);
+    let message_of = |who: &str| {
+        outbox["mail"].as_array().unwrap().iter().find(|m| m["recipient"] == who).unwrap()["message_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let events = json!([
+        {"email": "ana@acme.com", "timestamp": 1_794_949_401, "event": "bounce", "sg_event_id": "ev-1",
+         "smtp-id": format!("<{}>", message_of("ana@acme.com")), "reason": "550 5.1.1 no such user",
+         "status": "5.1.1", "type": "bounce"},
+        {"email": "bob@acme.com", "timestamp": 1_794_949_402, "event": "spamreport", "sg_event_id": "ev-2",
+         "smtp-id": format!("<{}>", message_of("bob@acme.com"))},
+        {"email": "ana@acme.com", "timestamp": 1_794_949_403, "event": "delivered", "sg_event_id": "ev-3",
+         "smtp-id": "<someone-else@elsewhere.test>"},
+    ])
+    .to_string();
+    let post = |timestamp: &str, signature: String, body: String| {
+        Request::post("/inbound/sendgrid/events")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-twilio-email-event-webhook-timestamp", timestamp)
+            .header("x-twilio-email-event-webhook-signature", signature)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let signature: Signature = signing.sign(format!("1794949500{events}").as_bytes());
+    let signed = encode(signature.to_der().as_bytes());
+    let applied = ok(app.send(post("1794949500", signed.clone(), events.clone())).await);
+    assert_eq!((applied["received"].as_i64(), applied["applied"].as_i64()), (Some(3), Some(2)));
+    let again = ok(app.send(post("1794949500", signed.clone(), events.clone())).await);
+    assert_eq!(again["applied"], 0, "each event once (sg_event_id)");
+    let forged = app.send(post("1794949500", signed, events.replace("bob@", "eve@"))).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{}", forged.body);
+    let list = ok(app.key_json(&key, Method::GET, &format!("{ws}/mail/suppressions"), None).await);
+    let mut reasons: Vec<(String, String)> = list["suppressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["address"].as_str().unwrap().to_owned(), s["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("ana@acme.com".to_owned(), "bounce".to_owned()),
+            ("bob@acme.com".to_owned(), "complaint".to_owned())
+        ]
+    );
+    let promoted = app.switchboard.run_mail(at("2026-12-04T17:00:01.000Z")).await.unwrap();
+    assert_eq!(promoted.suppressed, 2, "neither gets more mail");
+    let removed =
+        app.key_json(&key, Method::DELETE, &format!("{ws}/mail/suppressions/bob@acme.com"), None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+}
