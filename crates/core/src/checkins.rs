@@ -7,6 +7,7 @@
 pub(crate) mod calendar;
 mod digest;
 mod entries;
+pub(crate) mod intake;
 mod replies;
 mod rounds;
 mod schedule;

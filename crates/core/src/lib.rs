@@ -78,6 +78,8 @@ struct Inner {
     webhook_client: std::sync::OnceLock<reqwest::Client>,
     /// How mail goes out; until `set_mail_setup`, it waits in the outbox.
     mail: std::sync::RwLock<MailSetup>,
+    /// Received mail waiting to be stored, per workspace (group commit).
+    intake: checkins::intake::Intake,
 }
 
 impl Switchboard {
@@ -108,6 +110,7 @@ impl Switchboard {
                 event_options: Mutex::default(),
                 webhook_client: std::sync::OnceLock::new(),
                 mail: std::sync::RwLock::new(MailSetup::local("localhost", "http://127.0.0.1:8700")),
+                intake: checkins::intake::Intake::default(),
             }),
         }
     }

@@ -182,7 +182,7 @@ impl Switchboard {
             received_at: now,
         };
         let db = self.store().workspace_db(token.workspace).await?;
-        Ok(match db.record_inbound(&record, &records).await? {
+        Ok(match self.inner.intake.store(&db, record, records).await? {
             InboundStored::Duplicate(existing) => Receipt::Duplicate { inbound: existing },
             InboundStored::New(entries) => match flag {
                 Some(reason) => Receipt::Flagged { inbound: id, reason },

@@ -20,7 +20,8 @@ use crate::support::{TestApp, TestResponse};
 
 backend_tests!(
     a_day_of_checkins_from_prompt_to_digest,
-    replies_that_cannot_become_entries_are_flagged_or_refused
+    replies_that_cannot_become_entries_are_flagged_or_refused,
+    signed_delivery_events_suppress_bounced_and_complaining_addresses
 );
 
 const DOMAIN: &str = "in.acme.test";

@@ -1,6 +1,6 @@
 //! Mail received for a workspace, kept raw once per Message-ID, stored in the same
 //! transaction as what it became (check-in entries), so a message is either wholly taken in or
-//! not at all and a second copy changes nothing.
+//! not at all and a second copy changes nothing. Messages arriving together share a commit.
 
 use sb_types::{InboundId, Timestamp};
 use sqlx::any::AnyRow;
@@ -58,45 +58,49 @@ fn from_row(row: &AnyRow) -> Result<InboundRecord, StoreError> {
 }
 
 impl WorkspaceDb {
-    /// Stores `mail` and `entries` together, unless a message with the same Message-ID is
-    /// already stored.
+    /// Stores each message with its entries, unless a message with the same Message-ID is
+    /// already stored (or earlier in `received`), all in one transaction: messages taken in at
+    /// the same moment share one commit. One result per message, in order.
     pub async fn record_inbound(
         &self,
-        mail: &InboundRecord,
-        entries: &[EntryRecord],
-    ) -> Result<InboundStored, StoreError> {
+        received: &[(InboundRecord, Vec<EntryRecord>)],
+    ) -> Result<Vec<InboundStored>, StoreError> {
         let mut tx = self.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO inbound_mail (id, message_id, received_via, envelope_from, envelope_to, from_address,
-                 subject, raw, outcome, detail, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (message_id) DO NOTHING",
-        )
-        .bind(mail.id.to_string())
-        .bind(&mail.message_id)
-        .bind(&mail.received_via)
-        .bind(&mail.envelope_from)
-        .bind(mail.envelope_to.join(" "))
-        .bind(&mail.from_address)
-        .bind(&mail.subject)
-        .bind(mail.raw.clone())
-        .bind(&mail.outcome)
-        .bind(&mail.detail)
-        .bind(mail.received_at.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if inserted.rows_affected() == 0 {
-            let id: String = sqlx::query_scalar("SELECT id FROM inbound_mail WHERE message_id = $1")
-                .bind(&mail.message_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-            tx.rollback().await.map_err(StoreError::from_sqlx)?;
-            return Ok(InboundStored::Duplicate(crate::decode("inbound_mail.id", InboundId::parse(&id))?));
+        let mut results = Vec::with_capacity(received.len());
+        for (mail, entries) in received {
+            let inserted = sqlx::query(
+                "INSERT INTO inbound_mail (id, message_id, received_via, envelope_from, envelope_to, from_address,
+                     subject, raw, outcome, detail, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (message_id) DO NOTHING",
+            )
+            .bind(mail.id.to_string())
+            .bind(&mail.message_id)
+            .bind(&mail.received_via)
+            .bind(&mail.envelope_from)
+            .bind(mail.envelope_to.join(" "))
+            .bind(&mail.from_address)
+            .bind(&mail.subject)
+            .bind(mail.raw.clone())
+            .bind(&mail.outcome)
+            .bind(&mail.detail)
+            .bind(mail.received_at.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+            if inserted.rows_affected() == 0 {
+                let id: String = sqlx::query_scalar("SELECT id FROM inbound_mail WHERE message_id = $1")
+                    .bind(&mail.message_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                results
+                    .push(InboundStored::Duplicate(crate::decode("inbound_mail.id", InboundId::parse(&id))?));
+                continue;
+            }
+            results.push(InboundStored::New(insert_entries(&mut tx, entries).await?));
         }
-        let stored = insert_entries(&mut tx, entries).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
-        Ok(InboundStored::New(stored))
+        Ok(results)
     }
 
     /// The latest received messages, newest first, without their bytes.
