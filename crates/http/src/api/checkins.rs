@@ -26,7 +26,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::pipelines::{json_body, query};
+use super::pipelines::{json_body, present, query};
 use crate::auth::ApiCaller;
 use crate::{ApiError, AppState};
 
@@ -92,11 +92,6 @@ pub(super) struct SettingsIn {
     timezone: Option<String>,
     workdays: Option<String>,
     holidays: Option<Vec<String>>,
-}
-
-/// Keeps an explicit `null` as `Some(Value::Null)`, so that it differs from an absent key.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
 }
 
 /// Absent: unchanged (`None`); `null`: cleared (`Some(None)`); a string: set.

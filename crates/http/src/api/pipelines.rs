@@ -18,6 +18,7 @@ use sb_types::ErrorKind;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth::ApiCaller;
 use crate::{ApiError, AppState};
@@ -38,6 +39,12 @@ pub(super) fn json_body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>)
 /// The query string as `T`, or a 400.
 pub(super) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(q)| q).map_err(|rejection| ApiError::new(ErrorKind::Invalid, rejection.body_text()))
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)`, so that it differs from an absent key
+/// (`#[serde(default, deserialize_with = "present")]`).
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// `version`, which every change must carry.

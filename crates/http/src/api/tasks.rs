@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::pipelines::{json_body, query, required_version};
+use super::pipelines::{json_body, present, query, required_version};
 use crate::auth::ApiCaller;
 use crate::{ApiError, AppState};
 
@@ -51,11 +51,6 @@ pub(super) struct PatchIn {
     due_date: Option<Value>,
     assignees: Option<Vec<String>>,
     done: Option<bool>,
-}
-
-/// Keeps an explicit `null` as `Some(Value::Null)`, so that it differs from an absent key.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize, JsonSchema)]
