@@ -216,14 +216,26 @@ impl Switchboard {
     pub(crate) async fn queue_mail(
         &self,
         db: &WorkspaceDb,
-        messages: Vec<Compose<'_>>,
+        messages: Vec<Compose<'static>>,
         now: Timestamp,
     ) -> Result<u64, CoreError> {
+        // Building (and DKIM-signing) tens of thousands of messages is CPU work: off the reactor.
+        let switchboard = self.clone();
+        let workspace = db.workspace();
+        let rows = tokio::task::spawn_blocking(move || switchboard.compose(workspace, messages))
+            .await
+            .map_err(|e| CoreError::Unavailable(format!("mail composer stopped: {e}")))?;
+        Ok(db.insert_mails(&rows, now).await?)
+    }
+
+    /// The outbox rows of `messages`; one that cannot be composed (an address or name the
+    /// builder refuses) is logged and left out, so it does not hold up everyone else's mail.
+    fn compose(&self, workspace: WorkspaceId, messages: Vec<Compose<'static>>) -> Vec<NewMail> {
         let setup = self.mail_setup();
         let mut rows = Vec::with_capacity(messages.len());
         for message in messages {
             let id = MailId::generate();
-            let message_id = message_id(id, db.workspace(), &setup.domain);
+            let message_id = message_id(id, workspace, &setup.domain);
             let outgoing = OutgoingMail {
                 message_id: message_id.clone(),
                 from: setup.from.clone(),
@@ -237,14 +249,18 @@ impl Switchboard {
                 // One-click unsubscribe (RFC 8058) needs an https:// link; a server reached over
                 // plain http offers none rather than a link mail providers would not honour.
                 list_unsubscribe: setup.public_url.starts_with("https://").then(|| ListUnsubscribe {
-                    https: self.unsubscribe_url(db.workspace(), &message.to.address),
+                    https: self.unsubscribe_url(workspace, &message.to.address),
                     mailto: None,
                 }),
                 auto_submitted: true,
             };
-            let bytes = outgoing.to_bytes(setup.dkim.as_deref()).map_err(|e| {
-                CoreError::Invalid(format!("cannot compose mail to {}: {e}", message.to.address))
-            })?;
+            let bytes = match outgoing.to_bytes(setup.dkim.as_deref()) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    tracing::warn!(to = %message.to.address, %error, "cannot compose mail; not sent");
+                    continue;
+                }
+            };
             rows.push(NewMail {
                 id,
                 kind: message.kind.to_owned(),
@@ -260,7 +276,7 @@ impl Switchboard {
                 expires_at: message.expires_at,
             });
         }
-        Ok(db.insert_mails(&rows, now).await?)
+        rows
     }
 
     /// One sender round in every workspace as of `now`. Without a relay, messages are moved
