@@ -74,3 +74,27 @@ export async function logIn(page, server) {
   await submitLogin(page, server.email, server.password);
   await atPath(page, `/w/${server.workspaceId}`, 'the workspace page after logging in');
 }
+
+/** A JSON API call to `server`'s first workspace with its master key: the status and the parsed body. */
+export async function workspaceApi(server, method, path, body) {
+  const res = await fetch(`${server.baseUrl}/api/v1/workspaces/${server.workspaceId}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${server.masterKey}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/**
+ * Collects script errors and CSP violations on `page`. Chromium logs every response with an error status as a console
+ * error; `expected` lists the statuses a test provokes on purpose (409, or "400 (Bad Request)"), which are not problems.
+ */
+export function watchProblems(page, expected = []) {
+  const problems = [];
+  const provoked = (text) => expected.some((status) => text.startsWith(`Failed to load resource: the server responded with a status of ${status}`));
+  page.on('console', (message) => { if (message.type() === 'error' && !provoked(message.text())) problems.push(message.text()); });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return problems;
+}

@@ -1,7 +1,7 @@
 // Owns the check-in page tests: entries added for today through the page (a goal and a blocker shown as such), a like and a comment, the schedule changed (prompt time, a workday off, a holiday, a stale version refused), my own vacation, my calendar, and the outbox page.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { atPath, launchBrowser, logIn, newPage, see, TIMEOUT_MS } from './browser.mjs';
+import { atPath, launchBrowser, logIn, newPage, see, watchProblems, workspaceApi } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 let server;
@@ -18,28 +18,7 @@ after(async () => {
 });
 
 /** A JSON API call with the master key: the status and the parsed body. */
-async function api(method, path, body) {
-  const res = await fetch(`${server.baseUrl}/api/v1/workspaces/${server.workspaceId}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${server.masterKey}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-/**
- * Collects script errors and CSP violations on `page`. Chromium logs a page answered with an error status as a
- * console error; `expected` lists the statuses a test provokes on purpose (a stale version's 409).
- */
-function watchProblems(page, expected = []) {
-  const problems = [];
-  const provoked = (text) => expected.some((status) => text.startsWith(`Failed to load resource: the server responded with a status of ${status}`));
-  page.on('console', (message) => { if (message.type() === 'error' && !provoked(message.text())) problems.push(message.text()); });
-  page.on('pageerror', (error) => problems.push(error.message));
-  return problems;
-}
+const api = (method, path, body) => workspaceApi(server, method, path, body);
 
 test('entries are added for today, shown as goals and blockers, liked and commented', { timeout: 120_000 }, async (t) => {
   const page = await newPage(t, browser, server);

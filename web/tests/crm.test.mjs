@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { atPath, launchBrowser, logIn, newPage, see, submitLogin, TIMEOUT_MS } from './browser.mjs';
+import { atPath, launchBrowser, logIn, newPage, see, submitLogin, TIMEOUT_MS, watchProblems, workspaceApi } from './browser.mjs';
 import { serverBinary, startServer } from './server.mjs';
 
 let server;
@@ -19,28 +19,7 @@ after(async () => {
 });
 
 /** A JSON API call with the master key: the status and the parsed body. */
-async function api(method, path, body) {
-  const res = await fetch(`${server.baseUrl}/api/v1/workspaces/${server.workspaceId}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${server.masterKey}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-/**
- * Collects script errors and CSP violations on `page`. Chromium also logs every failed request as a console error;
- * `expected` lists the statuses a test provokes on purpose (a stale version's 409), which are not problems.
- */
-function watchProblems(page, expected = []) {
-  const problems = [];
-  const provoked = (text) => expected.some((status) => text === `Failed to load resource: the server responded with a status of ${status} (Conflict)`);
-  page.on('console', (message) => { if (message.type() === 'error' && !provoked(message.text())) problems.push(message.text()); });
-  page.on('pageerror', (error) => problems.push(error.message));
-  return problems;
-}
+const api = (method, path, body) => workspaceApi(server, method, path, body);
 
 /** Waits until the page's script has read everything it shows. */
 const loaded = (page) => page.waitForSelector('#crm[data-ready="true"]', { state: 'attached' });
