@@ -140,7 +140,9 @@ impl Switchboard {
                 }
             },
         };
-        if !self.workspace_exists(token.workspace).await? {
+        // One read on the usual path: the workspace is looked up only when the member is not found.
+        let member = self.store().member(token.workspace, token.user).await?;
+        if member.is_none() && !self.workspace_exists(token.workspace).await? {
             return Ok(Receipt::Rejected { reason: "the reply address's workspace no longer exists".into() });
         }
         let from =
@@ -149,8 +151,6 @@ impl Switchboard {
             .message_id
             .clone()
             .unwrap_or_else(|| format!("{}@switchboard.invalid", hex::encode(Sha256::digest(&raw))));
-        let member =
-            self.store().members(token.workspace).await?.into_iter().find(|m| m.user.id == token.user);
         let flag = match &member {
             None => Some("the member this reply address was made for has left the workspace".to_owned()),
             Some(m) if !m.user.email.to_string().eq_ignore_ascii_case(&from) => Some(format!(
