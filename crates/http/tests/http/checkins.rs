@@ -428,6 +428,14 @@ async fn replies_that_cannot_become_entries_are_flagged_or_refused(backend: &Tes
     assert_eq!(list["suppressions"][0]["reason"], "unsubscribe");
     let forged = app.get(&unsubscribe.replace(&unsubscribe[unsubscribe.len() - 4..], "0000"), None).await;
     assert_eq!(forged.status, StatusCode::NOT_FOUND);
+
+    // A late reply for a workspace deleted since is refused, not stored anywhere.
+    let access = app.switchboard.operator_access(app.first.workspace.id).await.unwrap();
+    app.switchboard.delete_workspace(&access).await.unwrap();
+    let late = reply("ana@acme.com", &to, "late@acme.com", "", "One more thing\r\n");
+    let refused = postmark(&app, &late, &to, "mark-pass").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.json()["reason"], "the reply address's workspace no longer exists");
 }
 
 async fn signed_delivery_events_suppress_bounced_and_complaining_addresses(backend: &TestBackend) {
