@@ -7,7 +7,7 @@ use std::time::Duration;
 use sb_config::{Database, DatabaseUrl};
 use sb_types::WorkspaceId;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::StoreError;
 
@@ -122,14 +122,33 @@ fn workspace_database(url: &DatabaseUrl, id: WorkspaceId) -> String {
     format!("{}_{id}", url.database())
 }
 
-async fn sqlite_pool(path: &Path, max: u32, create: bool) -> Result<AnyPool, StoreError> {
-    // sqlx percent-decodes the file name, so the characters that would end it are encoded.
-    let file = path.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+/// A pooled connection idle this long is checked before use; a busy one is not.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// Settings both backends' pools share. sqlx would ping every connection it hands out, one
+/// extra round trip per statement (to PostgreSQL, or to the SQLite connection's thread): here
+/// only a connection that sat idle is checked, and a dead one is replaced.
+fn pool_options(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(300))
         .acquire_timeout(Duration::from_secs(15))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+async fn sqlite_pool(path: &Path, max: u32, create: bool) -> Result<AnyPool, StoreError> {
+    // sqlx percent-decodes the file name, so the characters that would end it are encoded.
+    let file = path.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+    pool_options(max)
         .after_connect(|conn, _meta| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
         .connect(&format!("sqlite://{file}?mode={}", if create { "rwc" } else { "rw" }))
         .await
@@ -137,11 +156,7 @@ async fn sqlite_pool(path: &Path, max: u32, create: bool) -> Result<AnyPool, Sto
 }
 
 async fn postgres_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        .min_connections(0)
-        .idle_timeout(Duration::from_secs(300))
-        .acquire_timeout(Duration::from_secs(15))
+    pool_options(max)
         .connect(url)
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
