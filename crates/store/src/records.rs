@@ -9,8 +9,12 @@ mod mail;
 mod saved_queries;
 mod webhooks;
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use sb_types::{Timestamp, WorkspaceId};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{StoreError, migrate};
 
@@ -34,9 +38,61 @@ pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord
 pub struct WorkspaceDb {
     workspace: WorkspaceId,
     pool: AnyPool,
+    /// SQLite admits one writer at a time, and a writer that finds the database locked sleeps
+    /// and retries (up to 100 ms a try) while holding one of the pool's few connections. On
+    /// SQLite this server's writers therefore queue here for their turn, in order, before they
+    /// take a connection; another process still waits through the busy timeout. PostgreSQL
+    /// orders its writers itself: `None`.
+    write_turn: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction on a workspace database, holding the database's write turn (SQLite)
+/// until it commits or is dropped. Statements run on it as on the connection (`&mut *tx`).
+pub(crate) struct WriteTransaction {
+    transaction: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.transaction.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.transaction.rollback().await
+    }
+}
+
+impl Deref for WriteTransaction {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.transaction
+    }
+}
+
+impl DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.transaction
+    }
 }
 
 impl WorkspaceDb {
+    fn new(workspace: WorkspaceId, pool: AnyPool) -> WorkspaceDb {
+        let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
+        WorkspaceDb { workspace, pool, write_turn: sqlite.then(Arc::default) }
+    }
+
+    /// Begins a write transaction, on SQLite once this server's earlier writers are done.
+    pub(crate) async fn begin(&self) -> Result<WriteTransaction, StoreError> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        let transaction = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        Ok(WriteTransaction { transaction, _turn: turn })
+    }
+
     /// Migrates a new, empty database and stamps it with its workspace.
     pub(crate) async fn initialise(
         workspace: WorkspaceId,
@@ -50,7 +106,7 @@ impl WorkspaceDb {
             .execute(&pool)
             .await
             .map_err(StoreError::from_sqlx)?;
-        Ok(WorkspaceDb { workspace, pool })
+        Ok(WorkspaceDb::new(workspace, pool))
     }
 
     /// Brings an existing database to the current schema and checks whose it is.
@@ -67,7 +123,7 @@ impl WorkspaceDb {
                 owner.as_deref().unwrap_or("no workspace")
             )));
         }
-        let db = WorkspaceDb { workspace, pool };
+        let db = WorkspaceDb::new(workspace, pool);
         db.backfill_box_values().await?;
         Ok(db)
     }

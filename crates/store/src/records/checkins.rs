@@ -3,8 +3,8 @@
 
 use sb_types::{CheckinCommentId, CheckinEntryId, InboundId, Timestamp, UserId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed, parsed_opt};
 
 /// The workspace's schedule.
@@ -129,7 +129,7 @@ fn member_from_row(row: &AnyRow) -> Result<CheckinMemberRecord, StoreError> {
 /// Inserts `entries` (and their tags) inside `tx`, each after the member's last entry of its
 /// day.
 pub(super) async fn insert_entries(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     entries: &[EntryRecord],
 ) -> Result<Vec<EntryRecord>, StoreError> {
     let mut stored = Vec::with_capacity(entries.len());
@@ -169,7 +169,7 @@ pub(super) async fn insert_entries(
     Ok(stored)
 }
 
-async fn put_tags(tx: &mut Transaction<'static, Any>, entry: &EntryRecord) -> Result<(), StoreError> {
+async fn put_tags(tx: &mut WriteTransaction, entry: &EntryRecord) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM checkin_entry_tags WHERE entry_id = $1")
         .bind(entry.id.to_string())
         .execute(&mut **tx)

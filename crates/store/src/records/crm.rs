@@ -15,8 +15,8 @@ mod threads;
 
 use sb_types::{FieldId, FieldType, StageId, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
 pub use boxes::{BoxCursor, BoxLink, BoxLinks, BoxQuery, BoxRecord, BoxSort, FILTER_VALUE_MAX, StageChange};
@@ -85,7 +85,7 @@ pub struct OutboxRecord {
 /// committing: the sequence row stays locked until the commit, which orders the ids of
 /// concurrent writers.
 pub(crate) async fn write_outbox(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     entries: &[NewOutboxEntry],
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -130,7 +130,7 @@ pub(crate) async fn write_outbox(
 /// thread writers take (other writers are not held up, and take the outbox sequence last as
 /// usual). What `tx` reads next, other thread writers' commits included, stays true until it
 /// commits.
-pub(crate) async fn lock_thread_writers(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+pub(crate) async fn lock_thread_writers(tx: &mut WriteTransaction) -> Result<(), StoreError> {
     sqlx::query("UPDATE crm_thread_lock SET taken = taken WHERE id = 1")
         .execute(&mut **tx)
         .await
@@ -153,7 +153,7 @@ pub(super) fn outbox_from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> 
 /// transaction's first write: on SQLite, a transaction that reads first may be refused the
 /// write lock later (`SQLITE_BUSY`) instead of waiting for it.
 pub(crate) async fn require_row(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     table: &str,
     id: &str,
     noun: &'static str,
@@ -254,10 +254,6 @@ impl WorkspaceDb {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        self.pool.begin().await.map_err(StoreError::from_sqlx)
     }
 }
 

@@ -5,10 +5,10 @@
 
 use sb_types::{BoxId, ContactId, FieldId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
 use super::{NewOutboxEntry, in_use_as, require_row, stage_id, write_outbox};
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed, parsed_opt};
 
 /// A box of a pipeline.
@@ -115,7 +115,7 @@ fn value_rows(fields: &str) -> Vec<(String, String)> {
 }
 
 /// Replaces the box `id`'s rows in `crm_box_values` with those of `fields`.
-async fn put_values(tx: &mut Transaction<'static, Any>, id: &str, fields: &str) -> Result<(), StoreError> {
+async fn put_values(tx: &mut WriteTransaction, id: &str, fields: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM crm_box_values WHERE box_id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -151,7 +151,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
 }
 
 /// Replaces the box's rows in its assignee, follower and field value tables.
-async fn put_box_rows(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -> Result<(), StoreError> {
+async fn put_box_rows(tx: &mut WriteTransaction, crm_box: &BoxRecord) -> Result<(), StoreError> {
     let id = crm_box.id.to_string();
     for table in ["crm_box_assignees", "crm_box_followers"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE box_id = $1"))
@@ -176,7 +176,7 @@ async fn put_box_rows(tx: &mut Transaction<'static, Any>, crm_box: &BoxRecord) -
 }
 
 async fn record_stage_change(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     crm_box: &BoxRecord,
     change: &StageChange,
 ) -> Result<(), StoreError> {

@@ -6,10 +6,10 @@
 
 use sb_types::{ContactId, Domain, Email, OrganizationId, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
 use super::{NewOutboxEntry, require_row, write_outbox};
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A person the team deals with.
@@ -129,7 +129,7 @@ pub(super) fn organization_from_row(row: &AnyRow) -> Result<OrganizationRecord, 
 }
 
 /// Runs `sql` with `binds` in order.
-async fn execute(tx: &mut Transaction<'static, Any>, sql: &str, binds: &[&str]) -> Result<u64, sqlx::Error> {
+async fn execute(tx: &mut WriteTransaction, sql: &str, binds: &[&str]) -> Result<u64, sqlx::Error> {
     let mut statement = sqlx::query(sql);
     for value in binds {
         statement = statement.bind(*value);
@@ -139,7 +139,7 @@ async fn execute(tx: &mut Transaction<'static, Any>, sql: &str, binds: &[&str]) 
 
 /// Replaces the contact's addresses, then its domain links: `Conflict` naming the first address
 /// another contact has.
-async fn put_emails(tx: &mut Transaction<'static, Any>, contact: &ContactRecord) -> Result<(), StoreError> {
+async fn put_emails(tx: &mut WriteTransaction, contact: &ContactRecord) -> Result<(), StoreError> {
     let id = contact.id.to_string();
     execute(tx, "DELETE FROM crm_contact_emails WHERE contact_id = $1", &[&id])
         .await
@@ -163,10 +163,7 @@ async fn put_emails(tx: &mut Transaction<'static, Any>, contact: &ContactRecord)
 
 /// Replaces the organization's domains, then its domain links: `Conflict` naming the first
 /// domain another organization has.
-async fn put_domains(
-    tx: &mut Transaction<'static, Any>,
-    organization: &OrganizationRecord,
-) -> Result<(), StoreError> {
+async fn put_domains(tx: &mut WriteTransaction, organization: &OrganizationRecord) -> Result<(), StoreError> {
     let id = organization.id.to_string();
     execute(tx, "DELETE FROM crm_organization_domains WHERE organization_id = $1", &[&id])
         .await
@@ -197,11 +194,7 @@ enum Side {
 
 /// Recomputes the domain links of the contact or organization `id`: one for each of the
 /// contact's addresses at one of an organization's domains.
-async fn relink_by_domain(
-    tx: &mut Transaction<'static, Any>,
-    side: Side,
-    id: &str,
-) -> Result<(), StoreError> {
+async fn relink_by_domain(tx: &mut WriteTransaction, side: Side, id: &str) -> Result<(), StoreError> {
     let (column, matched) = match side {
         Side::Contact => ("contact_id", "e.contact_id"),
         Side::Organization => ("organization_id", "d.organization_id"),

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use sb_types::{FieldId, FieldType, PipelineId, StageId, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use super::{FieldRecord, NewOutboxEntry, in_use_as, placeholders, stage_id, write_outbox};
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
 /// A stage of a pipeline.
@@ -50,10 +50,7 @@ fn from_row(row: &AnyRow) -> Result<PipelineRecord, StoreError> {
     })
 }
 
-async fn insert_parts(
-    tx: &mut Transaction<'static, Any>,
-    pipeline: &PipelineRecord,
-) -> Result<(), StoreError> {
+async fn insert_parts(tx: &mut WriteTransaction, pipeline: &PipelineRecord) -> Result<(), StoreError> {
     for (position, field) in pipeline.fields.iter().enumerate() {
         sqlx::query(
             "INSERT INTO crm_fields (id, pipeline_id, position, name, field_type, options)
@@ -72,7 +69,7 @@ async fn insert_parts(
     Ok(())
 }
 
-async fn put_stages(tx: &mut Transaction<'static, Any>, pipeline: &PipelineRecord) -> Result<(), StoreError> {
+async fn put_stages(tx: &mut WriteTransaction, pipeline: &PipelineRecord) -> Result<(), StoreError> {
     let pipeline_id = pipeline.id.to_string();
     let keep: Vec<String> = pipeline.stages.iter().map(|s| s.id.to_string()).collect();
     let sql = format!(
@@ -300,7 +297,7 @@ impl WorkspaceDb {
 /// Why an update by id and version touched no row: `NotFound`, or `Conflict` naming the
 /// current version.
 pub(crate) async fn stale(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     table: &str,
     noun: &'static str,
     id: &str,

@@ -3,10 +3,10 @@
 
 use sb_types::{BoxId, TaskId, Timestamp, UserId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use super::pipelines::stale;
 use super::{NewOutboxEntry, missing_as, write_outbox};
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// A task on a box.
@@ -54,7 +54,7 @@ fn assignees_text(assignees: &[UserId]) -> String {
     assignees.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
-async fn put_assignees(tx: &mut Transaction<'static, Any>, task: &TaskRecord) -> Result<(), StoreError> {
+async fn put_assignees(tx: &mut WriteTransaction, task: &TaskRecord) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM crm_task_assignees WHERE task_id = $1")
         .bind(task.id.to_string())
         .execute(&mut **tx)

@@ -9,9 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use sb_types::{BoxId, Email, MessageId, ParticipantRole, ThreadId, ThreadSource, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use super::{NewOutboxEntry, lock_thread_writers, missing_as, require_row, write_outbox};
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
 /// An address on a message, and the part it plays.
@@ -143,7 +143,7 @@ fn named_ids(message: &MessageRecord) -> Vec<&str> {
 /// The threads other than the message's own that hold a message it names or a message that
 /// names it, oldest first.
 async fn related_threads(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     message: &MessageRecord,
 ) -> Result<Vec<ThreadId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
@@ -168,11 +168,7 @@ async fn related_threads(
 /// Moves the messages and box links of `from` into `into`, then deletes `from`. A box that
 /// had both keeps the stronger link: a person's filing, then a person's rejection, then an
 /// automatic filing, then a suggestion.
-async fn merge_thread(
-    tx: &mut Transaction<'static, Any>,
-    from: ThreadId,
-    into: ThreadId,
-) -> Result<(), StoreError> {
+async fn merge_thread(tx: &mut WriteTransaction, from: ThreadId, into: ThreadId) -> Result<(), StoreError> {
     let (from, into) = (from.to_string(), into.to_string());
     for sql in [
         "UPDATE crm_messages SET thread_id = $1 WHERE thread_id = $2",
@@ -196,7 +192,7 @@ async fn merge_thread(
 
 /// Sets the thread's subject, count and times from its messages.
 async fn summarize_thread(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     thread: ThreadId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
@@ -218,7 +214,7 @@ async fn summarize_thread(
 }
 
 async fn insert_message_rows(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTransaction,
     message: &MessageRecord,
     thread: ThreadId,
 ) -> Result<(), StoreError> {
@@ -268,7 +264,7 @@ async fn insert_message_rows(
     Ok(())
 }
 
-async fn upsert_link(tx: &mut Transaction<'static, Any>, link: &ThreadLinkRecord) -> Result<(), sqlx::Error> {
+async fn upsert_link(tx: &mut WriteTransaction, link: &ThreadLinkRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO crm_box_threads (box_id, thread_id, source, added_by, added_at)
          VALUES ($1, $2, $3, $4, $5)

@@ -4,6 +4,7 @@
 use sb_types::Timestamp;
 
 use super::MailState;
+use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, parsed};
 
 /// A suppressed address.
@@ -105,7 +106,7 @@ impl WorkspaceDb {
 }
 
 pub(crate) async fn insert_suppression(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut WriteTransaction,
     address: &str,
     reason: &str,
     detail: &str,
