@@ -8,15 +8,17 @@ mod inbound;
 mod mail;
 mod saved_queries;
 mod webhooks;
-
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+mod write_turn;
 
 use sb_types::{Timestamp, WorkspaceId};
-use sqlx::{Any, AnyConnection, AnyPool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::any::{AnyArguments, AnyQueryResult};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool};
 
 use crate::{StoreError, migrate};
+
+use write_turn::Turn;
+pub(crate) use write_turn::WriteTransaction;
 
 pub use checkins::{CheckinMemberRecord, CheckinSettingsRecord, EntryCommentRecord, EntryQuery, EntryRecord};
 pub use crm::{
@@ -38,59 +40,32 @@ pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryState, WebhookRecord
 pub struct WorkspaceDb {
     workspace: WorkspaceId,
     pool: AnyPool,
-    /// SQLite admits one writer at a time, and a writer that finds the database locked sleeps
-    /// and retries (up to 100 ms a try) while holding one of the pool's few connections. On
-    /// SQLite this server's writers therefore queue here for their turn, in order, before they
-    /// take a connection; another process still waits through the busy timeout. PostgreSQL
-    /// orders its writers itself: `None`.
-    write_turn: Option<Arc<Mutex<()>>>,
-}
-
-/// A write transaction on a workspace database, holding the database's write turn (SQLite)
-/// until it commits or is dropped. Statements run on it as on the connection (`&mut *tx`).
-pub(crate) struct WriteTransaction {
-    transaction: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTransaction {
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.transaction.commit().await
-    }
-
-    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.transaction.rollback().await
-    }
-}
-
-impl Deref for WriteTransaction {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        &self.transaction
-    }
-}
-
-impl DerefMut for WriteTransaction {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.transaction
-    }
+    /// SQLite's write turn, shared by this server's writers (group commit); `None` on
+    /// PostgreSQL.
+    write_turn: Option<Turn>,
 }
 
 impl WorkspaceDb {
     fn new(workspace: WorkspaceId, pool: AnyPool) -> WorkspaceDb {
         let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
-        WorkspaceDb { workspace, pool, write_turn: sqlite.then(Arc::default) }
+        WorkspaceDb { workspace, pool, write_turn: sqlite.then(Turn::default) }
     }
 
-    /// Begins a write transaction, on SQLite once this server's earlier writers are done.
+    /// Begins a write transaction; on SQLite, a turn in the open group of writers.
     pub(crate) async fn begin(&self) -> Result<WriteTransaction, StoreError> {
-        let turn = match &self.write_turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
-            None => None,
-        };
-        let transaction = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        Ok(WriteTransaction { transaction, _turn: turn })
+        write_turn::begin(&self.pool, self.write_turn.as_ref()).await.map_err(StoreError::from_sqlx)
+    }
+
+    /// Runs one writing statement as a write transaction of its own (on SQLite, in turn with
+    /// the other writers rather than against them).
+    pub(crate) async fn write_one<'q>(
+        &self,
+        statement: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<AnyQueryResult, sqlx::Error> {
+        let mut tx = write_turn::begin(&self.pool, self.write_turn.as_ref()).await?;
+        let done = statement.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Migrates a new, empty database and stamps it with its workspace.

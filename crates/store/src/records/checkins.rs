@@ -214,7 +214,7 @@ impl WorkspaceDb {
     /// Replaces the schedule if it is still at `settings.version`; `Conflict` otherwise. The
     /// stored version is one more.
     pub async fn put_checkin_settings(&self, settings: &CheckinSettingsRecord) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE checkin_settings SET enabled = $1, question = $2, prompt_time = $3, digest_time = $4,
                  reminder_time = $5, timezone = $6, workdays = $7, holidays = $8, version = version + 1,
                  updated_at = $9
@@ -230,7 +230,7 @@ impl WorkspaceDb {
         .bind(serde_json::Value::from(settings.holidays.clone()).to_string())
         .bind(settings.updated_at.to_string())
         .bind(settings.version)
-        .execute(&self.pool)
+        )
         .await
         .map_err(StoreError::from_sqlx)?;
         if done.rows_affected() == 0 {
@@ -253,7 +253,7 @@ impl WorkspaceDb {
 
     /// Stores a member's own settings.
     pub async fn put_checkin_member(&self, member: &CheckinMemberRecord) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO checkin_members (user_id, timezone, vacation_from, vacation_until, prompts, digest, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (user_id) DO UPDATE SET timezone = $2, vacation_from = $3, vacation_until = $4,
@@ -266,7 +266,7 @@ impl WorkspaceDb {
         .bind(i64::from(member.prompts))
         .bind(i64::from(member.digest))
         .bind(member.updated_at.to_string())
-        .execute(&self.pool)
+        )
         .await
         .map_err(StoreError::from_sqlx)?;
         Ok(())
@@ -363,9 +363,8 @@ impl WorkspaceDb {
 
     /// Deletes the entry `id` with its tags, likes and comments.
     pub async fn delete_checkin_entry(&self, id: CheckinEntryId) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM checkin_entries WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
+        let done = self
+            .write_one(sqlx::query("DELETE FROM checkin_entries WHERE id = $1").bind(id.to_string()))
             .await
             .map_err(StoreError::from_sqlx)?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound("entry")) } else { Ok(()) }
@@ -380,20 +379,21 @@ impl WorkspaceDb {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let done = if like {
-            sqlx::query(
+            self.write_one(sqlx::query(
                 "INSERT INTO checkin_likes (entry_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(entry.to_string())
             .bind(user.to_string())
             .bind(now.to_string())
-            .execute(&self.pool)
+            )
             .await
         } else {
-            sqlx::query("DELETE FROM checkin_likes WHERE entry_id = $1 AND user_id = $2")
-                .bind(entry.to_string())
-                .bind(user.to_string())
-                .execute(&self.pool)
-                .await
+            self.write_one(
+                sqlx::query("DELETE FROM checkin_likes WHERE entry_id = $1 AND user_id = $2")
+                    .bind(entry.to_string())
+                    .bind(user.to_string()),
+            )
+            .await
         };
         done.map_err(StoreError::from_sqlx)?;
         Ok(())
@@ -428,18 +428,20 @@ impl WorkspaceDb {
 
     /// Adds a comment to an entry; `NotFound` if the entry is gone.
     pub async fn insert_entry_comment(&self, comment: &EntryCommentRecord) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO checkin_comments (id, entry_id, user_id, text, created_at)
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO checkin_comments (id, entry_id, user_id, text, created_at)
              SELECT $1, id, $3, $4, $5 FROM checkin_entries WHERE id = $2",
-        )
-        .bind(comment.id.to_string())
-        .bind(comment.entry_id.to_string())
-        .bind(comment.user_id.to_string())
-        .bind(&comment.text)
-        .bind(comment.created_at.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+                )
+                .bind(comment.id.to_string())
+                .bind(comment.entry_id.to_string())
+                .bind(comment.user_id.to_string())
+                .bind(&comment.text)
+                .bind(comment.created_at.to_string()),
+            )
+            .await
+            .map_err(StoreError::from_sqlx)?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound("entry")) } else { Ok(()) }
     }
 

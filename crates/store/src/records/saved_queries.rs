@@ -73,34 +73,37 @@ impl WorkspaceDb {
         now: Timestamp,
     ) -> Result<SavedQueryRecord, StoreError> {
         if &query.name == current {
-            sqlx::query(
-                "INSERT INTO saved_queries (name, refresh_rate, query, metadata, created_at, updated_at)
+            self.write_one(
+                sqlx::query(
+                    "INSERT INTO saved_queries (name, refresh_rate, query, metadata, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $5)
                  ON CONFLICT (name) DO UPDATE SET refresh_rate = excluded.refresh_rate,
                      query = excluded.query, metadata = excluded.metadata, updated_at = excluded.updated_at",
+                )
+                .bind(query.name.as_str())
+                .bind(query.refresh_rate)
+                .bind(&query.query)
+                .bind(&query.metadata)
+                .bind(now.to_string()),
             )
-            .bind(query.name.as_str())
-            .bind(query.refresh_rate)
-            .bind(&query.query)
-            .bind(&query.metadata)
-            .bind(now.to_string())
-            .execute(&self.pool)
             .await
             .map_err(StoreError::from_sqlx)?;
         } else {
-            let renamed = sqlx::query(
-                "UPDATE saved_queries SET name = $1, refresh_rate = $2, query = $3, metadata = $4,
+            let renamed = self
+                .write_one(
+                    sqlx::query(
+                        "UPDATE saved_queries SET name = $1, refresh_rate = $2, query = $3, metadata = $4,
                      updated_at = $5 WHERE name = $6",
-            )
-            .bind(query.name.as_str())
-            .bind(query.refresh_rate)
-            .bind(&query.query)
-            .bind(&query.metadata)
-            .bind(now.to_string())
-            .bind(current.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(conflict_as("a saved query with this name already exists"))?;
+                    )
+                    .bind(query.name.as_str())
+                    .bind(query.refresh_rate)
+                    .bind(&query.query)
+                    .bind(&query.metadata)
+                    .bind(now.to_string())
+                    .bind(current.as_str()),
+                )
+                .await
+                .map_err(conflict_as("a saved query with this name already exists"))?;
             if renamed.rows_affected() == 0 {
                 return Err(StoreError::NotFound("saved query"));
             }
@@ -110,9 +113,8 @@ impl WorkspaceDb {
 
     /// Deletes the saved query named `name`; `NotFound` if there is none.
     pub async fn delete_saved_query(&self, name: &QueryName) -> Result<(), StoreError> {
-        let deleted = sqlx::query("DELETE FROM saved_queries WHERE name = $1")
-            .bind(name.as_str())
-            .execute(&self.pool)
+        let deleted = self
+            .write_one(sqlx::query("DELETE FROM saved_queries WHERE name = $1").bind(name.as_str()))
             .await
             .map_err(StoreError::from_sqlx)?;
         if deleted.rows_affected() == 0 {

@@ -176,9 +176,8 @@ impl WorkspaceDb {
 
     /// Deletes the subscription `id` with its deliveries. `NotFound` if there is none.
     pub async fn delete_webhook(&self, id: WebhookId) -> Result<(), StoreError> {
-        let deleted = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
+        let deleted = self
+            .write_one(sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.to_string()))
             .await
             .map_err(StoreError::from_sqlx)?;
         if deleted.rows_affected() == 0 { Err(StoreError::NotFound("webhook")) } else { Ok(()) }
@@ -283,18 +282,20 @@ impl WorkspaceDb {
         delivery: &DeliveryRecord,
         until: Timestamp,
     ) -> Result<bool, StoreError> {
-        let leased = sqlx::query(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1
+        let leased = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = $1
              WHERE webhook_id = $2 AND outbox_id = $3 AND state = $4 AND next_attempt_at = $5",
-        )
-        .bind(until.to_string())
-        .bind(delivery.webhook.to_string())
-        .bind(delivery.outbox_id)
-        .bind(DeliveryState::Pending.as_str())
-        .bind(delivery.next_attempt_at.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+                )
+                .bind(until.to_string())
+                .bind(delivery.webhook.to_string())
+                .bind(delivery.outbox_id)
+                .bind(DeliveryState::Pending.as_str())
+                .bind(delivery.next_attempt_at.to_string()),
+            )
+            .await
+            .map_err(StoreError::from_sqlx)?;
         Ok(leased.rows_affected() == 1)
     }
 
@@ -307,7 +308,7 @@ impl WorkspaceDb {
         outcome: &DeliveryOutcome,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let finished = sqlx::query(
+        let finished = self.write_one(sqlx::query(
             "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4,
                  last_error = $5, updated_at = $6
              WHERE webhook_id = $7 AND outbox_id = $8 AND state = $9 AND next_attempt_at = $10",
@@ -322,7 +323,7 @@ impl WorkspaceDb {
         .bind(delivery.outbox_id)
         .bind(DeliveryState::Pending.as_str())
         .bind(lease.to_string())
-        .execute(&self.pool)
+        )
         .await
         .map_err(StoreError::from_sqlx)?;
         Ok(finished.rows_affected() == 1)

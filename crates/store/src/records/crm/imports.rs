@@ -66,7 +66,7 @@ fn from_row(row: &AnyRow) -> Result<ImportRecord, StoreError> {
 impl WorkspaceDb {
     /// Stores a new import run.
     pub async fn insert_import(&self, run: &ImportRecord) -> Result<(), StoreError> {
-        sqlx::query(&format!(
+        self.write_one(sqlx::query(&format!(
             "INSERT INTO crm_imports ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&run.id)
@@ -84,7 +84,7 @@ impl WorkspaceDb {
         .bind(&run.started_by)
         .bind(run.started_at.to_string())
         .bind(run.updated_at.to_string())
-        .execute(&self.pool)
+        )
         .await
         .map_err(StoreError::from_sqlx)?;
         Ok(())
@@ -92,7 +92,7 @@ impl WorkspaceDb {
 
     /// Records how far the run `run.id` got and where it stands.
     pub async fn update_import(&self, run: &ImportRecord) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "UPDATE crm_imports SET rows_done = $1, created = $2, updated = $3, unchanged = $4, state = $5,
                  message = $6, updated_at = $7
              WHERE id = $8",
@@ -105,7 +105,7 @@ impl WorkspaceDb {
         .bind(&run.message)
         .bind(run.updated_at.to_string())
         .bind(&run.id)
-        .execute(&self.pool)
+        )
         .await
         .map_err(StoreError::from_sqlx)?;
         Ok(())
@@ -119,16 +119,18 @@ impl WorkspaceDb {
         stale_before: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(
-            "UPDATE crm_imports SET state = 'running', message = '', updated_at = $1
+        let claimed = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE crm_imports SET state = 'running', message = '', updated_at = $1
              WHERE id = $2 AND (state = 'stopped' OR (state = 'running' AND updated_at < $3))",
-        )
-        .bind(now.to_string())
-        .bind(id.to_owned())
-        .bind(stale_before.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+                )
+                .bind(now.to_string())
+                .bind(id.to_owned())
+                .bind(stale_before.to_string()),
+            )
+            .await
+            .map_err(StoreError::from_sqlx)?;
         Ok(claimed.rows_affected() == 1)
     }
 

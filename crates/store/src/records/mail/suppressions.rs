@@ -33,9 +33,11 @@ impl WorkspaceDb {
 
     /// Takes `address` off the suppression list; false if it was not on it.
     pub async fn unsuppress(&self, address: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM mail_suppressions WHERE address = $1")
-            .bind(address.to_ascii_lowercase())
-            .execute(&self.pool)
+        let done = self
+            .write_one(
+                sqlx::query("DELETE FROM mail_suppressions WHERE address = $1")
+                    .bind(address.to_ascii_lowercase()),
+            )
             .await
             .map_err(StoreError::from_sqlx)?;
         Ok(done.rows_affected() > 0)

@@ -1,0 +1,289 @@
+//! Group commit for a workspace's SQLite database. SQLite admits one writer at a time and
+//! flushes the log to disk (fsync) on every commit, so writers one after another are bounded
+//! by the disk's flush. Here this server's writers queue for the database's write turn in order
+//! (instead of sleeping in SQLite's busy handler while holding a pooled connection), and take
+//! turns inside one open transaction, each within a savepoint of its own: a writer that fails
+//! or gives up rolls back to its savepoint and leaves the others' work alone. A flush queued
+//! behind them commits the group, once, and only then is each writer's commit reported done:
+//! acknowledged still means on disk, and the writers that queued while the disk flushed share
+//! the next flush.
+//!
+//! PostgreSQL orders concurrent writers itself; there every write transaction is its own.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+/// How a writer's part of a group ended, as told to it by the group's commit.
+type Outcome = Result<(), String>;
+
+/// The transaction open on a SQLite database, shared by the writers of one group.
+pub(crate) struct Group {
+    transaction: Transaction<'static, Any>,
+    /// The writers whose savepoints were released into the group, waiting for its commit.
+    waiting: Vec<oneshot::Sender<Outcome>>,
+    /// A writer left without committing or rolling back (an early return, a cancelled
+    /// request): its savepoint is rolled back before anything else runs on the transaction.
+    abandoned: bool,
+    /// A flush is queued for the turn and will commit the group.
+    flush_queued: bool,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group").field("waiting", &self.waiting.len()).finish_non_exhaustive()
+    }
+}
+
+/// The write turn of one SQLite database.
+pub(crate) type Turn = Arc<Mutex<Option<Group>>>;
+
+/// A write transaction on a workspace database: statements run on it as on a connection
+/// (`&mut *tx`). Without `commit`, nothing it wrote stays.
+pub(crate) enum WriteTransaction {
+    /// PostgreSQL: a transaction of its own (taken when it ends).
+    Own(Option<Transaction<'static, Any>>),
+    /// SQLite: a savepoint in the group's transaction, holding the turn.
+    Grouped { turn: Turn, held: Option<OwnedMutexGuard<Option<Group>>> },
+}
+
+const SAVEPOINT: &str = "SAVEPOINT write_turn";
+const UNDO: &str = "ROLLBACK TO write_turn; RELEASE write_turn";
+
+/// Begins a write transaction on `pool`; with `turn`, as a member of the open group (or of a
+/// new one).
+pub(crate) async fn begin(pool: &AnyPool, turn: Option<&Turn>) -> Result<WriteTransaction, sqlx::Error> {
+    let Some(turn) = turn else {
+        return Ok(WriteTransaction::Own(Some(pool.begin().await?)));
+    };
+    let mut held = turn.clone().lock_owned().await;
+    settle(&mut held).await;
+    if held.is_none() {
+        let transaction = pool.begin().await?;
+        *held = Some(Group { transaction, waiting: Vec::new(), abandoned: false, flush_queued: false });
+    }
+    let group = held.as_mut().expect("a group is open");
+    if let Err(error) = group.transaction.execute(SAVEPOINT).await {
+        fail_group(&mut held, &error.to_string()).await;
+        return Err(error);
+    }
+    Ok(WriteTransaction::Grouped { turn: turn.clone(), held: Some(held) })
+}
+
+/// Undoes what an abandoned writer left in the open group; if that fails, the whole group is
+/// rolled back and its waiting writers told.
+async fn settle(held: &mut OwnedMutexGuard<Option<Group>>) {
+    let Some(group) = held.as_mut().filter(|g| g.abandoned) else { return };
+    group.abandoned = false;
+    if let Err(error) = group.transaction.execute(UNDO).await {
+        fail_group(held, &format!("could not undo an abandoned write: {error}")).await;
+    }
+}
+
+/// Rolls the open group back and tells its waiting writers why.
+async fn fail_group(held: &mut OwnedMutexGuard<Option<Group>>, why: &str) {
+    if let Some(group) = held.take() {
+        let _ = group.transaction.rollback().await;
+        for waiting in group.waiting {
+            let _ = waiting.send(Err(why.to_owned()));
+        }
+    }
+}
+
+/// Commits the open group, if any, and tells its writers.
+async fn flush(turn: Turn) {
+    let mut held = turn.lock_owned().await;
+    settle(&mut held).await;
+    let Some(group) = held.take() else { return };
+    let outcome = group.transaction.commit().await.map_err(|e| e.to_string());
+    for waiting in group.waiting {
+        let _ = waiting.send(outcome.clone());
+    }
+}
+
+/// Queues a flush behind the writers already waiting for the turn, unless one is queued.
+/// (Outside a runtime, at shutdown, nothing is queued: the open group is rolled back when the
+/// pool closes, and nobody is left waiting for it.)
+fn queue_flush(turn: &Turn, group: &mut Group) {
+    if !group.flush_queued
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        group.flush_queued = true;
+        runtime.spawn(flush(turn.clone()));
+    }
+}
+
+fn take(transaction: &mut Option<Transaction<'static, Any>>) -> Transaction<'static, Any> {
+    transaction.take().expect("a transaction ends once")
+}
+
+impl WriteTransaction {
+    /// Makes the writes durable: on SQLite, once the group they joined is committed.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self {
+            WriteTransaction::Own(transaction) => take(transaction).commit().await,
+            WriteTransaction::Grouped { turn, held } => {
+                let mut guard = held.take().expect("the turn is held until the end");
+                let group = guard.as_mut().expect("a group is open");
+                if let Err(error) = group.transaction.execute("RELEASE write_turn").await {
+                    // The savepoint is still there: leave it to be undone first thing.
+                    group.abandoned = true;
+                    queue_flush(turn, group);
+                    return Err(error);
+                }
+                let (told, outcome) = oneshot::channel();
+                group.waiting.push(told);
+                queue_flush(turn, group);
+                drop(guard);
+                match outcome.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(why)) => Err(sqlx::Error::Protocol(format!("the commit failed: {why}"))),
+                    Err(_) => Err(sqlx::Error::Protocol("the commit was abandoned".into())),
+                }
+            }
+        }
+    }
+
+    /// Undoes the writes.
+    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match &mut self {
+            WriteTransaction::Own(transaction) => take(transaction).rollback().await,
+            WriteTransaction::Grouped { turn, held } => {
+                let mut guard = held.take().expect("the turn is held until the end");
+                let group = guard.as_mut().expect("a group is open");
+                let undone = group.transaction.execute(UNDO).await.map(drop);
+                if undone.is_err() {
+                    group.abandoned = true;
+                }
+                if !group.waiting.is_empty() || group.abandoned {
+                    queue_flush(turn, group);
+                } else {
+                    // Nobody else's work is in the group: end it here.
+                    let group = guard.take().expect("a group is open");
+                    group.transaction.rollback().await?;
+                }
+                undone
+            }
+        }
+    }
+}
+
+impl Drop for WriteTransaction {
+    fn drop(&mut self) {
+        if let WriteTransaction::Grouped { turn, held: Some(guard) } = self
+            && let Some(group) = guard.as_mut()
+        {
+            group.abandoned = true;
+            queue_flush(turn, group);
+        }
+    }
+}
+
+impl Deref for WriteTransaction {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteTransaction::Own(transaction) => transaction.as_ref().expect("open until it ends"),
+            WriteTransaction::Grouped { held, .. } => {
+                &held.as_ref().and_then(|g| g.as_ref()).expect("a group is open").transaction
+            }
+        }
+    }
+}
+
+impl DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteTransaction::Own(transaction) => transaction.as_mut().expect("open until it ends"),
+            WriteTransaction::Grouped { held, .. } => {
+                &mut held.as_mut().and_then(|g| g.as_mut()).expect("a group is open").transaction
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::any::AnyPoolOptions;
+
+    use super::*;
+
+    async fn database(name: &str) -> (AnyPool, std::path::PathBuf) {
+        sqlx::any::install_default_drivers();
+        let path = std::env::temp_dir().join(format!("sb-write-turn-{}-{name}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;").await.map(drop)
+                })
+            })
+            .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        pool.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)").await.unwrap();
+        (pool, path)
+    }
+
+    async fn rows(pool: &AnyPool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(pool).await.unwrap()
+    }
+
+    async fn insert(tx: &mut WriteTransaction, n: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut **tx).await.map(drop)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_in_one_group_keep_exactly_what_each_committed() {
+        let (pool, path) = database("group").await;
+        let turn = Turn::default();
+        let mut writers = tokio::task::JoinSet::new();
+        for n in 0..90_i64 {
+            let (pool, turn) = (pool.clone(), turn.clone());
+            writers.spawn(async move {
+                let mut tx = begin(&pool, Some(&turn)).await.unwrap();
+                insert(&mut tx, n).await.unwrap();
+                match n % 3 {
+                    0 => tx.commit().await.unwrap(),
+                    1 => tx.rollback().await.unwrap(),
+                    // Gives up: an early return drops the transaction.
+                    _ => drop(tx),
+                }
+            });
+        }
+        while let Some(done) = writers.join_next().await {
+            done.unwrap();
+        }
+        // A writer whose request is cancelled while it holds the turn.
+        let (started, running) = oneshot::channel();
+        let cancelled = {
+            let (pool, turn) = (pool.clone(), turn.clone());
+            tokio::spawn(async move {
+                let mut tx = begin(&pool, Some(&turn)).await.unwrap();
+                insert(&mut tx, 1000).await.unwrap();
+                let _ = started.send(());
+                std::future::pending::<()>().await;
+            })
+        };
+        running.await.unwrap();
+        cancelled.abort();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        let mut tx = begin(&pool, Some(&turn)).await.unwrap();
+        insert(&mut tx, 2000).await.unwrap();
+        // A failed statement leaves the writer's own earlier work to its choice, others' alone.
+        assert!(insert(&mut tx, 2000).await.is_err(), "a duplicate key is refused");
+        tx.commit().await.unwrap();
+
+        let mut expected: Vec<i64> = (0..90).filter(|n| n % 3 == 0).collect();
+        expected.push(2000);
+        assert_eq!(rows(&pool).await, expected);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
