@@ -118,6 +118,10 @@ impl WorkspaceDb {
     }
 
     pub(crate) async fn close(&self) {
+        // The open group of writers, if any, holds a connection the pool would wait for.
+        if let Some(turn) = &self.write_turn {
+            write_turn::flush(turn.clone()).await;
+        }
         self.pool.close().await;
     }
 }

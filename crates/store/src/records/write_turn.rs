@@ -13,22 +13,61 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+use tokio::task::JoinHandle;
 
 /// How a writer's part of a group ended, as told to it by the group's commit.
 type Outcome = Result<(), String>;
 
-/// The transaction open on a SQLite database, shared by the writers of one group.
+/// The transaction open on a SQLite database, shared by the writers of one group. It is
+/// begun and ended with plain statements (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`), so sqlx
+/// never believes the connection to be inside a transaction it is not in; a connection whose
+/// transaction could not be ended cleanly is closed, never handed out again.
 pub(crate) struct Group {
-    transaction: Transaction<'static, Any>,
+    connection: PoolConnection<Any>,
+    /// The transaction is begun and not yet ended.
+    open: bool,
     /// The writers whose savepoints were released into the group, waiting for its commit.
     waiting: Vec<oneshot::Sender<Outcome>>,
-    /// A writer left without committing or rolling back (an early return, a cancelled
-    /// request): its savepoint is rolled back before anything else runs on the transaction.
+    /// The writer before left its savepoint open (it gave up, failed or was cancelled): that
+    /// savepoint is rolled back before anything else runs in the group.
     abandoned: bool,
-    /// A flush is queued for the turn and will commit the group.
-    flush_queued: bool,
+    /// The flush queued to commit the group.
+    flush: Option<JoinHandle<()>>,
+}
+
+impl Group {
+    async fn begin(pool: &AnyPool) -> Result<Group, sqlx::Error> {
+        let mut connection = pool.acquire().await?;
+        connection.execute("BEGIN IMMEDIATE").await?;
+        Ok(Group { connection, open: true, waiting: Vec::new(), abandoned: false, flush: None })
+    }
+
+    /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`) and tells the waiting
+    /// writers how it went.
+    async fn end(mut self, statement: &str, failure: Option<&str>) {
+        let ended = self.connection.execute(statement).await.map(drop).map_err(|e| e.to_string());
+        if ended.is_ok() {
+            self.open = false;
+        }
+        let outcome = match failure {
+            Some(why) => Err(why.to_owned()),
+            None => ended,
+        };
+        for waiting in std::mem::take(&mut self.waiting) {
+            let _ = waiting.send(outcome.clone());
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.open {
+            self.connection.close_on_drop();
+        }
+    }
 }
 
 impl std::fmt::Debug for Group {
@@ -45,8 +84,15 @@ pub(crate) type Turn = Arc<Mutex<Option<Group>>>;
 pub(crate) enum WriteTransaction {
     /// PostgreSQL: a transaction of its own (taken when it ends).
     Own(Option<Transaction<'static, Any>>),
-    /// SQLite: a savepoint in the group's transaction, holding the turn.
-    Grouped { turn: Turn, held: Option<OwnedMutexGuard<Option<Group>>> },
+    /// SQLite: a savepoint in the group's transaction, holding the turn until dropped.
+    Grouped {
+        turn: Turn,
+        held: OwnedMutexGuard<Option<Group>>,
+        /// Whether dropping the writer here must roll back its savepoint: not before the
+        /// savepoint is made, nor once it is released (a cancelled release leaves at most an
+        /// empty or a released savepoint, which the group's commit ends harmlessly).
+        undo_on_drop: bool,
+    },
 }
 
 const SAVEPOINT: &str = "SAVEPOINT write_turn";
@@ -58,60 +104,89 @@ pub(crate) async fn begin(pool: &AnyPool, turn: Option<&Turn>) -> Result<WriteTr
     let Some(turn) = turn else {
         return Ok(WriteTransaction::Own(Some(pool.begin().await?)));
     };
-    let mut held = turn.clone().lock_owned().await;
-    settle(&mut held).await;
+    let held = turn.clone().lock_owned().await;
+    // From here a cancelled or failed start still queues a flush (on drop) for the group.
+    let mut writer = WriteTransaction::Grouped { turn: turn.clone(), held, undo_on_drop: false };
+    let WriteTransaction::Grouped { held, undo_on_drop, .. } = &mut writer else { unreachable!() };
+    settle(held).await;
     if held.is_none() {
-        let transaction = pool.begin().await?;
-        *held = Some(Group { transaction, waiting: Vec::new(), abandoned: false, flush_queued: false });
+        **held = Some(Group::begin(pool).await?);
     }
     let group = held.as_mut().expect("a group is open");
-    if let Err(error) = group.transaction.execute(SAVEPOINT).await {
-        fail_group(&mut held, &error.to_string()).await;
+    if let Err(error) = group.connection.execute(SAVEPOINT).await {
+        fail_group(held, &error.to_string()).await;
         return Err(error);
     }
-    Ok(WriteTransaction::Grouped { turn: turn.clone(), held: Some(held) })
+    *undo_on_drop = true;
+    Ok(writer)
 }
 
 /// Undoes what an abandoned writer left in the open group; if that fails, the whole group is
 /// rolled back and its waiting writers told.
-async fn settle(held: &mut OwnedMutexGuard<Option<Group>>) {
+async fn settle(held: &mut Option<Group>) {
     let Some(group) = held.as_mut().filter(|g| g.abandoned) else { return };
     group.abandoned = false;
-    if let Err(error) = group.transaction.execute(UNDO).await {
+    if let Err(error) = group.connection.execute(UNDO).await {
         fail_group(held, &format!("could not undo an abandoned write: {error}")).await;
     }
 }
 
 /// Rolls the open group back and tells its waiting writers why.
-async fn fail_group(held: &mut OwnedMutexGuard<Option<Group>>, why: &str) {
+async fn fail_group(held: &mut Option<Group>, why: &str) {
     if let Some(group) = held.take() {
-        let _ = group.transaction.rollback().await;
-        for waiting in group.waiting {
-            let _ = waiting.send(Err(why.to_owned()));
-        }
+        group.end("ROLLBACK", Some(why)).await;
     }
 }
 
 /// Commits the open group, if any, and tells its writers.
-async fn flush(turn: Turn) {
+pub(crate) async fn flush(turn: Turn) {
     let mut held = turn.lock_owned().await;
     settle(&mut held).await;
-    let Some(group) = held.take() else { return };
-    let outcome = group.transaction.commit().await.map_err(|e| e.to_string());
-    for waiting in group.waiting {
-        let _ = waiting.send(outcome.clone());
+    if let Some(group) = held.take() {
+        group.end("COMMIT", None).await;
     }
 }
 
-/// Queues a flush behind the writers already waiting for the turn, unless one is queued.
-/// (Outside a runtime, at shutdown, nothing is queued: the open group is rolled back when the
-/// pool closes, and nobody is left waiting for it.)
+/// Queues a flush behind the writers already waiting for the turn, unless one is queued and
+/// still to run. (Outside a runtime, at shutdown, nothing is queued: the group's connection
+/// is closed with the pool, which rolls it back, and nobody is left waiting for it.)
 fn queue_flush(turn: &Turn, group: &mut Group) {
-    if !group.flush_queued
-        && let Ok(runtime) = tokio::runtime::Handle::try_current()
-    {
-        group.flush_queued = true;
-        runtime.spawn(flush(turn.clone()));
+    if group.flush.as_ref().is_some_and(|f| !f.is_finished()) {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        group.flush = Some(runtime.spawn(flush(turn.clone())));
+    }
+}
+
+impl WriteTransaction {
+    /// Makes the writes durable: on SQLite, once the group they joined is committed.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let (turn, held, undo_on_drop) = match &mut self {
+            WriteTransaction::Own(transaction) => return take(transaction).commit().await,
+            WriteTransaction::Grouped { turn, held, undo_on_drop } => (turn, held, undo_on_drop),
+        };
+        let group = held.as_mut().expect("a group is open");
+        group.connection.execute("RELEASE write_turn").await?;
+        *undo_on_drop = false;
+        let (told, outcome) = oneshot::channel();
+        group.waiting.push(told);
+        queue_flush(turn, group);
+        // Hands the turn on; the flush commits after the writers queued before it.
+        drop(self);
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(sqlx::Error::Protocol(format!("the commit failed: {why}"))),
+            Err(_) => Err(sqlx::Error::Protocol("the commit was abandoned".into())),
+        }
+    }
+
+    /// Undoes the writes (on SQLite, before the next writer's turn begins).
+    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match &mut self {
+            WriteTransaction::Own(transaction) => take(transaction).rollback().await,
+            WriteTransaction::Grouped { .. } => Ok(()),
+        }
     }
 }
 
@@ -119,63 +194,12 @@ fn take(transaction: &mut Option<Transaction<'static, Any>>) -> Transaction<'sta
     transaction.take().expect("a transaction ends once")
 }
 
-impl WriteTransaction {
-    /// Makes the writes durable: on SQLite, once the group they joined is committed.
-    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match &mut self {
-            WriteTransaction::Own(transaction) => take(transaction).commit().await,
-            WriteTransaction::Grouped { turn, held } => {
-                let mut guard = held.take().expect("the turn is held until the end");
-                let group = guard.as_mut().expect("a group is open");
-                if let Err(error) = group.transaction.execute("RELEASE write_turn").await {
-                    // The savepoint is still there: leave it to be undone first thing.
-                    group.abandoned = true;
-                    queue_flush(turn, group);
-                    return Err(error);
-                }
-                let (told, outcome) = oneshot::channel();
-                group.waiting.push(told);
-                queue_flush(turn, group);
-                drop(guard);
-                match outcome.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(why)) => Err(sqlx::Error::Protocol(format!("the commit failed: {why}"))),
-                    Err(_) => Err(sqlx::Error::Protocol("the commit was abandoned".into())),
-                }
-            }
-        }
-    }
-
-    /// Undoes the writes.
-    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        match &mut self {
-            WriteTransaction::Own(transaction) => take(transaction).rollback().await,
-            WriteTransaction::Grouped { turn, held } => {
-                let mut guard = held.take().expect("the turn is held until the end");
-                let group = guard.as_mut().expect("a group is open");
-                let undone = group.transaction.execute(UNDO).await.map(drop);
-                if undone.is_err() {
-                    group.abandoned = true;
-                }
-                if !group.waiting.is_empty() || group.abandoned {
-                    queue_flush(turn, group);
-                } else {
-                    // Nobody else's work is in the group: end it here.
-                    let group = guard.take().expect("a group is open");
-                    group.transaction.rollback().await?;
-                }
-                undone
-            }
-        }
-    }
-}
-
 impl Drop for WriteTransaction {
     fn drop(&mut self) {
-        if let WriteTransaction::Grouped { turn, held: Some(guard) } = self
-            && let Some(group) = guard.as_mut()
+        if let WriteTransaction::Grouped { turn, held, undo_on_drop } = self
+            && let Some(group) = held.as_mut()
         {
-            group.abandoned = true;
+            group.abandoned |= *undo_on_drop;
             queue_flush(turn, group);
         }
     }
@@ -187,9 +211,7 @@ impl Deref for WriteTransaction {
     fn deref(&self) -> &AnyConnection {
         match self {
             WriteTransaction::Own(transaction) => transaction.as_ref().expect("open until it ends"),
-            WriteTransaction::Grouped { held, .. } => {
-                &held.as_ref().and_then(|g| g.as_ref()).expect("a group is open").transaction
-            }
+            WriteTransaction::Grouped { held, .. } => &held.as_ref().expect("a group is open").connection,
         }
     }
 }
@@ -198,9 +220,7 @@ impl DerefMut for WriteTransaction {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
             WriteTransaction::Own(transaction) => transaction.as_mut().expect("open until it ends"),
-            WriteTransaction::Grouped { held, .. } => {
-                &mut held.as_mut().and_then(|g| g.as_mut()).expect("a group is open").transaction
-            }
+            WriteTransaction::Grouped { held, .. } => &mut held.as_mut().expect("a group is open").connection,
         }
     }
 }
