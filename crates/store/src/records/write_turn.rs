@@ -40,9 +40,12 @@ pub(crate) struct Group {
 
 impl Group {
     async fn begin(pool: &AnyPool) -> Result<Group, sqlx::Error> {
-        let mut connection = pool.acquire().await?;
-        connection.execute("BEGIN IMMEDIATE").await?;
-        Ok(Group { connection, open: true, waiting: Vec::new(), abandoned: false, flush: None })
+        // Open until it ends: a start cancelled or failed around `BEGIN` closes the connection
+        // rather than handing it out again perhaps inside a transaction.
+        let connection = pool.acquire().await?;
+        let mut group = Group { connection, open: true, waiting: Vec::new(), abandoned: false, flush: None };
+        group.connection.execute("BEGIN IMMEDIATE").await?;
+        Ok(group)
     }
 
     /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`) and tells the waiting
