@@ -17,6 +17,11 @@ use crate::StoreError;
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// Workspace databases' SQLite settings besides `SQLITE_PRAGMAS`: the log is copied into the
+/// database file beside the writers, not by whichever commit finds it long (see
+/// `records/write_turn.rs`).
+const WORKSPACE_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0;";
+
 /// The storage backend in use.
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -60,7 +65,7 @@ impl Backend {
 
     pub(crate) async fn open_control(&self) -> Result<AnyPool, StoreError> {
         match self {
-            Backend::Sqlite { data_dir } => sqlite_pool(&data_dir.join("control.db"), 8, true).await,
+            Backend::Sqlite { data_dir } => sqlite_pool(&data_dir.join("control.db"), 8, true, "").await,
             Backend::Postgres { url, .. } => postgres_pool(url.as_str(), 8).await,
         }
     }
@@ -89,7 +94,7 @@ impl Backend {
     ) -> Result<AnyPool, StoreError> {
         match self {
             Backend::Sqlite { .. } => {
-                sqlite_pool(&self.workspace_dir(id).join("records.db"), 4, create).await
+                sqlite_pool(&self.workspace_dir(id).join("records.db"), 4, create, WORKSPACE_PRAGMAS).await
             }
             Backend::Postgres { url, .. } => {
                 postgres_pool(&url.with_database(&workspace_database(url, id)), 4).await
@@ -145,11 +150,26 @@ fn pool_options(max: u32) -> AnyPoolOptions {
         })
 }
 
-async fn sqlite_pool(path: &Path, max: u32, create: bool) -> Result<AnyPool, StoreError> {
+/// A pool of connections to the SQLite file `path`, each set up with `SQLITE_PRAGMAS` and
+/// then `pragmas`.
+async fn sqlite_pool(
+    path: &Path,
+    max: u32,
+    create: bool,
+    pragmas: &'static str,
+) -> Result<AnyPool, StoreError> {
     // sqlx percent-decodes the file name, so the characters that would end it are encoded.
     let file = path.display().to_string().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
     pool_options(max)
-        .after_connect(|conn, _meta| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) }))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(SQLITE_PRAGMAS).await?;
+                if !pragmas.is_empty() {
+                    conn.execute(pragmas).await?;
+                }
+                Ok(())
+            })
+        })
         .connect(&format!("sqlite://{file}?mode={}", if create { "rwc" } else { "rw" }))
         .await
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))

@@ -17,6 +17,7 @@ use sqlx::{Any, AnyPool};
 
 use crate::{StoreError, migrate};
 
+use crm::PipelineParts;
 use write_turn::Turn;
 pub(crate) use write_turn::WriteTransaction;
 
@@ -43,12 +44,19 @@ pub struct WorkspaceDb {
     /// SQLite's write turn, shared by this server's writers (group commit); `None` on
     /// PostgreSQL.
     write_turn: Option<Turn>,
+    /// The stages and fields of the pipelines read, by version.
+    pipeline_parts: PipelineParts,
 }
 
 impl WorkspaceDb {
     fn new(workspace: WorkspaceId, pool: AnyPool) -> WorkspaceDb {
         let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
-        WorkspaceDb { workspace, pool, write_turn: sqlite.then(Turn::default) }
+        WorkspaceDb {
+            workspace,
+            write_turn: sqlite.then(|| Turn::new(pool.clone())),
+            pool,
+            pipeline_parts: PipelineParts::default(),
+        }
     }
 
     /// Begins a write transaction; on SQLite, a turn in the open group of writers.

@@ -235,10 +235,16 @@ impl Switchboard {
 
     /// The box `id` and its pipeline.
     pub(super) async fn find_box(&self, access: &Access, id: &str) -> Result<(CrmBox, Pipeline), CoreError> {
-        let db = self.store().workspace_db(access.workspace()).await?;
-        let record = db.crm_box(id_in_path(id, "box")?).await?.ok_or(CoreError::NotFound("box"))?;
-        let pipeline = self.find_pipeline(access, record.pipeline).await?;
+        let (record, pipeline) = self.stored_box(access, id).await?;
         Ok((from_record(record, &pipeline)?, pipeline))
+    }
+
+    /// The box `id` (as it appears in a URL) as stored, and its pipeline.
+    async fn stored_box(&self, access: &Access, id: &str) -> Result<(BoxRecord, Pipeline), CoreError> {
+        let db = self.store().workspace_db(access.workspace()).await?;
+        let found = db.crm_box_with_pipeline(id_in_path(id, "box")?).await?;
+        let (record, pipeline) = found.ok_or(CoreError::NotFound("box"))?;
+        Ok((record, pipeline.try_into()?))
     }
 
     /// The box `id` (as it appears in a URL).
@@ -330,7 +336,8 @@ impl Switchboard {
     /// on any error, and a patch that changes nothing writes nothing.
     pub async fn update_box(&self, access: &Access, id: &str, patch: BoxPatch) -> Result<CrmBox, CoreError> {
         access.require(Permission::Write)?;
-        let (current, pipeline) = self.find_box(access, id).await?;
+        let (stored, pipeline) = self.stored_box(access, id).await?;
+        let current = from_record(stored.clone(), &pipeline)?;
         if patch.version != current.version {
             return Err(stale("box", patch.version, current.version));
         }
@@ -372,7 +379,7 @@ impl Switchboard {
             ));
         }
         let db = self.store().workspace_db(access.workspace()).await?;
-        db.update_box(&record(&crm_box), current.version, moved.as_ref(), &outbox).await?;
+        db.update_box(&stored, &record(&crm_box), moved.as_ref(), &outbox).await?;
         Ok(crm_box)
     }
 

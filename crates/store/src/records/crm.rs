@@ -14,7 +14,9 @@ mod tasks;
 mod threads;
 
 use sb_types::{FieldId, FieldType, StageId, Timestamp};
-use sqlx::any::AnyRow;
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 
 use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, parsed};
@@ -24,6 +26,7 @@ pub use comments::CommentRecord;
 pub use contacts::{ContactLink, ContactRecord, ListQuery, ListSort, OrganizationRecord};
 pub use context::{BoxReason, TimelineEntry, TimelineKind};
 pub use imports::ImportRecord;
+pub(crate) use pipelines::PipelineParts;
 pub use pipelines::{PipelineRecord, StageRecord};
 pub use tasks::TaskRecord;
 pub use threads::{Filed, MessageRecord, ParticipantRecord, ThreadCursor, ThreadLinkRecord, ThreadRecord};
@@ -83,54 +86,82 @@ pub struct OutboxRecord {
 
 /// Writes `entries` to the outbox and to the audit trail inside `tx`. Call it last before
 /// committing: the sequence row stays locked until the commit, which orders the ids of
-/// concurrent writers.
+/// concurrent writers. Each entry takes its id from the sequence in the same statement that
+/// stores it (PostgreSQL); on SQLite all the entries go to the connection in one call.
 pub(crate) async fn write_outbox(
     tx: &mut WriteTransaction,
     entries: &[NewOutboxEntry],
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    const NEXT_ID: &str = "UPDATE outbox_sequence SET last = last + 1";
+    // The `n`th entry's two inserts, each to be completed with the source of `last` (the id),
+    // with its values at `$7n+1` to `$7n+7` (see `bind_entry`).
+    let inserts = |n: usize| {
+        let [kind, object, event, payload, at, actor, changes] =
+            std::array::from_fn(|i| format!("${}", n * 7 + i + 1));
+        (
+            format!(
+                "INSERT INTO outbox (id, object_kind, object_id, event, payload, created_at)
+                 SELECT last, {kind}, {object}, {event}, {payload}, {at}"
+            ),
+            format!(
+                "INSERT INTO audit_log (id, at, actor, object_kind, object_id, event, changes)
+                 SELECT last, {at}, {actor}, {kind}, {object}, {event}, {changes}"
+            ),
+        )
+    };
+    let now = now.to_string();
+    if tx.is_sqlite() {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let sql: String = (0..entries.len())
+            .map(|n| {
+                let (outbox, audit) = inserts(n);
+                format!("{NEXT_ID}; {outbox} FROM outbox_sequence; {audit} FROM outbox_sequence;")
+            })
+            .collect();
+        let mut statement = sqlx::query(&sql);
+        for entry in entries {
+            statement = bind_entry(statement, entry, &now);
+        }
+        statement.execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+        return Ok(());
+    }
+    let (outbox, audit) = inserts(0);
+    let sql = format!("WITH s AS ({NEXT_ID} RETURNING last), o AS ({outbox} FROM s) {audit} FROM s");
     for entry in entries {
-        let id: i64 = sqlx::query_scalar("UPDATE outbox_sequence SET last = last + 1 RETURNING last")
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        sqlx::query(
-            "INSERT INTO outbox (id, object_kind, object_id, event, payload, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(entry.object_kind)
-        .bind(&entry.object_id)
-        .bind(entry.event)
-        .bind(&entry.payload)
-        .bind(now.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, actor, object_kind, object_id, event, changes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(now.to_string())
-        .bind(&entry.actor)
-        .bind(entry.object_kind)
-        .bind(&entry.object_id)
-        .bind(entry.event)
-        .bind(&entry.changes)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        bind_entry(sqlx::query(&sql), entry, &now).execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
     }
     Ok(())
 }
 
-/// Makes `tx` a writer at once and the only thread writer until it ends: on SQLite by taking
-/// the database's write lock, on PostgreSQL by locking the row of `crm_thread_lock` that only
+/// Binds an outbox entry's seven values, in the order `write_outbox`'s inserts number them.
+fn bind_entry<'q>(
+    statement: Query<'q, Any, AnyArguments<'q>>,
+    entry: &'q NewOutboxEntry,
+    now: &'q str,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    statement
+        .bind(entry.object_kind)
+        .bind(&entry.object_id)
+        .bind(entry.event)
+        .bind(&entry.payload)
+        .bind(now)
+        .bind(&entry.actor)
+        .bind(&entry.changes)
+}
+
+/// Makes `tx` the only thread writer until it ends: on SQLite it already is, every write
+/// transaction being part of the group that holds the database's write lock
+/// (`BEGIN IMMEDIATE`); on PostgreSQL by locking the row of `crm_thread_lock` that only
 /// thread writers take (other writers are not held up, and take the outbox sequence last as
 /// usual). What `tx` reads next, other thread writers' commits included, stays true until it
 /// commits.
 pub(crate) async fn lock_thread_writers(tx: &mut WriteTransaction) -> Result<(), StoreError> {
+    if tx.is_sqlite() {
+        return Ok(());
+    }
     sqlx::query("UPDATE crm_thread_lock SET taken = taken WHERE id = 1")
         .execute(&mut **tx)
         .await
@@ -184,6 +215,63 @@ impl WorkspaceDb {
         write_outbox(&mut tx, outbox, now).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
     }
+}
+
+/// Rows per `INSERT` statement of `insert_rows`: well under either backend's limit on bound
+/// values.
+const ROWS_PER_INSERT: usize = 200;
+
+/// A value for `insert_rows` to bind.
+pub(crate) enum Cell {
+    Text(String),
+    Integer(i64),
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell::Text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::Text(text.to_owned())
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(number: i64) -> Cell {
+        Cell::Integer(number)
+    }
+}
+
+/// Inserts `rows`, each a value per column of `columns`, into `table` inside `tx`: one
+/// statement for up to `ROWS_PER_INSERT` rows.
+pub(crate) async fn insert_rows<const N: usize>(
+    tx: &mut WriteTransaction,
+    table: &str,
+    columns: [&str; N],
+    rows: &[[Cell; N]],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let tuples: Vec<String> =
+            (0..chunk.len()).map(|row| format!("({})", placeholders(row * N + 1, N))).collect();
+        let sql = format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), tuples.join(", "));
+        let mut statement = sqlx::query(&sql);
+        for cell in chunk.iter().flatten() {
+            statement = match cell {
+                Cell::Text(text) => statement.bind(text),
+                Cell::Integer(number) => statement.bind(*number),
+            };
+        }
+        statement.execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+    }
+    Ok(())
+}
+
+/// `columns` (a list like `"id, name"`), each prefixed with the table alias `alias`.
+pub(crate) fn prefixed(columns: &str, alias: &str) -> String {
+    columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `$first, $first+1, …` for `count` values, for `IN (…)` lists.

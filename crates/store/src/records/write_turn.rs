@@ -8,10 +8,15 @@
 //! acknowledged still means on disk, and the writers that queued while the disk flushed share
 //! the next flush.
 //!
+//! SQLite would also copy the log into the database file (a checkpoint) inside the commit
+//! that finds the log long, holding up every writer queued behind it: workspace databases
+//! turn that off (`wal_autocheckpoint = 0`, see `backend.rs`), and here a checkpoint runs
+//! beside the writers, on a connection of its own (`Turn::committed`).
+//!
 //! PostgreSQL orders concurrent writers itself; there every write transaction is its own.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
@@ -49,8 +54,8 @@ impl Group {
     }
 
     /// Ends the transaction with `statement` (`COMMIT` or `ROLLBACK`) and tells the waiting
-    /// writers how it went.
-    async fn end(mut self, statement: &str, failure: Option<&str>) {
+    /// writers how it went; whether it ended.
+    async fn end(mut self, statement: &str, failure: Option<&str>) -> bool {
         let ended = self.connection.execute(statement).await.map(drop).map_err(|e| e.to_string());
         if ended.is_ok() {
             self.open = false;
@@ -62,6 +67,7 @@ impl Group {
         for waiting in std::mem::take(&mut self.waiting) {
             let _ = waiting.send(outcome.clone());
         }
+        !self.open
     }
 }
 
@@ -79,8 +85,70 @@ impl std::fmt::Debug for Group {
     }
 }
 
-/// The write turn of one SQLite database.
-pub(crate) type Turn = Arc<Mutex<Option<Group>>>;
+/// Group commits between two checkpoints: a group writes tens to hundreds of pages, SQLite's
+/// own default is a checkpoint per 1,000.
+const COMMITS_PER_CHECKPOINT: u32 = 16;
+
+/// The write turn of one SQLite database: the open group, if any, and the checkpoints that
+/// follow the groups' commits.
+#[derive(Debug, Clone)]
+pub(crate) struct Turn {
+    group: Arc<Mutex<Option<Group>>>,
+    pool: AnyPool,
+    checkpoint: Arc<std::sync::Mutex<Checkpoint>>,
+}
+
+/// Commits since the last checkpoint began, and the checkpoint running beside the writers, if
+/// any.
+#[derive(Debug, Default)]
+struct Checkpoint {
+    commits: u32,
+    running: Option<JoinHandle<()>>,
+}
+
+impl Turn {
+    /// The write turn of the SQLite database `pool` opens.
+    pub(crate) fn new(pool: AnyPool) -> Turn {
+        Turn { group: Arc::default(), pool, checkpoint: Arc::default() }
+    }
+
+    /// After a group's commit, with the turn still held. Every `COMMITS_PER_CHECKPOINT`
+    /// commits a checkpoint starts beside the writers: it copies what was committed when it
+    /// began, without waiting for or holding up readers and writers (`PASSIVE`). The commit
+    /// after it ends copies the little written meanwhile, while no one writes, so that the
+    /// next writer can start the log over instead of making it ever longer.
+    async fn committed(&self) {
+        let catch_up = {
+            let mut checkpoint = self.checkpoint.lock().unwrap_or_else(PoisonError::into_inner);
+            checkpoint.commits += 1;
+            match &checkpoint.running {
+                Some(running) if running.is_finished() => {
+                    checkpoint.running = None;
+                    true
+                }
+                Some(_) => false,
+                None if checkpoint.commits < COMMITS_PER_CHECKPOINT => false,
+                None => {
+                    checkpoint.commits = 0;
+                    checkpoint.running = Some(tokio::spawn(checkpoint_now(self.pool.clone())));
+                    false
+                }
+            }
+        };
+        if catch_up {
+            checkpoint_now(self.pool.clone()).await;
+        }
+    }
+}
+
+/// Copies the committed log of the database `pool` opens into its file, as far as its
+/// readers let it.
+async fn checkpoint_now(pool: AnyPool) {
+    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        Ok(_) | Err(sqlx::Error::PoolClosed) => {}
+        Err(error) => tracing::warn!(%error, "checkpoint of a workspace database failed"),
+    }
+}
 
 /// A write transaction on a workspace database: statements run on it as on a connection
 /// (`&mut *tx`). Without `commit`, nothing it wrote stays.
@@ -92,13 +160,15 @@ pub(crate) enum WriteTransaction {
         turn: Turn,
         held: OwnedMutexGuard<Option<Group>>,
         /// Whether dropping the writer here must roll back its savepoint: not before the
-        /// savepoint is made, nor once it is released (a cancelled release leaves at most an
-        /// empty or a released savepoint, which the group's commit ends harmlessly).
+        /// savepoint is made (a start cancelled while making it leaves at most an empty
+        /// savepoint, which the group's commit ends harmlessly), nor once it has committed.
         undo_on_drop: bool,
     },
 }
 
 const SAVEPOINT: &str = "SAVEPOINT write_turn";
+/// Undoes the newest writer's savepoint, and only it: those of the writers before it, which
+/// committed, stay open (see `commit`).
 const UNDO: &str = "ROLLBACK TO write_turn; RELEASE write_turn";
 
 /// Begins a write transaction on `pool`; with `turn`, as a member of the open group (or of a
@@ -107,7 +177,7 @@ pub(crate) async fn begin(pool: &AnyPool, turn: Option<&Turn>) -> Result<WriteTr
     let Some(turn) = turn else {
         return Ok(WriteTransaction::Own(Some(pool.begin().await?)));
     };
-    let held = turn.clone().lock_owned().await;
+    let held = turn.group.clone().lock_owned().await;
     // From here a cancelled or failed start still queues a flush (on drop) for the group.
     let mut writer = WriteTransaction::Grouped { turn: turn.clone(), held, undo_on_drop: false };
     let WriteTransaction::Grouped { held, undo_on_drop, .. } = &mut writer else { unreachable!() };
@@ -143,10 +213,12 @@ async fn fail_group(held: &mut Option<Group>, why: &str) {
 
 /// Commits the open group, if any, and tells its writers.
 pub(crate) async fn flush(turn: Turn) {
-    let mut held = turn.lock_owned().await;
+    let mut held = turn.group.clone().lock_owned().await;
     settle(&mut held).await;
-    if let Some(group) = held.take() {
-        group.end("COMMIT", None).await;
+    if let Some(group) = held.take()
+        && group.end("COMMIT", None).await
+    {
+        turn.committed().await;
     }
 }
 
@@ -163,14 +235,22 @@ fn queue_flush(turn: &Turn, group: &mut Group) {
 }
 
 impl WriteTransaction {
+    /// Whether this is a SQLite transaction: there, statements joined with `;` in one query
+    /// (their `$n` numbered across the whole text) run in one call to the connection's thread.
+    pub(crate) fn is_sqlite(&self) -> bool {
+        matches!(self, WriteTransaction::Grouped { .. })
+    }
+
     /// Makes the writes durable: on SQLite, once the group they joined is committed.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
         let (turn, held, undo_on_drop) = match &mut self {
             WriteTransaction::Own(transaction) => return take(transaction).commit().await,
             WriteTransaction::Grouped { turn, held, undo_on_drop } => (turn, held, undo_on_drop),
         };
+        // The savepoint stays open until the group commits: the next writers' savepoints nest
+        // inside it, and undoing one of them (`UNDO`, to the newest `write_turn`) leaves it be.
+        // Not releasing it saves a call to the connection's thread per writer.
         let group = held.as_mut().expect("a group is open");
-        group.connection.execute("RELEASE write_turn").await?;
         *undo_on_drop = false;
         let (told, outcome) = oneshot::channel();
         group.waiting.push(told);
@@ -242,13 +322,17 @@ mod tests {
             .max_connections(4)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;").await.map(drop)
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
+                    )
+                    .await
+                    .map(drop)
                 })
             })
             .connect(&format!("sqlite://{}?mode=rwc", path.display()))
             .await
             .unwrap();
-        pool.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)").await.unwrap();
+        pool.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, filler TEXT)").await.unwrap();
         (pool, path)
     }
 
@@ -263,7 +347,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writers_in_one_group_keep_exactly_what_each_committed() {
         let (pool, path) = database("group").await;
-        let turn = Turn::default();
+        let turn = Turn::new(pool.clone());
         let mut writers = tokio::task::JoinSet::new();
         for n in 0..90_i64 {
             let (pool, turn) = (pool.clone(), turn.clone());
@@ -304,6 +388,31 @@ mod tests {
         let mut expected: Vec<i64> = (0..90).filter(|n| n % 3 == 0).collect();
         expected.push(2000);
         assert_eq!(rows(&pool).await, expected);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// With SQLite's own checkpoints off, the turn's keep the log from growing: 600 commits
+    /// of 8 KiB each would make it about 7 MiB, but it starts over after each catch-up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_keep_the_log_short() {
+        let (pool, path) = database("checkpoints").await;
+        let turn = Turn::new(pool.clone());
+        for n in 0..600_i64 {
+            let mut tx = begin(&pool, Some(&turn)).await.unwrap();
+            sqlx::query("INSERT INTO t (n, filler) VALUES ($1, $2)")
+                .bind(n)
+                .bind("x".repeat(8192))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let log = std::fs::metadata(format!("{}-wal", path.display())).unwrap().len();
+        assert!(log < 2 << 20, "the log is {log} bytes long");
+        assert_eq!(rows(&pool).await.len(), 600);
         pool.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -15,6 +15,7 @@ backend_tests! {
     pipelines_are_created_listed_updated_and_deleted,
     boxes_are_filtered_sorted_and_paged,
     box_updates_are_versioned_and_record_stage_history,
+    box_filters_follow_each_part_of_an_update,
     every_change_writes_the_outbox_and_a_refused_one_nothing,
     crm_records_belong_to_one_workspace,
     boxes_are_linked_to_contacts_and_organizations,
@@ -135,11 +136,18 @@ async fn pipelines_are_created_listed_updated_and_deleted(backend: &TestBackend)
     db.update_pipeline(&renamed, 1, &[]).await.unwrap();
     assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "stages reordered, field gone");
 
-    let stale = db.update_pipeline(&sales, 1, &[]).await.unwrap_err();
+    let stale =
+        db.update_pipeline(&PipelineRecord { version: 2, ..sales.clone() }, 1, &[]).await.unwrap_err();
     assert_eq!(stale.kind(), ErrorKind::Conflict);
     assert!(stale.to_string().contains("now at version 2"), "{stale}");
     assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "a stale update changes nothing");
-    let missing = db.update_pipeline(&pipeline("x", &["a"]), 1, &[]).await.unwrap_err();
+    let unversioned =
+        db.update_pipeline(&PipelineRecord { name: "x".into(), ..renamed.clone() }, 2, &[]).await;
+    assert_eq!(unversioned.unwrap_err().kind(), ErrorKind::Conflict, "a change needs a new version");
+    let missing = db
+        .update_pipeline(&PipelineRecord { version: 2, ..pipeline("x", &["a"]) }, 1, &[])
+        .await
+        .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 
     insert_box(&db, &crm_box(&renamed, 2, "acme deal", 1)).await;
@@ -152,6 +160,18 @@ async fn pipelines_are_created_listed_updated_and_deleted(backend: &TestBackend)
     assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(renamed.clone()), "nothing half-written");
     let not_empty = db.delete_pipeline(sales.id, &[], at(6)).await.unwrap_err();
     assert_eq!(not_empty.kind(), ErrorKind::Conflict);
+
+    // Another process (the CLI) changes the stages: this handle, which has read the pipeline
+    // before, sees the change on its next read.
+    let other = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let mut restaged = renamed.clone();
+    restaged.version = 3;
+    restaged.stages[1].name = "lost for now".into();
+    restaged.fields = sales.fields.clone();
+    other.workspace_db(db.workspace()).await.unwrap().update_pipeline(&restaged, 2, &[]).await.unwrap();
+    assert_eq!(db.pipeline(sales.id).await.unwrap(), Some(restaged.clone()), "changed elsewhere");
+    assert_eq!(db.pipelines(None, 10).await.unwrap()[0], restaged, "listed after a change elsewhere");
+    other.close().await;
 
     db.delete_pipeline(hiring.id, &[], at(6)).await.unwrap();
     assert_eq!(db.pipeline(hiring.id).await.unwrap(), None);
@@ -229,17 +249,17 @@ async fn box_updates_are_versioned_and_record_stage_history(backend: &TestBacken
         changed_by: "user:x".into(),
         changed_at: at(1),
     };
-    db.update_box(&moved, 1, Some(&change), &[]).await.unwrap();
+    db.update_box(&original, &moved, Some(&change), &[]).await.unwrap();
     assert_eq!(db.crm_box(original.id).await.unwrap(), Some(moved.clone()));
     assert_eq!(db.stage_history(original.id).await.unwrap(), [created_in(&original), change]);
 
-    let stale = db.update_box(&original, 1, None, &[]).await.unwrap_err();
+    let stale = db.update_box(&original, &original, None, &[]).await.unwrap_err();
     assert_eq!(stale.kind(), ErrorKind::Conflict);
     assert!(stale.to_string().contains("now at version 2"), "{stale}");
     let mut foreign_stage = moved.clone();
     foreign_stage.stage = other.stages[0].id;
     foreign_stage.version = 3;
-    let refused = db.update_box(&foreign_stage, 2, None, &[]).await.unwrap_err();
+    let refused = db.update_box(&moved, &foreign_stage, None, &[]).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Conflict, "a stage of another pipeline: {refused}");
     let mut into_other = crm_box(&sales, 0, "stray", 0);
     into_other.stage = other.stages[0].id;
@@ -247,7 +267,8 @@ async fn box_updates_are_versioned_and_record_stage_history(backend: &TestBacken
     assert_eq!(refused.kind(), ErrorKind::Conflict);
     assert_eq!(db.crm_box(into_other.id).await.unwrap(), None);
     assert_eq!(db.crm_box(original.id).await.unwrap(), Some(moved.clone()), "refused updates change nothing");
-    let missing = db.update_box(&crm_box(&sales, 0, "ghost", 0), 1, None, &[]).await.unwrap_err();
+    let ghost = crm_box(&sales, 0, "ghost", 0);
+    let missing = db.update_box(&ghost, &ghost, None, &[]).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 
     db.delete_box(original.id, &[], at(2)).await.unwrap();
@@ -257,6 +278,52 @@ async fn box_updates_are_versioned_and_record_stage_history(backend: &TestBacken
     db.delete_pipeline(sales.id, &[], at(3)).await.unwrap();
 }
 
+/// An update rewrites only the side rows (assignees, field values) that changed: the filters
+/// that read them must still find exactly the box as it now is after each kind of change.
+async fn box_filters_follow_each_part_of_an_update(backend: &TestBackend) {
+    let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
+    let db = workspace(&store, "Acme").await;
+    let sales = pipeline("sales", &["lead", "won"]);
+    db.insert_pipeline(&sales, &[]).await.unwrap();
+    let size = sales.fields[0].id;
+    let (ana, bo) = (UserId::generate(), UserId::generate());
+    let mut deal = crm_box(&sales, 0, "deal", 0);
+    deal.assignees = vec![ana];
+    deal.fields = format!(r#"{{"{size}":"S"}}"#);
+    insert_box(&db, &deal).await;
+    let found = |assignee: Option<UserId>, value: Option<&str>| {
+        let mut filter = query(&sales, BoxSort::Name, 10);
+        filter.assignee = assignee;
+        filter.field_value = value.map(|v| (size, v.to_owned()));
+        let db = &db;
+        async move { db.boxes(&filter).await.unwrap().len() }
+    };
+    let update = |previous: &BoxRecord, change: &dyn Fn(&mut BoxRecord)| {
+        let mut next = previous.clone();
+        change(&mut next);
+        next.version += 1;
+        next
+    };
+
+    let renamed = update(&deal, &|b| b.name = "deal, renamed".into());
+    db.update_box(&deal, &renamed, None, &[]).await.unwrap();
+    assert_eq!((found(Some(ana), None).await, found(None, Some("S")).await), (1, 1), "a rename keeps both");
+
+    let reassigned = update(&renamed, &|b| b.assignees = vec![bo]);
+    db.update_box(&renamed, &reassigned, None, &[]).await.unwrap();
+    assert_eq!((found(Some(ana), None).await, found(Some(bo), None).await), (0, 1));
+    assert_eq!(found(None, Some("S")).await, 1, "a new assignee keeps the field value");
+
+    let resized = update(&reassigned, &|b| b.fields = format!(r#"{{"{size}":"M"}}"#));
+    db.update_box(&reassigned, &resized, None, &[]).await.unwrap();
+    assert_eq!((found(None, Some("S")).await, found(None, Some("M")).await), (0, 1));
+    assert_eq!(found(Some(bo), None).await, 1, "a new field value keeps the assignee");
+
+    let stale = update(&deal, &|b| b.assignees = vec![ana]);
+    assert_eq!(db.update_box(&deal, &stale, None, &[]).await.unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!((found(Some(ana), None).await, found(Some(bo), None).await), (0, 1), "a refused update");
+}
+
 async fn every_change_writes_the_outbox_and_a_refused_one_nothing(backend: &TestBackend) {
     let store = Store::open(backend.data_dir(), backend.database()).await.unwrap();
     let db = workspace(&store, "Acme").await;
@@ -264,7 +331,8 @@ async fn every_change_writes_the_outbox_and_a_refused_one_nothing(backend: &Test
     db.insert_pipeline(&sales, &[event("pipeline", sales.id.to_string(), "PIPELINE_CREATE")]).await.unwrap();
     let deal = crm_box(&sales, 0, "deal", 0);
     insert_box(&db, &deal).await;
-    let stale = db.update_box(&deal, 7, None, &[event("box", deal.id.to_string(), "BOX_EDIT")]).await;
+    let seen = BoxRecord { version: 7, ..deal.clone() };
+    let stale = db.update_box(&seen, &deal, None, &[event("box", deal.id.to_string(), "BOX_EDIT")]).await;
     assert_eq!(stale.unwrap_err().kind(), ErrorKind::Conflict);
     let delete = [event("box", deal.id.to_string(), "BOX_DELETE")];
     db.delete_box(deal.id, &delete, at(1)).await.unwrap();

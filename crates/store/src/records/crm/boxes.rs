@@ -6,8 +6,8 @@
 use sb_types::{BoxId, ContactId, FieldId, OrganizationId, PipelineId, StageId, Timestamp, UserId};
 use sqlx::any::AnyRow;
 
-use super::pipelines::stale;
-use super::{NewOutboxEntry, in_use_as, require_row, stage_id, write_outbox};
+use super::pipelines::{self, PipelineRecord, stale};
+use super::{Cell, NewOutboxEntry, in_use_as, insert_rows, prefixed, require_row, stage_id, write_outbox};
 use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed, parsed_opt};
 
@@ -121,16 +121,27 @@ async fn put_values(tx: &mut WriteTransaction, id: &str, fields: &str) -> Result
         .execute(&mut **tx)
         .await
         .map_err(StoreError::from_sqlx)?;
-    for (field, value) in value_rows(fields) {
-        sqlx::query("INSERT INTO crm_box_values (box_id, field_id, value) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(field)
-            .bind(value)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-    }
-    Ok(())
+    let rows: Vec<[Cell; 3]> = value_rows(fields)
+        .into_iter()
+        .map(|(field, value)| [id.into(), field.into(), value.into()])
+        .collect();
+    insert_rows(tx, "crm_box_values", ["box_id", "field_id", "value"], &rows).await
+}
+
+/// Replaces the box `id`'s rows in `table` (its assignees or its followers) with `users`.
+async fn put_users(
+    tx: &mut WriteTransaction,
+    table: &str,
+    id: &str,
+    users: &[UserId],
+) -> Result<(), StoreError> {
+    sqlx::query(&format!("DELETE FROM {table} WHERE box_id = $1"))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    let rows: Vec<[Cell; 2]> = users.iter().map(|user| [id.into(), user.to_string().into()]).collect();
+    insert_rows(tx, table, ["box_id", "user_id"], &rows).await
 }
 
 pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
@@ -150,29 +161,25 @@ pub(super) fn from_row(row: &AnyRow) -> Result<BoxRecord, StoreError> {
     })
 }
 
-/// Replaces the box's rows in its assignee, follower and field value tables.
-async fn put_box_rows(tx: &mut WriteTransaction, crm_box: &BoxRecord) -> Result<(), StoreError> {
+/// Writes the box's rows in its assignee, follower and field value tables where they differ
+/// from those of `previous` (the same box as stored before this change), or all of them for a
+/// new box (`None`).
+async fn put_box_rows(
+    tx: &mut WriteTransaction,
+    previous: Option<&BoxRecord>,
+    crm_box: &BoxRecord,
+) -> Result<(), StoreError> {
     let id = crm_box.id.to_string();
-    for table in ["crm_box_assignees", "crm_box_followers"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE box_id = $1"))
-            .bind(&id)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+    if previous.is_none_or(|p| p.assignees != crm_box.assignees) {
+        put_users(tx, "crm_box_assignees", &id, &crm_box.assignees).await?;
     }
-    for (table, users) in
-        [("crm_box_assignees", &crm_box.assignees), ("crm_box_followers", &crm_box.followers)]
-    {
-        for user in users {
-            sqlx::query(&format!("INSERT INTO {table} (box_id, user_id) VALUES ($1, $2)"))
-                .bind(&id)
-                .bind(user.to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-        }
+    if previous.is_none_or(|p| p.followers != crm_box.followers) {
+        put_users(tx, "crm_box_followers", &id, &crm_box.followers).await?;
     }
-    put_values(tx, &id, &crm_box.fields).await
+    if previous.is_none_or(|p| p.fields != crm_box.fields) {
+        put_values(tx, &id, &crm_box.fields).await?;
+    }
+    Ok(())
 }
 
 async fn record_stage_change(
@@ -248,7 +255,7 @@ impl WorkspaceDb {
         .execute(&mut *tx)
         .await
         .map_err(in_use_as(NOT_A_STAGE))?;
-        put_box_rows(&mut tx, crm_box).await?;
+        put_box_rows(&mut tx, None, crm_box).await?;
         record_stage_change(&mut tx, crm_box, created_in).await?;
         write_outbox(&mut tx, outbox, crm_box.updated_at).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
@@ -263,6 +270,29 @@ impl WorkspaceDb {
             .await
             .map_err(StoreError::from_sqlx)?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// The box `id` with its pipeline, stages and fields included, if it exists: one query,
+    /// and no more for a pipeline read at its version before.
+    pub async fn crm_box_with_pipeline(
+        &self,
+        id: BoxId,
+    ) -> Result<Option<(BoxRecord, PipelineRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT {}, {} FROM crm_boxes b JOIN crm_pipelines p ON p.id = b.pipeline_id WHERE b.id = $1",
+            prefixed(COLUMNS, "b"),
+            prefixed(pipelines::COLUMNS, "p"),
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let Some(row) = row else { return Ok(None) };
+        let pipeline = pipelines::from_row(&row, COLUMNS.split(", ").count())?;
+        let pipeline =
+            self.with_parts(vec![pipeline]).await?.pop().ok_or(StoreError::NotFound("pipeline"))?;
+        Ok(Some((from_row(&row)?, pipeline)))
     }
 
     /// One page of the boxes `query` asks for.
@@ -311,17 +341,19 @@ impl WorkspaceDb {
         rows.iter().map(from_row).collect()
     }
 
-    /// Replaces the box `crm_box.id`, if it is still at `expected_version` and in the pipeline
-    /// `crm_box.pipeline`, with `crm_box`; records `moved` in its stage history and writes
-    /// `outbox`. `NotFound` if it does not exist, `Conflict` if it is at another version;
-    /// either way nothing changes.
+    /// Replaces the box `previous` (as read before this change), if it is still at
+    /// `previous.version` and in the pipeline `crm_box.pipeline`, with `crm_box`; records
+    /// `moved` in its stage history and writes `outbox`. `NotFound` if it does not exist,
+    /// `Conflict` if it is at another version; either way nothing changes. Only the side rows
+    /// (assignees, followers, field values) that differ from `previous` are rewritten.
     pub async fn update_box(
         &self,
+        previous: &BoxRecord,
         crm_box: &BoxRecord,
-        expected_version: i64,
         moved: Option<&StageChange>,
         outbox: &[NewOutboxEntry],
     ) -> Result<(), StoreError> {
+        let expected_version = previous.version;
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE crm_boxes SET stage_id = $1, name = $2, notes = $3, fields = $4, assignees = $5,
@@ -345,7 +377,7 @@ impl WorkspaceDb {
         if updated.rows_affected() == 0 {
             return Err(stale(&mut tx, "crm_boxes", "box", &crm_box.id.to_string(), expected_version).await);
         }
-        put_box_rows(&mut tx, crm_box).await?;
+        put_box_rows(&mut tx, Some(previous), crm_box).await?;
         if let Some(change) = moved {
             record_stage_change(&mut tx, crm_box, change).await?;
         }

@@ -6,9 +6,9 @@ use sb_types::{BoxId, ContactId, Email, OrganizationId, ThreadId, ThreadSource};
 use sqlx::any::AnyRow;
 
 use super::boxes::{self, BoxRecord};
-use super::placeholders;
 use super::tasks::{self, TaskRecord};
 use super::threads::{THREAD_COLUMNS, ThreadRecord, thread_from_row};
+use super::{placeholders, prefixed};
 use crate::{StoreError, WorkspaceDb, col};
 
 /// Why a box concerns a thread.
@@ -90,10 +90,6 @@ pub struct TimelineEntry {
 const CONTEXT_MAX: i64 = 500;
 
 /// `columns` ("a, b") with each name prefixed by `alias.`.
-fn prefixed(columns: &str, alias: &str) -> String {
-    columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
-}
-
 fn timeline_from_row(row: &AnyRow) -> Result<TimelineEntry, StoreError> {
     let kind: String = col(row, 1)?;
     let (reference, a, b): (String, String, String) = (col(row, 3)?, col(row, 4)?, col(row, 5)?);

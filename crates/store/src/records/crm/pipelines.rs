@@ -2,6 +2,7 @@
 //! pagination, updated under optimistic concurrency (the version) and deleted when empty.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sb_types::{FieldId, FieldType, PipelineId, StageId, Timestamp};
 use sqlx::any::AnyRow;
@@ -34,19 +35,63 @@ pub struct PipelineRecord {
     pub updated_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, name, description, version, created_by, created_at, updated_at";
+pub(super) const COLUMNS: &str = "id, name, description, version, created_by, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<PipelineRecord, StoreError> {
+/// Most pipelines whose stages and fields a database handle keeps; past it, the cache starts
+/// over.
+const PARTS_KEPT: usize = 1_000;
+
+/// The stages and fields of the pipelines read so far, by pipeline and version. They change
+/// only together with the pipeline's version (in one transaction, whichever process writes),
+/// so a pipeline read at a version seen before needs no more queries. Shared by the clones of
+/// a database handle.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PipelineParts {
+    kept: Arc<Mutex<KeptParts>>,
+}
+
+/// Each pipeline's version, stages and fields.
+type KeptParts = HashMap<PipelineId, (i64, Vec<StageRecord>, Vec<FieldRecord>)>;
+
+impl PipelineParts {
+    fn lock(&self) -> MutexGuard<'_, KeptParts> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fills in `pipeline`'s stages and fields if they are kept for its version.
+    fn fill(&self, pipeline: &mut PipelineRecord) -> bool {
+        match self.lock().get(&pipeline.id) {
+            Some((version, stages, fields)) if *version == pipeline.version => {
+                pipeline.stages.clone_from(stages);
+                pipeline.fields.clone_from(fields);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `pipeline`'s stages and fields, read at its version.
+    fn keep(&self, pipeline: &PipelineRecord) {
+        let mut kept = self.lock();
+        if kept.len() >= PARTS_KEPT {
+            kept.clear();
+        }
+        kept.insert(pipeline.id, (pipeline.version, pipeline.stages.clone(), pipeline.fields.clone()));
+    }
+}
+
+/// The pipeline (without its stages and fields) in the `COLUMNS` of `row` from the `first`.
+pub(super) fn from_row(row: &AnyRow, first: usize) -> Result<PipelineRecord, StoreError> {
     Ok(PipelineRecord {
-        id: parsed(row, 0, "crm_pipelines.id", PipelineId::parse)?,
-        name: col(row, 1)?,
-        description: col(row, 2)?,
+        id: parsed(row, first, "crm_pipelines.id", PipelineId::parse)?,
+        name: col(row, first + 1)?,
+        description: col(row, first + 2)?,
         stages: Vec::new(),
         fields: Vec::new(),
-        version: col(row, 3)?,
-        created_by: col(row, 4)?,
-        created_at: parsed(row, 5, "crm_pipelines.created_at", Timestamp::parse)?,
-        updated_at: parsed(row, 6, "crm_pipelines.updated_at", Timestamp::parse)?,
+        version: col(row, first + 3)?,
+        created_by: col(row, first + 4)?,
+        created_at: parsed(row, first + 5, "crm_pipelines.created_at", Timestamp::parse)?,
+        updated_at: parsed(row, first + 6, "crm_pipelines.updated_at", Timestamp::parse)?,
     })
 }
 
@@ -136,7 +181,7 @@ impl WorkspaceDb {
             .await
             .map_err(StoreError::from_sqlx)?;
         let Some(row) = row else { return Ok(None) };
-        Ok(self.with_parts(vec![from_row(&row)?]).await?.pop())
+        Ok(self.with_parts(vec![from_row(&row, 0)?]).await?.pop())
     }
 
     /// Up to `limit` pipelines ordered by name then id, after `after` (a name and id).
@@ -158,21 +203,25 @@ impl WorkspaceDb {
             }
         }
         .map_err(StoreError::from_sqlx)?;
-        let pipelines = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let pipelines = rows.iter().map(|row| from_row(row, 0)).collect::<Result<Vec<_>, _>>()?;
         self.with_parts(pipelines).await
     }
 
-    /// Fills in the stages and fields of `pipelines`, two queries for all of them.
-    async fn with_parts(
+    /// Fills in the stages and fields of `pipelines`: from the cache for a pipeline whose
+    /// version has been read before, otherwise with two queries for all the others.
+    pub(super) async fn with_parts(
         &self,
         mut pipelines: Vec<PipelineRecord>,
     ) -> Result<Vec<PipelineRecord>, StoreError> {
-        if pipelines.is_empty() {
+        let missing: Vec<usize> =
+            (0..pipelines.len()).filter(|&i| !self.pipeline_parts.fill(&mut pipelines[i])).collect();
+        if missing.is_empty() {
             return Ok(pipelines);
         }
-        let ids: Vec<String> = pipelines.iter().map(|p| p.id.to_string()).collect();
+        let ids: Vec<String> = missing.iter().map(|&i| pipelines[i].id.to_string()).collect();
         let list = placeholders(1, ids.len());
-        let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        let index: HashMap<String, usize> =
+            missing.iter().map(|&i| (pipelines[i].id.to_string(), i)).collect();
 
         let sql = format!(
             "SELECT pipeline_id, id, name, color FROM crm_stages WHERE pipeline_id IN ({list})
@@ -212,6 +261,22 @@ impl WorkspaceDb {
                 pipelines[i].fields.push(field);
             }
         }
+
+        // The stages and fields change only with the version, in one transaction: a pipeline
+        // still at the version read before them was not changed in between, so what was read
+        // is that version's and may be kept.
+        let sql = format!("SELECT id, version FROM crm_pipelines WHERE id IN ({list})");
+        let mut query = sqlx::query(&sql);
+        for id in &ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.pool).await.map_err(StoreError::from_sqlx)? {
+            if let Some(&i) = index.get(&col::<String>(&row, 0)?)
+                && col::<i64>(&row, 1)? == pipelines[i].version
+            {
+                self.pipeline_parts.keep(&pipelines[i]);
+            }
+        }
         Ok(pipelines)
     }
 
@@ -225,6 +290,14 @@ impl WorkspaceDb {
         expected_version: i64,
         outbox: &[NewOutboxEntry],
     ) -> Result<(), StoreError> {
+        if pipeline.version <= expected_version {
+            // The cache of stages and fields (`PipelineParts`) relies on every change having a
+            // new version.
+            return Err(StoreError::Conflict(format!(
+                "a pipeline's new version ({}) must be above the one it replaces ({expected_version})",
+                pipeline.version
+            )));
+        }
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE crm_pipelines SET name = $1, description = $2, version = $3, updated_at = $4

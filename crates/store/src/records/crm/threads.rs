@@ -10,7 +10,10 @@ use std::collections::{HashMap, HashSet};
 use sb_types::{BoxId, Email, MessageId, ParticipantRole, ThreadId, ThreadSource, Timestamp};
 use sqlx::any::AnyRow;
 
-use super::{NewOutboxEntry, lock_thread_writers, missing_as, require_row, write_outbox};
+use super::{
+    Cell, NewOutboxEntry, insert_rows, lock_thread_writers, missing_as, placeholders, require_row,
+    write_outbox,
+};
 use crate::records::WriteTransaction;
 use crate::{StoreError, WorkspaceDb, col, decode, parsed};
 
@@ -140,28 +143,30 @@ fn named_ids(message: &MessageRecord) -> Vec<&str> {
         .collect()
 }
 
-/// The threads other than the message's own that hold a message it names or a message that
-/// names it, oldest first.
+/// The threads that hold a message `message` names or a message that names it, oldest first
+/// (read before `message` is stored).
 async fn related_threads(
     tx: &mut WriteTransaction,
     message: &MessageRecord,
 ) -> Result<Vec<ThreadId>, StoreError> {
-    let rows: Vec<String> = sqlx::query_scalar(
+    let named = named_ids(message);
+    let named_sql = match named.len() {
+        0 => String::new(),
+        n => {
+            format!("SELECT thread_id FROM crm_messages WHERE message_id IN ({}) UNION ", placeholders(2, n))
+        }
+    };
+    let sql = format!(
         "SELECT id FROM crm_threads WHERE id IN (
-             SELECT m.thread_id FROM crm_message_references r JOIN crm_messages m ON m.message_id = r.reference
-             WHERE r.message = $1
-             UNION
-             SELECT m.thread_id FROM crm_message_references r JOIN crm_messages m ON m.id = r.message
-             WHERE r.reference = $2)
-         AND id <> $3
-         ORDER BY created_at, id",
-    )
-    .bind(message.id.to_string())
-    .bind(&message.message_id)
-    .bind(message.thread.to_string())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(StoreError::from_sqlx)?;
+             {named_sql}SELECT m.thread_id FROM crm_message_references r JOIN crm_messages m ON m.id = r.message
+             WHERE r.reference = $1)
+         ORDER BY created_at, id"
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(&message.message_id);
+    for id in named {
+        query = query.bind(id);
+    }
+    let rows: Vec<String> = query.fetch_all(&mut **tx).await.map_err(StoreError::from_sqlx)?;
     rows.iter().map(|id| decode("crm_threads.id", ThreadId::parse(id))).collect()
 }
 
@@ -238,30 +243,29 @@ async fn insert_message_rows(
     .execute(&mut **tx)
     .await
     .map_err(StoreError::from_sqlx)?;
-    for reference in named_ids(message) {
-        sqlx::query("INSERT INTO crm_message_references (reference, message) VALUES ($1, $2)")
-            .bind(reference)
-            .bind(&id)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-    }
-    for (position, participant) in message.participants.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO crm_participants (message, position, role, email, domain, name)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(participant.role.as_str())
-        .bind(participant.email.as_str())
-        .bind(participant.email.domain())
-        .bind(&participant.name)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-    }
-    Ok(())
+    let references: Vec<[Cell; 2]> =
+        named_ids(message).into_iter().map(|r| [r.into(), id.as_str().into()]).collect();
+    insert_rows(tx, "crm_message_references", ["reference", "message"], &references).await?;
+    let participants: Vec<[Cell; 6]> = (0_i64..)
+        .zip(&message.participants)
+        .map(|(position, p)| {
+            [
+                id.as_str().into(),
+                position.into(),
+                p.role.as_str().into(),
+                p.email.as_str().into(),
+                p.email.domain().into(),
+                p.name.as_str().into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "crm_participants",
+        ["message", "position", "role", "email", "domain", "name"],
+        &participants,
+    )
+    .await
 }
 
 async fn upsert_link(tx: &mut WriteTransaction, link: &ThreadLinkRecord) -> Result<(), sqlx::Error> {
@@ -317,25 +321,25 @@ impl WorkspaceDb {
             require_row(&mut tx, "crm_boxes", &box_id.to_string(), "box").await?;
         }
         let now = message.created_at;
-        sqlx::query(
-            "INSERT INTO crm_threads (id, subject, message_count, first_message_at, last_message_at,
-                 created_at, updated_at)
-             VALUES ($1, $2, 0, $3, $3, $4, $4)",
-        )
-        .bind(message.thread.to_string())
-        .bind(&message.subject)
-        .bind(message.sent_at.to_string())
-        .bind(now.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        insert_message_rows(&mut tx, message, message.thread).await?;
         let related = related_threads(&mut tx, message).await?;
         let thread = related.first().copied().unwrap_or(message.thread);
-        for other in std::iter::once(message.thread).chain(related.iter().copied()) {
-            if other != thread {
-                merge_thread(&mut tx, other, thread).await?;
-            }
+        if related.is_empty() {
+            sqlx::query(
+                "INSERT INTO crm_threads (id, subject, message_count, first_message_at, last_message_at,
+                     created_at, updated_at)
+                 VALUES ($1, $2, 0, $3, $3, $4, $4)",
+            )
+            .bind(thread.to_string())
+            .bind(&message.subject)
+            .bind(message.sent_at.to_string())
+            .bind(now.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        }
+        insert_message_rows(&mut tx, message, thread).await?;
+        for &other in related.iter().skip(1) {
+            merge_thread(&mut tx, other, thread).await?;
         }
         if let Some(box_id) = file_on {
             sqlx::query(
