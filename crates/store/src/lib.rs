@@ -126,6 +126,9 @@ pub struct Store {
     backend: Backend,
     control: sqlx::AnyPool,
     workspaces: std::sync::Mutex<std::collections::HashMap<sb_types::WorkspaceId, WorkspaceDb>>,
+    /// Held while a workspace database is opened, so that requests arriving together open it
+    /// once (each open migrates it and, on SQLite, starts its own write turn).
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -135,7 +138,7 @@ impl Store {
         let backend = Backend::prepare(data_dir, database)?;
         let control = backend.open_control().await?;
         migrate::run(&control, migrate::CONTROL).await?;
-        Ok(Store { backend, control, workspaces: Default::default() })
+        Ok(Store { backend, control, workspaces: Default::default(), opening: Default::default() })
     }
 
     /// Which backend this store runs on.

@@ -234,6 +234,10 @@ impl Store {
         if let Some(db) = self.lock_workspaces().get(&id) {
             return Ok(db.clone());
         }
+        let _opening = self.opening.lock().await;
+        if let Some(db) = self.lock_workspaces().get(&id) {
+            return Ok(db.clone());
+        }
         if self.workspace(id).await?.is_none() {
             return Err(StoreError::NotFound("workspace"));
         }

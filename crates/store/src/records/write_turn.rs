@@ -34,10 +34,10 @@ pub(crate) struct Group {
     connection: PoolConnection<Any>,
     /// The transaction is begun and not yet ended.
     open: bool,
-    /// The writers whose savepoints were released into the group, waiting for its commit.
+    /// The writers that committed their part of the group, waiting for its commit.
     waiting: Vec<oneshot::Sender<Outcome>>,
-    /// The writer before left its savepoint open (it gave up, failed or was cancelled): that
-    /// savepoint is rolled back before anything else runs in the group.
+    /// The writer before gave up, failed or was cancelled with its savepoint holding its
+    /// work: that savepoint is rolled back before anything else runs in the group.
     abandoned: bool,
     /// The flush queued to commit the group.
     flush: Option<JoinHandle<()>>,
@@ -130,23 +130,58 @@ impl Turn {
                 None if checkpoint.commits < COMMITS_PER_CHECKPOINT => false,
                 None => {
                     checkpoint.commits = 0;
-                    checkpoint.running = Some(tokio::spawn(checkpoint_now(self.pool.clone())));
+                    let pool = self.pool.clone();
+                    checkpoint.running = Some(tokio::spawn(async move {
+                        checkpoint_now(&pool).await;
+                    }));
                     false
                 }
             }
         };
-        if catch_up {
-            checkpoint_now(self.pool.clone()).await;
+        // A reader still reading the log when the next writer starts keeps it from starting
+        // over; once it has grown long that way, the catch-up waits a moment for such readers.
+        if catch_up && checkpoint_now(&self.pool).await > LONG_LOG_PAGES {
+            restart_log(&self.pool).await;
         }
     }
 }
 
+/// The log's length, in pages, past which a catch-up waits for the readers still reading it.
+const LONG_LOG_PAGES: i64 = 4096;
+
+/// How long, in milliseconds, a catch-up waits for those readers.
+const RESTART_WAIT_MS: i64 = 200;
+
 /// Copies the committed log of the database `pool` opens into its file, as far as its
-/// readers let it.
-async fn checkpoint_now(pool: AnyPool) {
-    match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-        Ok(_) | Err(sqlx::Error::PoolClosed) => {}
-        Err(error) => tracing::warn!(%error, "checkpoint of a workspace database failed"),
+/// readers let it; the log's length in pages (0 if the checkpoint failed).
+async fn checkpoint_now(pool: &AnyPool) -> i64 {
+    let done = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await;
+    match done {
+        Ok((_, log, _)) => log,
+        Err(sqlx::Error::PoolClosed) => 0,
+        Err(error) => {
+            tracing::warn!(%error, "checkpoint of a workspace database failed");
+            0
+        }
+    }
+}
+
+/// Copies the rest of the log, waiting up to `RESTART_WAIT_MS` for the readers still reading
+/// it (`RESTART`), so that the next writer starts it over. The connection gets its own busy
+/// timeout back after, or is closed.
+async fn restart_log(pool: &AnyPool) {
+    let Ok(mut connection) = pool.acquire().await else { return };
+    let restarted = async {
+        let usual: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *connection).await?;
+        connection.execute(format!("PRAGMA busy_timeout = {RESTART_WAIT_MS}").as_str()).await?;
+        let checkpoint = connection.execute("PRAGMA wal_checkpoint(RESTART)").await;
+        connection.execute(format!("PRAGMA busy_timeout = {usual}").as_str()).await?;
+        checkpoint.map(drop)
+    }
+    .await;
+    if let Err(error) = restarted {
+        connection.close_on_drop();
+        tracing::warn!(%error, "checkpoint of a workspace database failed");
     }
 }
 
