@@ -332,10 +332,12 @@ impl PreparedScan {
         match scan {
             Scan::Single(analysis) => evaluate(&analysis),
             Scan::Multi { analyses, grouped, series } => {
-                let results = analyses
-                    .iter()
-                    .map(|(label, analysis)| Ok((label.clone(), evaluate(analysis)?)))
-                    .collect::<Result<Vec<_>, CoreError>>()?;
+                let each: Vec<&Analysis> = analyses.iter().map(|(_, analysis)| analysis).collect();
+                let answers = store
+                    .analyze_all(&collection, range, timezone, &filters, &each, stop)
+                    .map_err(engine_error)?;
+                let results: Vec<(String, Value)> =
+                    analyses.iter().map(|(label, _)| label.clone()).zip(answers).collect();
                 Ok(multi::merge(&results, grouped, series))
             }
             Scan::Extraction(extraction) => {

@@ -437,10 +437,25 @@ impl EventStore {
         analysis: &Analysis,
         stop: &AtomicBool,
     ) -> Result<Value, AnalyzeError> {
+        let mut answers = self.analyze_all(collection, range, timezone, filters, &[analysis], stop)?;
+        Ok(answers.pop().unwrap_or(Value::Null))
+    }
+
+    /// As `analyze`, for several analyses over the same events (a multi_analysis): each part
+    /// is read once for all of them. The answers come in the order of `analyses`.
+    pub fn analyze_all(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+        timezone: Timezone,
+        filters: &[Filter],
+        analyses: &[&Analysis],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Value>, AnalyzeError> {
         let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
         let version = format!("{collection}#{version}");
         let query = engine::Query { filters, range, timezone, stop, version: &version };
-        engine::analyze(&parts, &tail, &self.partials, analysis, &query)
+        engine::analyze(&parts, &tail, &self.partials, analyses, &query)
     }
 
     /// The `result` of `extraction` over the events of `collection` in `range` that pass every

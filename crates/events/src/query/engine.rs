@@ -8,6 +8,9 @@
 //! parts it has not seen and the tail, and stays exact as events arrive, since new events are
 //! in the tail or in new parts. The tail is never cached.
 //!
+//! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
+//! partials would be equal (a median and percentiles of one target) share them.
+//!
 //! A scan reads only the columns the query's properties lead to (`PartFile::scan`); filters are
 //! tested once per distinct value in a part, so a filter on a low-cardinality property costs
 //! a hash lookup per row. Partials are merged in scan order (parts as the store lists them, then
@@ -39,9 +42,7 @@ use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
 use crate::part::{Found, PartFile};
 use crate::store::{Part, StoredEvent};
-use values::{
-    INLINE_KEY, Key, Run, Stored, float_order, group_key, holds_object, memo_key, number, ranked, to_json,
-};
+use values::{INLINE_KEY, Key, Run, Stored, group_key, holds_object, memo_key, number, ranked, to_json};
 
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
@@ -141,18 +142,17 @@ impl PartialCache {
     }
 }
 
-/// A query ready to run: the analysis with its filters, the property paths it reads and the
-/// filters compiled against them.
+/// A query ready to run: the analysis with its filters, and the filters compiled against the
+/// property paths it reads (positions in a list of paths that analyses scanning together share).
 struct Plan<'q> {
     analysis: &'q Analysis,
     range: Option<TimeRange>,
     buckets: Option<Vec<TimeRange>>,
-    paths: Vec<Vec<String>>,
     target: Option<usize>,
     groups: Vec<usize>,
     checks: Vec<Check<'q>>,
     leaves: usize,
-    /// What the partials depend on besides the part and its span.
+    /// What the partials depend on besides the part and its span (not the percentile).
     identity: String,
 }
 
@@ -163,79 +163,117 @@ enum Check<'q> {
 }
 
 impl<'q> Plan<'q> {
+    /// The plan of `analysis`, adding the paths it reads to `paths`.
     fn new(
         analysis: &'q Analysis,
         filters: &'q [Filter],
         range: Option<TimeRange>,
         timezone: Timezone,
+        paths: &mut Vec<Vec<String>>,
     ) -> Result<Plan<'q>, AnalysisError> {
         let mut plan = Plan {
             analysis,
             range,
             buckets: analysis.buckets(range, timezone)?,
-            paths: Vec::new(),
             target: None,
             groups: Vec::new(),
             checks: Vec::new(),
             leaves: 0,
+            // Median and percentile keep the same values: one partial serves both.
             identity: format!(
-                "{:?}|{:?}|{}|{:?}|{:?}",
-                analysis.kind,
+                "{}|{:?}|{:?}|{:?}",
+                match analysis.kind {
+                    AnalysisType::Median | AnalysisType::Percentile => "Ranked".to_owned(),
+                    kind => format!("{kind:?}"),
+                },
                 analysis.target.as_ref().map(|t| &t.name),
-                analysis.percentile_hundredths,
                 analysis.group_by.iter().map(|g| &g.name).collect::<Vec<_>>(),
                 filters
             ),
         };
-        plan.target = analysis.target.as_ref().map(|target| plan.path(&target.segments));
-        plan.groups = analysis.group_by.iter().map(|group| plan.path(&group.segments)).collect();
-        plan.checks = filters.iter().map(|filter| plan.compile(filter)).collect();
+        plan.target = analysis.target.as_ref().map(|target| path(paths, &target.segments));
+        plan.groups = analysis.group_by.iter().map(|group| path(paths, &group.segments)).collect();
+        plan.checks = filters.iter().map(|filter| plan.compile(filter, paths)).collect();
         Ok(plan)
     }
 
-    fn path(&mut self, segments: &[String]) -> usize {
-        match self.paths.iter().position(|path| path == segments) {
-            Some(index) => index,
-            None => {
-                self.paths.push(segments.to_vec());
-                self.paths.len() - 1
-            }
-        }
-    }
-
-    fn compile(&mut self, filter: &'q Filter) -> Check<'q> {
+    fn compile(&mut self, filter: &'q Filter, paths: &mut Vec<Vec<String>>) -> Check<'q> {
         match filter.node() {
             FilterNode::Property(segments) => {
                 self.leaves += 1;
-                Check::Property { path: self.path(segments), leaf: self.leaves - 1, filter }
+                Check::Property { path: path(paths, segments), leaf: self.leaves - 1, filter }
             }
             FilterNode::AnyOf(groups) => Check::AnyOf(
                 groups
                     .iter()
-                    .map(|group| group.iter().map(|filter| self.compile(filter)).collect())
+                    .map(|group| group.iter().map(|filter| self.compile(filter, paths)).collect())
                     .collect(),
             ),
         }
     }
 }
 
-/// Runs `analysis` over `parts` (in the store's order) and then `tail`, both already limited to
-/// parts and events that may fall in `range`.
+/// The position of `segments` in `paths`, added if new.
+fn path(paths: &mut Vec<Vec<String>>, segments: &[String]) -> usize {
+    match paths.iter().position(|path| path == segments) {
+        Some(index) => index,
+        None => {
+            paths.push(segments.to_vec());
+            paths.len() - 1
+        }
+    }
+}
+
+/// Runs `analyses` over `parts` (in the store's order) and then `tail`, both already limited
+/// to parts and events that may fall in `range`; one answer per analysis, in order. The
+/// analyses whose answer or a part's partial is not cached read each part in one scan.
 pub(crate) fn analyze(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
     cache: &std::sync::Mutex<PartialCache>,
-    analysis: &Analysis,
+    analyses: &[&Analysis],
     query: &Query<'_>,
-) -> Result<Value, AnalyzeError> {
+) -> Result<Vec<Value>, AnalyzeError> {
     let range = query.range;
-    let plan = Plan::new(analysis, query.filters, range, query.timezone)?;
-    // The whole answer is kept under the data's version: any new event or part changes it.
-    let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{:?}", plan.identity, plan.buckets));
-    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
-        return Ok(Value::clone(&answer));
+    let mut paths = Vec::new();
+    let plans = analyses
+        .iter()
+        .map(|analysis| Plan::new(analysis, query.filters, range, query.timezone, &mut paths))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Whole answers are kept under the data's version: any new event or part changes it.
+    let mut answers: Vec<Option<Value>> = Vec::with_capacity(plans.len());
+    let mut answer_keys = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let key = (
+            query.version.to_owned(),
+            format!("{}|{}|{range:?}|{:?}", plan.identity, plan.analysis.percentile_hundredths, plan.buckets),
+        );
+        answers.push(match lock(cache).get(&key) {
+            Some(Cached::Answer(answer, _)) => Some(Value::clone(&answer)),
+            _ => None,
+        });
+        answer_keys.push(key);
     }
-    // Each part's span within the timeframe, its buckets there, and its cache key.
+    // The analyses left to compute, by position in `plans`, each with the position in `open`
+    // of the first one whose partials it shares (a median beside a percentile of one target).
+    let mut open: Vec<usize> = Vec::new();
+    let mut owners: Vec<(usize, usize)> = Vec::new();
+    for i in (0..plans.len()).filter(|&i| answers[i].is_none()) {
+        let same =
+            |&j: &usize| plans[j].identity == plans[i].identity && plans[j].buckets == plans[i].buckets;
+        match open.iter().position(same) {
+            Some(owner) => owners.push((i, owner)),
+            None => {
+                owners.push((i, open.len()));
+                open.push(i);
+            }
+        }
+    }
+    if open.is_empty() {
+        return Ok(answers.into_iter().flatten().collect());
+    }
+    // Each part's span within the timeframe, and per open analysis its buckets there, its
+    // cache key and its cached partial.
     let mut jobs = Vec::with_capacity(parts.len());
     for part in parts {
         let info = &part.entry.info;
@@ -249,32 +287,48 @@ pub(crate) fn analyze(
         if clip.start_ms >= clip.end_ms {
             continue;
         }
-        let local: Vec<TimeRange> = plan
-            .buckets
-            .iter()
-            .flatten()
-            .filter(|b| b.start_ms < clip.end_ms && b.end_ms > clip.start_ms)
-            .map(|b| TimeRange { start_ms: b.start_ms.max(clip.start_ms), end_ms: b.end_ms.min(clip.end_ms) })
-            .collect();
-        let key = (part.entry.file.clone(), format!("{}|{clip:?}|{local:?}", plan.identity));
-        let cached = match lock(cache).get(&key) {
-            Some(Cached::Partial(partial)) => Some(partial),
-            _ => None,
-        };
-        jobs.push((part, clip, local, key, cached));
+        let mut each = Vec::with_capacity(open.len());
+        for &i in &open {
+            let plan = &plans[i];
+            let local: Vec<TimeRange> = plan
+                .buckets
+                .iter()
+                .flatten()
+                .filter(|b| b.start_ms < clip.end_ms && b.end_ms > clip.start_ms)
+                .map(|b| TimeRange {
+                    start_ms: b.start_ms.max(clip.start_ms),
+                    end_ms: b.end_ms.min(clip.end_ms),
+                })
+                .collect();
+            let key = (part.entry.file.clone(), format!("{}|{clip:?}|{local:?}", plan.identity));
+            let cached = match lock(cache).get(&key) {
+                Some(Cached::Partial(partial)) => Some(partial),
+                _ => None,
+            };
+            each.push((local, key, cached));
+        }
+        jobs.push((part, clip, each));
     }
-    // The parts not in the cache are read in parallel, one thread per core.
-    let missing: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].4.is_none()).collect();
-    let computed: Vec<std::sync::Mutex<Option<Result<Partial, AnalyzeError>>>> =
-        missing.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    // The parts some open analysis has no partial of are read in parallel, one thread per core,
+    // each in one scan for all those analyses.
+    let missing: Vec<usize> =
+        (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
+    type Computed = std::sync::Mutex<Option<Result<Vec<Partial>, AnalyzeError>>>;
+    let computed: Vec<Computed> = missing.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&job) = missing.get(i) else { break };
-            let (part, clip, local, ..) = &jobs[job];
-            let partial = part_partial(&plan, &part.file, *clip, local.clone(), query.stop);
-            *computed[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(partial);
+            let (part, clip, each) = &jobs[job];
+            let builders = open
+                .iter()
+                .zip(each)
+                .filter(|(_, (_, _, cached))| cached.is_none())
+                .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
+                .collect();
+            let partials = part_partials(builders, &paths, &part.file, *clip);
+            *computed[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(partials);
         }
     };
     let workers = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
@@ -288,36 +342,53 @@ pub(crate) fn analyze(
         work();
     }
     let mut computed = computed.into_iter();
-    let mut total = Partial::new(plan.buckets.clone().unwrap_or_default());
-    for (_, _, _, key, cached) in jobs {
-        let partial = match cached {
-            Some(partial) => partial,
-            None => {
-                let partial = computed
-                    .next()
-                    .and_then(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
-                    .expect("every missing part was computed")?;
-                let partial = Arc::new(partial);
-                lock(cache).put(key, Cached::Partial(partial.clone()));
-                partial
-            }
+    let mut totals: Vec<Partial> =
+        open.iter().map(|&i| Partial::new(plans[i].buckets.clone().unwrap_or_default())).collect();
+    for (_, _, each) in jobs {
+        let mut fresh = if each.iter().any(|(_, _, cached)| cached.is_none()) {
+            let slot = computed.next().and_then(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()));
+            slot.expect("every missing part was computed")?.into_iter()
+        } else {
+            Vec::new().into_iter()
         };
-        total.absorb(&partial, plan.analysis)?;
+        for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
+            let partial = match cached {
+                Some(partial) => partial,
+                None => {
+                    let partial = Arc::new(fresh.next().expect("a partial per analysis scanned"));
+                    lock(cache).put(key, Cached::Partial(partial.clone()));
+                    partial
+                }
+            };
+            total.absorb(&partial, plans[i].analysis)?;
+        }
     }
-    let mut builder = Builder::new(&plan, plan.buckets.clone().unwrap_or_default(), query.stop);
-    let mut found = Vec::with_capacity(plan.paths.len());
+    let mut builders: Vec<Builder<'_, '_>> = open
+        .iter()
+        .map(|&i| Builder::new(&plans[i], plans[i].buckets.clone().unwrap_or_default(), query.stop))
+        .collect();
+    let mut found = Vec::with_capacity(paths.len());
     for event in tail {
-        look_up(&event.body(), &plan.paths, &mut found);
-        builder.add(event.timestamp_ms, &found)?;
+        look_up(&event.body(), &paths, &mut found);
+        for builder in &mut builders {
+            builder.add(event.timestamp_ms, &found)?;
+        }
     }
-    total.absorb(&builder.finish(), plan.analysis)?;
-    let groups: Vec<Vec<Value>> = total.groups.into_iter().map(|(_, values)| values).collect();
-    let empty = Acc::new(analysis.kind);
-    let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
-        total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
-    });
-    lock(cache).put(answer_key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
-    Ok(answer)
+    for ((total, builder), &i) in totals.iter_mut().zip(builders).zip(&open) {
+        total.absorb(&builder.finish(), plans[i].analysis)?;
+    }
+    for (i, owner) in owners {
+        let (plan, analysis, total) = (&plans[i], plans[i].analysis, &totals[owner]);
+        let groups: Vec<Vec<Value>> = total.groups.iter().map(|(_, values)| values.clone()).collect();
+        let empty = Acc::new(analysis.kind);
+        let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
+            total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
+        });
+        let key = answer_keys[i].clone();
+        lock(cache).put(key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
+        answers[i] = Some(answer);
+    }
+    Ok(answers.into_iter().flatten().collect())
 }
 
 fn lock(cache: &std::sync::Mutex<PartialCache>) -> std::sync::MutexGuard<'_, PartialCache> {
@@ -359,7 +430,8 @@ pub(crate) fn extract(
 ) -> Result<Value, AnalyzeError> {
     let range = query.range;
     let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
-    let plan = Plan::new(&count, query.filters, range, query.timezone)?;
+    let mut paths = Vec::new();
+    let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
     if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
         return Ok(Value::clone(&answer));
@@ -370,7 +442,7 @@ pub(crate) fn extract(
     // Sorted, these are the matches in the order the extraction returns them (by timestamp,
     // ties in scan order).
     let mut matched: Vec<(i64, usize, usize)> = Vec::new();
-    let mut found = Vec::with_capacity(plan.paths.len());
+    let mut found = Vec::with_capacity(paths.len());
     for (row, event) in tail.iter().enumerate() {
         if query.stop.load(Ordering::Relaxed) {
             return Err(AnalyzeError::Stopped);
@@ -378,7 +450,7 @@ pub(crate) fn extract(
         if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
             continue;
         }
-        look_up(&event.body(), &plan.paths, &mut found);
+        look_up(&event.body(), &paths, &mut found);
         if plan.checks.iter().all(|check| passes(check, &found, &mut memos, &mut key)) {
             matched.push((event.timestamp_ms, parts.len(), row));
         }
@@ -406,7 +478,7 @@ pub(crate) fn extract(
         }
         // Word numbers are per scan.
         memos.iter_mut().for_each(|memo| memo.words.clear());
-        parts[source].file.scan_groups(vec![group], range, &plan.paths, |row, timestamp_ms, found| {
+        parts[source].file.scan_groups(vec![group], range, &paths, |row, timestamp_ms, found| {
             if query.stop.load(Ordering::Relaxed) {
                 return Err(AnalyzeError::Stopped);
             }
@@ -445,17 +517,17 @@ pub(crate) fn extract(
     Ok(answer)
 }
 
-/// The partial of one part within `clip`, over the `local` buckets.
-fn part_partial(
-    plan: &Plan<'_>,
+/// The partials of one part within `clip`, one per builder, from one scan of `paths`.
+fn part_partials(
+    mut builders: Vec<Builder<'_, '_>>,
+    paths: &[Vec<String>],
     file: &PartFile,
     clip: TimeRange,
-    local: Vec<TimeRange>,
-    stop: &AtomicBool,
-) -> Result<Partial, AnalyzeError> {
-    let mut builder = Builder::new(plan, local, stop);
-    file.scan(Some(clip), &plan.paths, |_, timestamp_ms, found| builder.add(timestamp_ms, found))?;
-    Ok(builder.finish())
+) -> Result<Vec<Partial>, AnalyzeError> {
+    file.scan(Some(clip), paths, |_, timestamp_ms, found| {
+        builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))
+    })?;
+    Ok(builders.into_iter().map(Builder::finish).collect())
 }
 
 /// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
@@ -670,6 +742,11 @@ fn passes(check: &Check<'_>, found: &[Found<'_>], memos: &mut [Memo], key: &mut 
             let memo = &mut memos[*leaf];
             match value {
                 Found::Value(value) => return filter.passes(Some(value)),
+                Found::Num(number, _) => {
+                    if let Some(passed) = filter.passes_number(*number) {
+                        return passed;
+                    }
+                }
                 Found::Word(_, word) => {
                     let word = *word as usize;
                     if let Some(&known @ 1..) = memo.words.get(word) {
@@ -830,15 +907,7 @@ impl Acc {
         if let State::Ranked { pending, runs } = &mut self.state
             && !pending.values.is_empty()
         {
-            let mut run = std::mem::take(pending);
-            let printed = run.values[0].1;
-            if run.others.is_empty() && run.values.iter().all(|(_, p)| *p == printed) {
-                // Equal values print alike here, so the order among ties cannot show.
-                run.values.sort_unstable_by_key(|(value, _)| float_order(*value));
-            } else {
-                run.values.sort_by(|left, right| left.0.total_cmp(&right.0));
-            }
-            runs.push(Arc::new(run));
+            runs.push(Arc::new(std::mem::take(pending).sealed()));
         }
     }
 
@@ -884,6 +953,11 @@ impl Acc {
                             }
                         }
                     }
+                    _ if seen.is_empty() => {
+                        // The first partial: its table as it is, without hashing each key again.
+                        seen.clone_from(more);
+                        *bytes = more.iter().map(|key| key.len() + 32).sum();
+                    }
                     _ => {
                         for key in more {
                             if seen.insert(key.clone()) {
@@ -910,7 +984,7 @@ impl Acc {
             State::Mean { n, sum } => Value::from(sum / *n as f64),
             State::Deviation { n, m2, .. } => Value::from((m2.max(0.0) / *n as f64).sqrt()),
             State::Ranked { runs, .. } => {
-                let total: usize = runs.iter().map(|run| run.values.len()).sum();
+                let total: usize = runs.iter().map(|run| run.len()).sum();
                 if total == 0 {
                     return Value::Null;
                 }

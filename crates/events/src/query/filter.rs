@@ -43,7 +43,7 @@ use std::cmp::Ordering;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use compare::Operand;
+use compare::{Exact, Operand};
 
 /// The only property `within` may be used on.
 const GEO_PROPERTY: &str = "keen.location.coordinates";
@@ -186,6 +186,16 @@ impl Filter {
             Node::AnyOf(_) => false,
         }
     }
+
+    /// `passes` for a number (a float that prints as itself or as the integer it equals),
+    /// without building its JSON; None when the answer needs it (an operand that is a number
+    /// a float cannot hold exactly).
+    pub(crate) fn passes_number(&self, number: f64) -> Option<bool> {
+        match &self.node {
+            Node::Property { test, .. } => test.passes_number(number),
+            Node::AnyOf(_) => Some(false),
+        }
+    }
 }
 
 /// A filter seen from outside: one property's test, or an `or` of filter lists.
@@ -209,6 +219,37 @@ impl Test {
             Test::Within { center, max_miles } => compare::coordinates(found)
                 .is_some_and(|point| compare::miles_between(point, *center) <= *max_miles),
         }
+    }
+}
+
+impl Test {
+    /// As `passes` with a number found: numbers compare with numbers only, and a number is
+    /// no string, list or coordinate pair.
+    fn passes_number(&self, number: f64) -> Option<bool> {
+        let equals = |operand: &Operand| match operand.exact_number() {
+            Exact::Number(exact) => Some(number == exact),
+            Exact::NotANumber => Some(false),
+            Exact::Inexact => None,
+        };
+        Some(match self {
+            Test::Eq(operand) => equals(operand)?,
+            Test::Ne(operand) => !equals(operand)?,
+            Test::Compare(comparison, operand) => match operand.exact_number() {
+                Exact::Number(exact) => number.partial_cmp(&exact).is_some_and(|o| comparison.accepts(o)),
+                Exact::NotANumber => false,
+                Exact::Inexact => return None,
+            },
+            Test::Exists(wanted) => *wanted,
+            Test::In(operands) => {
+                let mut any = false;
+                for operand in operands {
+                    any |= equals(operand)?;
+                }
+                any
+            }
+            Test::Contains(_) | Test::StartsWith(_) | Test::Regex(_) | Test::Within { .. } => false,
+            Test::NotContains(_) => true,
+        })
     }
 }
 

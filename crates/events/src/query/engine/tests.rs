@@ -213,7 +213,9 @@ fn run(
 ) -> Result<Value, String> {
     let stop = AtomicBool::new(false);
     let query = Query { filters, range, timezone: Timezone::Offset(0), stop: &stop, version };
-    analyze(parts, tail, cache, analysis, &query).map_err(|e| e.to_string())
+    analyze(parts, tail, cache, &[analysis], &query)
+        .map(|mut answers| answers.remove(0))
+        .map_err(|e| e.to_string())
 }
 
 proptest! {
@@ -244,6 +246,21 @@ proptest! {
                 (got, expected) => got == expected,
             };
             prop_assert!(agree, "{attempt}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
+        }
+        // Scanned beside another analysis and beside itself (as in a multi_analysis, where
+        // the second shares the first's partials), on a fresh cache.
+        let count = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
+        let stop = AtomicBool::new(false);
+        let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+        let fresh = Mutex::new(PartialCache::default());
+        let together = analyze(&parts, &tail, &fresh, &[&count, &analysis, &analysis], &query);
+        for position in [1, 2] {
+            let got = together.as_ref().map(|answers| answers[position].clone()).map_err(|e| e.to_string());
+            let agree = match (&got, &expected) {
+                (Ok(got), Ok(expected)) => same(got, expected),
+                (got, expected) => got == expected,
+            };
+            prop_assert!(agree, "together, {position}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
         }
     }
 }
@@ -304,6 +321,33 @@ fn a_cached_query_stays_exact_as_events_arrive() {
 }
 
 #[test]
+fn a_median_and_percentiles_read_together_rank_each_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1..=2000 in a scrambled order, over three parts and the tail.
+    let events: Vec<(i64, Value)> =
+        (0..2000).map(|i| (START_MS + i, json!({"n": (i * 7919) % 2000 + 1}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[500, 1200, 1900]);
+    let target = json!({"target_property": "n"}).as_object().unwrap().clone();
+    let median = Analysis::parse(AnalysisType::Median, &target).unwrap();
+    let with = |percentile: f64| {
+        let mut params = target.clone();
+        params.insert("percentile".into(), json!(percentile));
+        Analysis::parse(AnalysisType::Percentile, &params).unwrap()
+    };
+    let (p95, p10) = (with(95.0), with(10.0));
+    let stop = AtomicBool::new(false);
+    let query =
+        Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+    let cache = Mutex::new(PartialCache::default());
+    let answers = analyze(&parts, &tail, &cache, &[&median, &p95, &p10], &query).unwrap();
+    assert_eq!(answers, vec![json!(1000), json!(1900), json!(200)]);
+    // Each alone, from the partials the first query left.
+    for (analysis, expected) in [(&p95, 1900), (&median, 1000), (&p10, 200)] {
+        assert_eq!(run(&parts, &tail, &cache, analysis, &[], None, "v2").unwrap(), json!(expected));
+    }
+}
+
+#[test]
 fn events_kept_whole_are_read_through_their_json() {
     let dir = tempfile::tempdir().unwrap();
     let wide: Map<String, Value> = (0..5000).map(|i| (format!("p{i}"), json!(i))).collect();
@@ -330,7 +374,7 @@ fn a_raised_stop_flag_stops_the_query() {
     let query =
         Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
     let cache = Mutex::new(PartialCache::default());
-    assert!(matches!(analyze(&parts, &tail, &cache, &analysis, &query), Err(AnalyzeError::Stopped)));
+    assert!(matches!(analyze(&parts, &tail, &cache, &[&analysis], &query), Err(AnalyzeError::Stopped)));
     let extraction = Extraction::parse(&Map::new()).unwrap();
     assert!(matches!(extract(&parts, &tail, &cache, &extraction, &query), Err(AnalyzeError::Stopped)));
 }

@@ -117,10 +117,14 @@ pub(super) fn text_key(tag: u8, text: &str, out: &mut Vec<u8>) {
 
 /// Values for median and percentile: each value's float, and how it prints (`FLOAT`,
 /// `INTEGER`, or `OTHERS` plus its place in `others`, for integers a float cannot hold).
+/// Values are pushed in scan order; `sealed` sorts them.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Run {
     pub(super) values: Vec<(f64, u32)>,
     pub(super) others: Vec<Value>,
+    /// Once sealed with repeated values: how many values the entries up to each one stand
+    /// for (cumulative). Empty: each entry is one value.
+    ends: Vec<u64>,
 }
 
 pub(super) const FLOAT: u32 = 0;
@@ -149,7 +153,79 @@ impl Run {
     }
 
     pub(super) fn bytes(&self) -> usize {
-        self.values.len() * 16 + self.others.len() * 48
+        self.values.len() * 16 + self.ends.len() * 8 + self.others.len() * 48
+    }
+
+    /// How many values the run holds.
+    pub(super) fn len(&self) -> usize {
+        self.rows_before(self.values.len())
+    }
+
+    /// How many values the first `entries` entries stand for.
+    fn rows_before(&self, entries: usize) -> usize {
+        match entries.checked_sub(1) {
+            _ if self.ends.is_empty() => entries,
+            None => 0,
+            Some(last) => self.ends[last] as usize,
+        }
+    }
+
+    /// The run sorted stably by value (ties stay in scan order); when every value prints
+    /// alike, by a radix sort, each value kept once with its count.
+    pub(super) fn sealed(mut self) -> Run {
+        let Some(&(_, printed)) = self.values.first() else { return self };
+        if self.others.is_empty() && self.values.iter().all(|(_, p)| *p == printed) {
+            // Equal values print alike here, so the order among ties cannot show.
+            let mut keys: Vec<u64> = self.values.iter().map(|(value, _)| float_order(*value)).collect();
+            radix_sort(&mut keys);
+            self.values.clear();
+            let mut ends = Vec::new();
+            for (row, key) in keys.iter().enumerate() {
+                if row > 0 && keys[row - 1] == *key {
+                    *ends.last_mut().expect("a value was kept") += 1;
+                } else {
+                    self.values.push((from_order(*key), printed));
+                    ends.push(row as u64 + 1);
+                }
+            }
+            self.ends = if self.values.len() < keys.len() { ends } else { Vec::new() };
+        } else {
+            self.values.sort_by(|left, right| left.0.total_cmp(&right.0));
+        }
+        self.values.shrink_to_fit();
+        self
+    }
+}
+
+/// Sorts keys by their bytes, least significant first, skipping the bytes all keys share.
+fn radix_sort(keys: &mut Vec<u64>) {
+    if keys.len() < 1024 {
+        keys.sort_unstable();
+        return;
+    }
+    let mut counts = [[0usize; 256]; 8];
+    for key in keys.iter() {
+        for (byte, count) in counts.iter_mut().enumerate() {
+            count[(key >> (8 * byte)) as usize & 0xff] += 1;
+        }
+    }
+    let mut sorted = vec![0u64; keys.len()];
+    for (byte, count) in counts.iter().enumerate() {
+        if count.contains(&keys.len()) {
+            continue;
+        }
+        let mut next = [0usize; 256];
+        let mut total = 0;
+        for (slot, n) in next.iter_mut().zip(count) {
+            *slot = total;
+            total += n;
+        }
+        for key in keys.iter() {
+            let slot = &mut next[(key >> (8 * byte)) as usize & 0xff];
+            sorted[*slot] = *key;
+            *slot += 1;
+        }
+        std::mem::swap(keys, &mut sorted);
     }
 }
 
@@ -158,13 +234,16 @@ impl Run {
 /// `rank` values at or below it, found by bisecting the order of floats, then the tie that
 /// falls on the rank.
 pub(super) fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
-    let below = |key: u64, inclusive: bool| {
+    // The entries of a run below `key` (or at most `key`).
+    let entries = |key: u64, inclusive: bool| {
         move |run: &Arc<Run>| {
             run.values.partition_point(
                 |(v, _)| if inclusive { float_order(*v) <= key } else { float_order(*v) < key },
             )
         }
     };
+    let below =
+        |key: u64, inclusive: bool| move |run: &Arc<Run>| run.rows_before(entries(key, inclusive)(run));
     let (mut low, mut high) = (0u64, u64::MAX);
     while low < high {
         let middle = low + (high - low) / 2;
@@ -176,10 +255,11 @@ pub(super) fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
     }
     let mut needed = rank - runs.iter().map(below(low, false)).sum::<usize>();
     for run in runs {
-        let first = below(low, false)(run);
-        let ties = below(low, true)(run) - first;
+        let (first, base) = (entries(low, false)(run), below(low, false)(run));
+        let ties = below(low, true)(run) - base;
         if needed <= ties {
-            return run.value(run.values[first + needed - 1]);
+            let tie = (first..).find(|&entry| run.rows_before(entry + 1) - base >= needed);
+            return run.value(run.values[tie.expect("the tie is within the run")]);
         }
         needed -= ties;
     }
@@ -190,6 +270,11 @@ pub(super) fn ranked(runs: &[Arc<Run>], rank: usize) -> Value {
 pub(super) fn float_order(value: f64) -> u64 {
     let bits = value.to_bits();
     if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+}
+
+/// The float `float_order` maps to `key`.
+fn from_order(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
 }
 
 /// A value's key (`group_key`), kept inline when short, as most are, so that sets and maps of
@@ -284,5 +369,62 @@ pub(super) fn number(found: &Found<'_>) -> Option<(f64, Stored)> {
         },
         Found::Value(Value::Number(n)) => Some((n.as_f64()?, Stored::Other(Value::Number(n.clone())))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Values drawn from a few, so that runs repeat them, with both zeros and negatives.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![(-40i32..40).prop_map(f64::from), Just(-0.0), Just(0.5), (-1e9f64..1e9)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Each rank gives the value a stable sort of all the runs' values (in run order) puts
+        /// there, with how it prints, whether a run is small (sorted by comparison) or large
+        /// (by radix), and whether its values print alike or not.
+        #[test]
+        fn ranks_follow_a_stable_sort(
+            runs in proptest::collection::vec(
+                (proptest::collection::vec((value(), any::<bool>()), 0..3000), any::<bool>()),
+                1..4,
+            ),
+        ) {
+            let mut all = Vec::new();
+            let mut sealed = Vec::new();
+            for (values, mixed) in &runs {
+                let mut run = Run::default();
+                for &(value, integer) in values {
+                    let stored = if *mixed && integer && value.fract() == 0.0 { Stored::Integer } else { Stored::Float };
+                    all.push((value, stored.value(value)));
+                    run.push(value, stored);
+                }
+                sealed.push(Arc::new(run.sealed()));
+            }
+            let total: usize = sealed.iter().map(|run| run.len()).sum();
+            prop_assert_eq!(total, all.len());
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for rank in [1, total / 4, total / 2, total * 95 / 100, total].into_iter().filter(|&r| r >= 1) {
+                prop_assert_eq!(ranked(&sealed, rank), all[rank - 1].1.clone(), "rank {}", rank);
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_run_keeps_each_value_once_with_its_count() {
+        let mut run = Run::default();
+        for i in 0..10_000 {
+            run.push(f64::from(i % 7) - 3.0, Stored::Integer);
+        }
+        let run = run.sealed();
+        assert_eq!(run.values.len(), 7);
+        assert_eq!(run.len(), 10_000);
+        assert_eq!(ranked(&[Arc::new(run)], 10_000), Value::from(3));
     }
 }

@@ -15,12 +15,36 @@ const EARTH_RADIUS_MILES: f64 = 3958.7613;
 pub(super) struct Operand {
     value: Value,
     instant: Option<i64>,
+    number: Exact,
+}
+
+/// An operand as a float, for comparing numbers found in columns without their JSON.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Exact {
+    /// A number the float holds exactly: comparing floats gives what `compare_numbers` gives.
+    Number(f64),
+    NotANumber,
+    /// An integer beyond 2^53, which only an exact comparison orders right.
+    Inexact,
 }
 
 impl Operand {
     pub(super) fn new(value: Value) -> Operand {
         let instant = value.as_str().and_then(parse_keen_timestamp);
-        Operand { value, instant }
+        let number = match &value {
+            Value::Number(n) if n.is_f64() => n.as_f64().map_or(Exact::Inexact, Exact::Number),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) if i.unsigned_abs() <= 1 << 53 => Exact::Number(i as f64),
+                (None, Some(u)) if u <= 1 << 53 => Exact::Number(u as f64),
+                _ => Exact::Inexact,
+            },
+            _ => Exact::NotANumber,
+        };
+        Operand { value, instant, number }
+    }
+
+    pub(super) fn exact_number(&self) -> Exact {
+        self.number
     }
 }
 

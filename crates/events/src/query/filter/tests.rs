@@ -518,3 +518,57 @@ fn error_codes_and_messages() {
     let long = error(json!([filter("a", "in", json!("x".repeat(500)))])).to_string();
     assert!(long.len() < 300 && long.contains('…'), "{long}");
 }
+
+#[test]
+fn numbers_pass_as_their_json_does() {
+    let numbers = [
+        json!(0),
+        json!(-0.0),
+        json!(1),
+        json!(1.0),
+        json!(2.5),
+        json!(-3),
+        json!(9_007_199_254_740_992_u64),
+    ];
+    let operands = [
+        json!(1),
+        json!(1.0),
+        json!(2.5),
+        json!(-3),
+        json!(0),
+        json!("1"),
+        json!(null),
+        json!(true),
+        json!([1, 2]),
+        json!([2.5, "x"]),
+        json!(9_007_199_254_740_993_u64),
+        json!(-9_007_199_254_740_993_i64),
+    ];
+    let operators =
+        ["eq", "ne", "lt", "lte", "gt", "gte", "exists", "in", "contains", "not_contains", "starts_with"];
+    let mut decided = 0;
+    for operator in operators {
+        for operand in &operands {
+            let operand = match (operator, operand) {
+                ("exists", _) => json!(true),
+                ("in", Value::Array(_)) => operand.clone(),
+                ("in", other) => json!([other]),
+                ("starts_with", _) => json!("1"),
+                _ => operand.clone(),
+            };
+            let Ok(filters) = parse_filters(Some(&json!([filter("n", operator, operand.clone())]))) else {
+                continue;
+            };
+            for number in &numbers {
+                let float = number.as_f64().unwrap();
+                if let Some(passed) = filters[0].passes_number(float) {
+                    decided += 1;
+                    assert_eq!(passed, filters[0].passes(Some(number)), "{operator} {operand} on {number}");
+                }
+            }
+        }
+    }
+    assert!(decided > 300, "only {decided} answers came without JSON");
+    let huge = parse_filters(Some(&json!([filter("n", "gt", json!(9_007_199_254_740_993_u64))]))).unwrap();
+    assert_eq!(huge[0].passes_number(1.0), None, "an integer past 2^53 needs the exact comparison");
+}
