@@ -48,6 +48,8 @@ use values::{INLINE_KEY, Key, Run, Stored, group_key, holds_object, memo_key, nu
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
 /// The most memory the cache of partials may take.
 const CACHE_BYTES: usize = 512 << 20;
+/// Rows between checks of a query's memory over all its analyses.
+const MEMORY_CHECK_ROWS: usize = 4096;
 /// Distinct values remembered per filter and part; past it, values are tested every time.
 const MEMO_ENTRIES: usize = 65_536;
 
@@ -244,9 +246,10 @@ pub(crate) fn analyze(
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(plans.len());
     let mut answer_keys = Vec::with_capacity(plans.len());
     for plan in &plans {
+        // The whole analysis: its percentile, order_by and limit shape the answer too.
         let key = (
             query.version.to_owned(),
-            format!("{}|{}|{range:?}|{:?}", plan.identity, plan.analysis.percentile_hundredths, plan.buckets),
+            format!("{}|{:?}|{range:?}|{:?}", plan.identity, plan.analysis, plan.buckets),
         );
         answers.push(match lock(cache).get(&key) {
             Some(Cached::Answer(answer, _)) => Some(Value::clone(&answer)),
@@ -362,21 +365,26 @@ pub(crate) fn analyze(
             };
             total.absorb(&partial, plans[i].analysis)?;
         }
+        within_memory(totals.iter().map(|total| total.bytes))?;
     }
     let mut builders: Vec<Builder<'_, '_>> = open
         .iter()
         .map(|&i| Builder::new(&plans[i], plans[i].buckets.clone().unwrap_or_default(), query.stop))
         .collect();
     let mut found = Vec::with_capacity(paths.len());
-    for event in tail {
+    for (row, event) in tail.iter().enumerate() {
         look_up(&event.body(), &paths, &mut found);
         for builder in &mut builders {
             builder.add(event.timestamp_ms, &found)?;
+        }
+        if row.is_multiple_of(MEMORY_CHECK_ROWS) {
+            within_memory(totals.iter().chain(builders.iter().map(|b| &b.partial)).map(|p| p.bytes))?;
         }
     }
     for ((total, builder), &i) in totals.iter_mut().zip(builders).zip(&open) {
         total.absorb(&builder.finish(), plans[i].analysis)?;
     }
+    within_memory(totals.iter().map(|total| total.bytes))?;
     for (i, owner) in owners {
         let (plan, analysis, total) = (&plans[i], plans[i].analysis, &totals[owner]);
         let groups: Vec<Vec<Value>> = total.groups.iter().map(|(_, values)| values.clone()).collect();
@@ -524,10 +532,25 @@ fn part_partials(
     file: &PartFile,
     clip: TimeRange,
 ) -> Result<Vec<Partial>, AnalyzeError> {
+    let mut rows = 0usize;
     file.scan(Some(clip), paths, |_, timestamp_ms, found| {
-        builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))
+        builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
+        rows += 1;
+        if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
+            within_memory(builders.iter().map(|builder| builder.partial.bytes))?;
+        }
+        Ok::<_, AnalyzeError>(())
     })?;
     Ok(builders.into_iter().map(Builder::finish).collect())
+}
+
+/// Fails once the aggregates of one query's analyses together pass `MEMORY_LIMIT` (each
+/// analysis also checks its own as it grows).
+fn within_memory(bytes: impl Iterator<Item = usize>) -> Result<(), AnalysisError> {
+    match bytes.sum::<usize>() > MEMORY_LIMIT {
+        true => Err(AnalysisError::MemoryLimit),
+        false => Ok(()),
+    }
 }
 
 /// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
@@ -637,7 +660,11 @@ impl<'p, 'q> Builder<'p, 'q> {
 
     /// The partial, its ranked values sorted.
     fn finish(mut self) -> Partial {
-        self.partial.cells.iter_mut().flatten().for_each(Acc::seal);
+        for cell in self.partial.cells.iter_mut().flatten() {
+            let before = cell.bytes();
+            cell.seal();
+            self.partial.bytes = self.partial.bytes.saturating_sub(before) + cell.bytes();
+        }
         self.partial
     }
 

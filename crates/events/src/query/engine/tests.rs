@@ -348,6 +348,26 @@ fn a_median_and_percentiles_read_together_rank_each_their_own() {
 }
 
 #[test]
+fn answers_cached_under_one_version_keep_their_order_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = ["a", "b", "b", "c", "c", "c"];
+    let events: Vec<(i64, Value)> =
+        (0..30).map(|i| (START_MS + i, json!({"g": groups[i as usize % 6]}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[10]);
+    let cache = Mutex::new(PartialCache::default());
+    let parse = |params: Value| Analysis::parse(AnalysisType::Count, params.as_object().unwrap()).unwrap();
+    let top = parse(
+        json!({"group_by": "g", "order_by": {"property_name": "result", "direction": "DESC"}, "limit": 1}),
+    );
+    let all = parse(json!({"group_by": "g"}));
+    assert_eq!(run(&parts, &tail, &cache, &top, &[], None, "v1").unwrap(), json!([{"g": "c", "result": 15}]));
+    assert_eq!(
+        run(&parts, &tail, &cache, &all, &[], None, "v1").unwrap(),
+        json!([{"g": "a", "result": 5}, {"g": "b", "result": 10}, {"g": "c", "result": 15}])
+    );
+}
+
+#[test]
 fn events_kept_whole_are_read_through_their_json() {
     let dir = tempfile::tempdir().unwrap();
     let wide: Map<String, Value> = (0..5000).map(|i| (format!("p{i}"), json!(i))).collect();
