@@ -1,0 +1,315 @@
+//! The aggregates a scan builds: a `Partial` (what one part or the tail contributes: groups in
+//! first-seen order, and per interval bucket and group an `Acc`), and how partials and their
+//! aggregates merge and give each analysis's result.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::values::{INLINE_KEY, Key, Run, Stored, group_key, number, ranked, to_json};
+use super::{FastMap, FastSet, MEMORY_LIMIT};
+use crate::part::Found;
+use crate::query::analysis::{Analysis, AnalysisError, AnalysisType};
+use crate::query::timeframe::TimeRange;
+
+/// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
+/// (one when there is no interval) and group an aggregate.
+pub(crate) struct Partial {
+    /// The buckets this partial covers, clipped to its span; empty without an interval.
+    pub(super) buckets: Vec<TimeRange>,
+    /// Each group's canonical key and values.
+    pub(super) groups: Vec<(Key, Vec<Value>)>,
+    pub(super) positions: FastMap<Key, usize>,
+    pub(super) cells: Vec<Vec<Acc>>,
+    /// About how much memory the partial holds.
+    pub(super) bytes: usize,
+}
+
+impl Partial {
+    pub(super) fn new(buckets: Vec<TimeRange>) -> Partial {
+        let rows = buckets.len().max(1);
+        Partial {
+            buckets,
+            groups: Vec::new(),
+            positions: FastMap::default(),
+            cells: (0..rows).map(|_| Vec::new()).collect(),
+            bytes: 512,
+        }
+    }
+
+    /// The position of the group with `key`, added with `values` (made on demand) if new.
+    pub(super) fn group(&mut self, key: &[u8], values: impl FnOnce() -> Vec<Value>) -> usize {
+        if let Some(position) = self.positions.get(key) {
+            return *position;
+        }
+        let position = self.groups.len();
+        self.bytes += 2 * key.len() + 96;
+        self.groups.push((Key::new(key), values()));
+        self.positions.insert(Key::new(key), position);
+        position
+    }
+
+    pub(super) fn cell(&mut self, bucket: usize, group: usize, kind: AnalysisType) -> &mut Acc {
+        let row = &mut self.cells[bucket];
+        if row.len() <= group {
+            self.bytes += (group + 1 - row.len()) * 64;
+            row.resize_with(group + 1, || Acc::new(kind));
+        }
+        &mut row[group]
+    }
+
+    /// Merges a later partial into this one (whose buckets are the query's). Its groups come
+    /// after the groups already seen, in its own first-seen order.
+    pub(super) fn absorb(&mut self, other: &Partial, analysis: &Analysis) -> Result<(), AnalysisError> {
+        let positions: Vec<usize> =
+            other.groups.iter().map(|(key, values)| self.group(key.as_bytes(), || values.clone())).collect();
+        for (local, row) in other.cells.iter().enumerate() {
+            let bucket = match other.buckets.get(local) {
+                None => 0,
+                Some(b) => match self.buckets.partition_point(|g| g.start_ms <= b.start_ms).checked_sub(1) {
+                    Some(index) => index,
+                    None => continue,
+                },
+            };
+            for (group, acc) in row.iter().enumerate() {
+                if acc.count == 0 {
+                    continue;
+                }
+                let position = positions.get(group).copied().unwrap_or(0);
+                let cell = self.cell(bucket, position, analysis.kind);
+                let before = cell.bytes();
+                cell.absorb(acc);
+                let grown = cell.bytes().saturating_sub(before);
+                self.bytes += grown;
+                if self.bytes > MEMORY_LIMIT {
+                    return Err(AnalysisError::MemoryLimit);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One bucket's and group's aggregate: the row count and the analysis's state.
+#[derive(Debug, Clone)]
+pub(super) struct Acc {
+    pub(super) count: u64,
+    pub(super) state: State,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum State {
+    Count,
+    Sum {
+        integer: Option<i64>,
+        float: f64,
+    },
+    Minimum(Option<(f64, Stored)>),
+    Maximum(Option<(f64, Stored)>),
+    Mean {
+        n: u64,
+        sum: f64,
+    },
+    /// Welford's running mean and sum of squared deviations.
+    Deviation {
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
+    /// For median and percentile: values in scan order (`pending`), and sealed runs, each
+    /// sorted stably (ties in scan order) and shared with the cached partial it came from.
+    Ranked {
+        pending: Run,
+        runs: Vec<Arc<Run>>,
+    },
+    /// Distinct values by key; with `first`, the values in first-seen order (select_unique).
+    Unique {
+        seen: FastSet<Key>,
+        first: Option<Vec<(Key, Value)>>,
+        bytes: usize,
+    },
+}
+
+impl Acc {
+    pub(super) fn new(kind: AnalysisType) -> Acc {
+        let state = match kind {
+            AnalysisType::Count => State::Count,
+            AnalysisType::Sum => State::Sum { integer: Some(0), float: 0.0 },
+            AnalysisType::Minimum => State::Minimum(None),
+            AnalysisType::Maximum => State::Maximum(None),
+            AnalysisType::Average => State::Mean { n: 0, sum: 0.0 },
+            AnalysisType::StandardDeviation => State::Deviation { n: 0, mean: 0.0, m2: 0.0 },
+            AnalysisType::Median | AnalysisType::Percentile => {
+                State::Ranked { pending: Run::default(), runs: Vec::new() }
+            }
+            AnalysisType::CountUnique => State::Unique { seen: FastSet::default(), first: None, bytes: 0 },
+            AnalysisType::SelectUnique => {
+                State::Unique { seen: FastSet::default(), first: Some(Vec::new()), bytes: 0 }
+            }
+        };
+        Acc { count: 0, state }
+    }
+
+    /// About how much memory the state holds beyond its fixed size.
+    pub(super) fn bytes(&self) -> usize {
+        match &self.state {
+            State::Ranked { pending, runs } => {
+                pending.bytes() + runs.iter().map(|run| run.bytes()).sum::<usize>()
+            }
+            State::Unique { bytes, .. } => *bytes,
+            _ => 0,
+        }
+    }
+
+    /// Adds a row whose target value is `target` (None for count).
+    pub(super) fn add(&mut self, target: Option<&Found<'_>>, key: &mut Vec<u8>) {
+        self.count += 1;
+        let Some(target) = target else { return };
+        if let State::Unique { seen, first, bytes } = &mut self.state {
+            if matches!(target, Found::Missing | Found::Null) {
+                return;
+            }
+            key.clear();
+            group_key(target, key);
+            // One probe for short keys (built without allocating); long ones are built only
+            // when new.
+            let new = if key.len() <= INLINE_KEY {
+                seen.insert(Key::new(key))
+            } else {
+                !seen.contains(key.as_slice()) && seen.insert(Key::new(key))
+            };
+            if new {
+                *bytes += 2 * key.len() + 32;
+                if let Some(first) = first {
+                    first.push((Key::new(key), to_json(target).unwrap_or(Value::Null)));
+                }
+            }
+            return;
+        }
+        let Some((value, stored)) = number(target) else { return };
+        match &mut self.state {
+            State::Count | State::Unique { .. } => {}
+            State::Sum { integer, float } => {
+                *integer = integer.and_then(|total| total.checked_add(stored.as_i64(value)?));
+                *float += value;
+            }
+            State::Minimum(best) => {
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_lt()) {
+                    *best = Some((value, stored));
+                }
+            }
+            State::Maximum(best) => {
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) {
+                    *best = Some((value, stored));
+                }
+            }
+            State::Mean { n, sum } => {
+                *n += 1;
+                *sum += value;
+            }
+            State::Deviation { n, mean, m2 } => {
+                *n += 1;
+                let delta = value - *mean;
+                *mean += delta / *n as f64;
+                *m2 += delta * (value - *mean);
+            }
+            State::Ranked { pending, .. } => pending.push(value, stored),
+        }
+    }
+
+    /// Sorts the values added row by row into a run (stably: ties stay in scan order).
+    pub(super) fn seal(&mut self) {
+        if let State::Ranked { pending, runs } = &mut self.state
+            && !pending.values.is_empty()
+        {
+            runs.push(Arc::new(std::mem::take(pending).sealed()));
+        }
+    }
+
+    /// Merges the aggregate of later rows.
+    pub(super) fn absorb(&mut self, other: &Acc) {
+        self.count += other.count;
+        match (&mut self.state, &other.state) {
+            (State::Sum { integer, float }, State::Sum { integer: more, float: more_float }) => {
+                *integer = integer.zip(*more).and_then(|(a, b)| a.checked_add(b));
+                *float += more_float;
+            }
+            (State::Minimum(best), State::Minimum(Some((value, stored))))
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_lt()) =>
+            {
+                *best = Some((*value, stored.clone()));
+            }
+            (State::Maximum(best), State::Maximum(Some((value, stored))))
+                if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) =>
+            {
+                *best = Some((*value, stored.clone()));
+            }
+            (State::Mean { n, sum }, State::Mean { n: more, sum: more_sum }) => {
+                *n += more;
+                *sum += more_sum;
+            }
+            (State::Deviation { n, mean, m2 }, State::Deviation { n: nb, mean: mb, m2: m2b }) if *nb > 0 => {
+                let total = *n + nb;
+                let delta = mb - *mean;
+                *mean += delta * *nb as f64 / total as f64;
+                *m2 += m2b + delta * delta * (*n as f64) * (*nb as f64) / total as f64;
+                *n = total;
+            }
+            (State::Ranked { runs, .. }, State::Ranked { runs: more, .. }) => {
+                runs.extend(more.iter().cloned());
+            }
+            (State::Unique { seen, first, bytes }, State::Unique { seen: more, first: more_first, .. }) => {
+                match (first, more_first) {
+                    (Some(first), Some(more_first)) => {
+                        for (key, value) in more_first {
+                            if seen.insert(key.clone()) {
+                                *bytes += 2 * key.len() + 32;
+                                first.push((key.clone(), value.clone()));
+                            }
+                        }
+                    }
+                    _ if seen.is_empty() => {
+                        // The first partial: its table as it is, without hashing each key again.
+                        seen.clone_from(more);
+                        *bytes = more.iter().map(|key| key.len() + 32).sum();
+                    }
+                    _ => {
+                        for key in more {
+                            if seen.insert(key.clone()) {
+                                *bytes += key.len() + 32;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The analysis's answer for this cell, as the reference evaluator gives it.
+    pub(super) fn result(&self, analysis: &Analysis) -> Value {
+        match &self.state {
+            State::Count => self.count.into(),
+            State::Sum { integer: Some(total), .. } => (*total).into(),
+            State::Sum { float, .. } => Value::from(*float),
+            State::Minimum(best) | State::Maximum(best) => {
+                best.as_ref().map_or(Value::Null, |(value, stored)| stored.value(*value))
+            }
+            State::Mean { n: 0, .. } | State::Deviation { n: 0, .. } => Value::Null,
+            State::Mean { n, sum } => Value::from(sum / *n as f64),
+            State::Deviation { n, m2, .. } => Value::from((m2.max(0.0) / *n as f64).sqrt()),
+            State::Ranked { runs, .. } => {
+                let total: usize = runs.iter().map(|run| run.len()).sum();
+                if total == 0 {
+                    return Value::Null;
+                }
+                let rank = (analysis.percentile_hundredths * total as u64).div_ceil(10_000).max(1);
+                ranked(runs, rank as usize)
+            }
+            State::Unique { seen, first: None, .. } => seen.len().into(),
+            State::Unique { first: Some(first), .. } => {
+                Value::Array(first.iter().map(|(_, value)| value.clone()).collect())
+            }
+        }
+    }
+}
