@@ -25,6 +25,7 @@
 //! server down.
 
 mod aggregate;
+mod cache;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -44,12 +45,12 @@ use crate::EventStoreError;
 use crate::part::{Found, PartFile};
 use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial, State};
+pub(crate) use cache::PartialCache;
+use cache::{Cached, json_bytes, lock};
 use values::{Key, group_key, holds_object, memo_key, to_json};
 
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
-/// The most memory the cache of partials may take.
-const CACHE_BYTES: usize = 512 << 20;
 /// Rows between checks of a query's memory over all its analyses.
 const MEMORY_CHECK_ROWS: usize = 4096;
 /// Distinct values remembered per filter and part; past it, values are tested every time.
@@ -87,62 +88,6 @@ pub(crate) struct Query<'q> {
 impl From<io::Error> for AnalyzeError {
     fn from(error: io::Error) -> AnalyzeError {
         AnalyzeError::Store(EventStoreError::Unavailable(format!("cannot read an event part: {error}")))
-    }
-}
-
-/// Recently used partials, by part file and query shape, and answers, by the collection's
-/// version and query shape, within `CACHE_BYTES`.
-#[derive(Default)]
-pub(crate) struct PartialCache {
-    entries: HashMap<(String, String), (Cached, u64)>,
-    bytes: usize,
-    clock: u64,
-}
-
-/// What the cache holds.
-#[derive(Clone)]
-enum Cached {
-    Partial(Arc<Partial>),
-    Answer(Arc<Value>, usize),
-}
-
-impl Cached {
-    fn bytes(&self) -> usize {
-        match self {
-            Cached::Partial(partial) => partial.bytes,
-            Cached::Answer(_, bytes) => *bytes,
-        }
-    }
-}
-
-impl PartialCache {
-    fn get(&mut self, key: &(String, String)) -> Option<Cached> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.entries.get_mut(key).map(|(cached, used)| {
-            *used = clock;
-            cached.clone()
-        })
-    }
-
-    fn put(&mut self, key: (String, String), cached: Cached) {
-        if cached.bytes() > CACHE_BYTES / 4 {
-            return;
-        }
-        self.clock += 1;
-        self.bytes += cached.bytes();
-        if let Some((old, _)) = self.entries.insert(key, (cached, self.clock)) {
-            self.bytes -= old.bytes();
-        }
-        while self.bytes > CACHE_BYTES {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some((old, _)) = self.entries.remove(&oldest) {
-                self.bytes -= old.bytes();
-            }
-        }
     }
 }
 
@@ -399,20 +344,6 @@ pub(crate) fn analyze(
         answers[i] = Some(answer);
     }
     Ok(answers.into_iter().flatten().collect())
-}
-
-fn lock(cache: &std::sync::Mutex<PartialCache>) -> std::sync::MutexGuard<'_, PartialCache> {
-    cache.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// About how much memory a JSON value takes.
-fn json_bytes(value: &Value) -> usize {
-    32 + match value {
-        Value::String(text) => text.len(),
-        Value::Array(items) => items.iter().map(json_bytes).sum(),
-        Value::Object(fields) => fields.iter().map(|(name, value)| 48 + name.len() + json_bytes(value)).sum(),
-        _ => 0,
-    }
 }
 
 /// The values at `paths` in a parsed event.

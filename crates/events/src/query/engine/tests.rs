@@ -202,6 +202,14 @@ fn same(left: &Value, right: &Value) -> bool {
     }
 }
 
+/// Whether the engine's answer (or error) is the reference's.
+fn agrees(got: &Result<Value, String>, expected: &Result<Value, String>) -> bool {
+    match (got, expected) {
+        (Ok(got), Ok(expected)) => same(got, expected),
+        (got, expected) => got == expected,
+    }
+}
+
 fn run(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
@@ -241,11 +249,7 @@ proptest! {
         // version again is answered from the cached answer.
         for (attempt, version) in [("first run", "v1"), ("cached partials", "v2"), ("cached answer", "v2")] {
             let got = run(&parts, &tail, &cache, &analysis, &filters, range, version);
-            let agree = match (&got, &expected) {
-                (Ok(got), Ok(expected)) => same(got, expected),
-                (got, expected) => got == expected,
-            };
-            prop_assert!(agree, "{attempt}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
+            prop_assert!(agrees(&got, &expected), "{attempt}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
         }
         // Scanned beside another analysis and beside itself (as in a multi_analysis, where
         // the second shares the first's partials), on a fresh cache.
@@ -256,11 +260,7 @@ proptest! {
         let together = analyze(&parts, &tail, &fresh, &[&count, &analysis, &analysis], &query);
         for position in [1, 2] {
             let got = together.as_ref().map(|answers| answers[position].clone()).map_err(|e| e.to_string());
-            let agree = match (&got, &expected) {
-                (Ok(got), Ok(expected)) => same(got, expected),
-                (got, expected) => got == expected,
-            };
-            prop_assert!(agree, "together, {position}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
+            prop_assert!(agrees(&got, &expected), "together, {position}: engine {got:?} reference {expected:?} for {params:?} over {range:?}");
         }
     }
 }
