@@ -16,6 +16,7 @@
 //! columns they need. An event that would take the part past its column budget is kept whole
 //! in `$json`.
 
+mod batches;
 mod columns;
 
 use std::collections::HashMap;
@@ -45,6 +46,7 @@ use parquet::schema::types::ColumnPath;
 use serde_json::{Number, Value};
 
 use crate::query::timeframe::TimeRange;
+pub(crate) use batches::{Batch, Values};
 use columns::ColumnsView;
 
 /// Column 0: `keen.timestamp`, never null; the sort key.
@@ -637,7 +639,7 @@ enum Shape {
     Raw,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Plain,
     Integer,

@@ -9,6 +9,7 @@ use arrow_array::types::{Float64Type, Int32Type, TimestampMillisecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use serde_json::{Map, Number, Value};
 
+use super::batches::Values;
 use super::{Found, Kind, Mode, RAW, Shape, TIMESTAMP};
 use crate::timestamp::format_keen_timestamp;
 
@@ -86,6 +87,15 @@ impl<'a> ColumnsView<'a> {
                     }
                 },
             };
+        }
+    }
+
+    /// A leaf column's values for a columnar scan (`Values::Other` when absent).
+    pub(super) fn column(&self, column: usize, mode: Mode) -> Values<'a> {
+        match self.columns.get(column) {
+            Some(Some(Typed::Words(keys, words))) => Values::Words { keys, words, base: self.bases[column] },
+            Some(Some(Typed::Num(values))) => Values::Nums { values, integer: matches!(mode, Mode::Integer) },
+            _ => Values::Other,
         }
     }
 

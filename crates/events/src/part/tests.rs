@@ -215,3 +215,52 @@ fn uniqueness_tokens_come_back_with_their_receive_times() {
     tokens.sort();
     assert_eq!(tokens, [("a".to_owned(), 1_700_000_000_000), ("b".to_owned(), 1_700_000_000_002)]);
 }
+
+#[test]
+fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
+    let start = 1_700_000_000_000;
+    let events: Vec<(i64, String)> = (0..20)
+        .map(|i| {
+            let mut raw = json!({"keen": {"timestamp": format_keen_timestamp(start + i * 1000)}, "n": i});
+            if i % 3 != 0 {
+                raw["plan"] = json!(["free", "pro"][i as usize % 2]);
+            }
+            stored(raw, start + 100_000)
+        })
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let paths: Vec<Vec<String>> = ["plan", "n", "absent", "keen.timestamp"]
+        .iter()
+        .map(|path| path.split('.').map(str::to_owned).collect())
+        .collect();
+    let range = TimeRange { start_ms: start + 2000, end_ms: start + 15_000 };
+    // Each row's values as the columnar scan finds them, then as the row scan does.
+    let mut columnar: Vec<Vec<String>> = Vec::new();
+    let read = part
+        .scan_batches(range, &paths, |batch| {
+            assert!(matches!(batch.columns[0], Values::Words { .. }));
+            assert!(matches!(batch.columns[1], Values::Nums { integer: true, .. }));
+            assert!(matches!(batch.columns[2], Values::Missing));
+            for row in batch.rows.clone() {
+                columnar.push((0..paths.len()).map(|path| format!("{:?}", batch.found(path, row))).collect());
+            }
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    assert!(read);
+    let mut by_rows: Vec<Vec<String>> = Vec::new();
+    part.scan(Some(range), &paths, |_, _, found| {
+        by_rows.push(found.iter().map(|found| format!("{found:?}")).collect());
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(by_rows.len(), 13);
+    assert_eq!(columnar, by_rows);
+
+    // A property that is a string in one event and a number in another has two columns: the
+    // part is read row by row.
+    let drifting = vec![stored(json!({"plan": "free"}), start), stored(json!({"plan": 3}), start + 1)];
+    let (_dir, part, _) = write(&drifting);
+    let whole = TimeRange { start_ms: 0, end_ms: i64::MAX };
+    assert!(!part.scan_batches(whole, &paths[..1], |_| Ok::<_, io::Error>(())).unwrap());
+}

@@ -26,6 +26,7 @@
 
 mod aggregate;
 mod cache;
+mod columnar;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -465,6 +466,14 @@ fn part_partials(
     file: &PartFile,
     clip: TimeRange,
 ) -> Result<Vec<Partial>, AnalyzeError> {
+    let columnar = file.scan_batches(clip, paths, |batch| {
+        builders.iter_mut().try_for_each(|builder| builder.add_batch(batch))?;
+        within_memory(builders.iter().map(|builder| builder.partial.bytes))?;
+        Ok::<_, AnalyzeError>(())
+    })?;
+    if columnar {
+        return Ok(builders.into_iter().map(Builder::finish).collect());
+    }
     let mut rows = 0usize;
     file.scan(Some(clip), paths, |_, timestamp_ms, found| {
         builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
@@ -498,6 +507,8 @@ struct Builder<'p, 'q> {
     /// For count_unique and select_unique without interval or group_by, a bit per word number
     /// already counted.
     unique_words: Vec<u64>,
+    /// The rows of a batch that pass the filters (`add_batch`).
+    selection: Vec<u32>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -510,6 +521,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             key: Vec::new(),
             word_groups: Vec::new(),
             unique_words: Vec::new(),
+            selection: Vec::new(),
         }
     }
 
@@ -556,18 +568,7 @@ impl<'p, 'q> Builder<'p, 'q> {
         } else if let Some(&group) = known {
             group as usize
         } else {
-            self.key.clear();
-            for (&path, segments) in plan.groups.iter().zip(&plan.analysis.group_by) {
-                if holds_object(&found[path]) {
-                    return Err(AnalysisError::GroupByObject { property: segments.name.clone() }.into());
-                }
-                group_key(&found[path], &mut self.key);
-            }
-            let key = std::mem::take(&mut self.key);
-            let position = self.partial.group(&key, || {
-                plan.groups.iter().map(|&path| to_json(&found[path]).unwrap_or(Value::Null)).collect()
-            });
-            self.key = key;
+            let position = self.group_of(found)?;
             if let Some(word) = word {
                 if self.word_groups.len() <= word {
                     self.word_groups.resize(word + 1, u32::MAX);
@@ -603,6 +604,24 @@ impl<'p, 'q> Builder<'p, 'q> {
             return Err(AnalysisError::MemoryLimit.into());
         }
         Ok(())
+    }
+
+    /// The position of the group of the row whose values are `found`, added if new.
+    fn group_of(&mut self, found: &[Found<'_>]) -> Result<usize, AnalyzeError> {
+        let plan = self.plan;
+        self.key.clear();
+        for (&path, segments) in plan.groups.iter().zip(&plan.analysis.group_by) {
+            if holds_object(&found[path]) {
+                return Err(AnalysisError::GroupByObject { property: segments.name.clone() }.into());
+            }
+            group_key(&found[path], &mut self.key);
+        }
+        let key = std::mem::take(&mut self.key);
+        let position = self.partial.group(&key, || {
+            plan.groups.iter().map(|&path| to_json(&found[path]).unwrap_or(Value::Null)).collect()
+        });
+        self.key = key;
+        Ok(position)
     }
 }
 

@@ -1,0 +1,241 @@
+//! Builders fed whole batches by a columnar scan (`PartFile::scan_batches`): the filters keep
+//! a selection of rows, column by column (a string filter is tested once per dictionary word,
+//! a number filter on the float); the interval's buckets cut the selection by binary search in
+//! the sorted timestamps; a group is looked up by word number; a count adds no value per row.
+//! Each row ends in the same aggregate, in the same order, as `Builder::add` would put it.
+
+use std::sync::atomic::Ordering;
+
+use arrow_array::Array;
+use serde_json::Value;
+
+use super::aggregate::State;
+use super::values::to_json;
+use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, passes};
+use crate::part::{Batch, Found, Values};
+use crate::query::analysis::AnalysisError;
+
+impl Builder<'_, '_> {
+    /// Adds the rows of `batch` (which lie inside the plan's time range).
+    pub(super) fn add_batch(&mut self, batch: &Batch<'_>) -> Result<(), AnalyzeError> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(AnalyzeError::Stopped);
+        }
+        let mut selection = std::mem::take(&mut self.selection);
+        selection.clear();
+        selection.extend(batch.rows.start as u32..batch.rows.end as u32);
+        for check in &self.plan.checks {
+            self.keep(check, batch, &mut selection);
+        }
+        let added = self.add_selected(batch, &selection);
+        self.selection = selection;
+        added
+    }
+
+    /// Keeps the rows of `selection` that pass `check`.
+    fn keep(&mut self, check: &Check<'_>, batch: &Batch<'_>, selection: &mut Vec<u32>) {
+        if let Check::Property { path, leaf, filter } = check {
+            let memo = &mut self.memos[*leaf];
+            match &batch.columns[*path] {
+                Values::Missing => {
+                    if !filter.passes(None) {
+                        selection.clear();
+                    }
+                    return;
+                }
+                Values::Words { keys, words, base: Some(base) } => {
+                    let missing = filter.passes(None);
+                    let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+                    selection.retain(|&row| {
+                        let row = row as usize;
+                        if nulls && keys.is_null(row) {
+                            return missing;
+                        }
+                        let key = codes[row] as usize;
+                        let word = *base as usize + key;
+                        if let Some(&known @ 1..) = memo.words.get(word) {
+                            return known == 2;
+                        }
+                        let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
+                        if memo.words.len() <= word {
+                            memo.words.resize(word + 1, 0);
+                        }
+                        memo.words[word] = 1 + u8::from(passed);
+                        passed
+                    });
+                    return;
+                }
+                Values::Nums { values, integer } => {
+                    let missing = filter.passes(None);
+                    let (numbers, nulls) = (values.values(), values.null_count() > 0);
+                    selection.retain(|&row| {
+                        let row = row as usize;
+                        if nulls && values.is_null(row) {
+                            return missing;
+                        }
+                        let number = numbers[row];
+                        filter
+                            .passes_number(number)
+                            .unwrap_or_else(|| filter.passes(to_json(&Found::Num(number, *integer)).as_ref()))
+                    });
+                    return;
+                }
+                Values::Words { base: None, .. } | Values::Other => {}
+            }
+        }
+        let (memos, key) = (&mut self.memos, &mut self.key);
+        let mut found = Vec::with_capacity(batch.columns.len());
+        selection.retain(|&row| {
+            fill(batch, row as usize, &mut found);
+            passes(check, &found, memos, key)
+        });
+    }
+
+    /// Adds the selected rows, bucket by bucket.
+    fn add_selected(&mut self, batch: &Batch<'_>, selection: &[u32]) -> Result<(), AnalyzeError> {
+        let Some(&first) = selection.first() else { return Ok(()) };
+        if self.plan.buckets.is_none() {
+            return self.add_rows(batch, 0, selection);
+        }
+        let timestamps = batch.timestamps;
+        let at = |row: &u32| timestamps[*row as usize];
+        let buckets = &self.partial.buckets;
+        let mut segments = Vec::new();
+        let mut done = 0;
+        let from = buckets.partition_point(|bucket| bucket.end_ms <= at(&first));
+        for (index, bucket) in buckets.iter().enumerate().skip(from) {
+            if done == selection.len() {
+                break;
+            }
+            let start = done + selection[done..].partition_point(|row| at(row) < bucket.start_ms);
+            let end = start + selection[start..].partition_point(|row| at(row) < bucket.end_ms);
+            if end > start {
+                segments.push((index, start..end));
+            }
+            done = end;
+        }
+        for (bucket, rows) in segments {
+            self.add_rows(batch, bucket, &selection[rows])?;
+        }
+        Ok(())
+    }
+
+    /// Adds `rows`, all in bucket number `bucket`.
+    fn add_rows(&mut self, batch: &Batch<'_>, bucket: usize, rows: &[u32]) -> Result<(), AnalyzeError> {
+        let plan = self.plan;
+        let kind = plan.analysis.kind;
+        let groups = if plan.groups.is_empty() { Vec::new() } else { self.groups_of(batch, rows)? };
+        let Some(target) = plan.target else {
+            // A count: only the number of rows per group.
+            match groups.iter().max() {
+                None => self.partial.cell(bucket, 0, kind).count += rows.len() as u64,
+                Some(&last) => {
+                    self.partial.cell(bucket, last as usize, kind);
+                    let cells = &mut self.partial.cells[bucket];
+                    for &group in &groups {
+                        cells[group as usize].count += 1;
+                    }
+                }
+            }
+            return Ok(());
+        };
+        let words = match &batch.columns[target] {
+            Values::Words { keys, base: Some(base), .. }
+                if plan.buckets.is_none() && plan.groups.is_empty() =>
+            {
+                Some((*keys, keys.keys().values(), *base as usize))
+            }
+            _ => None,
+        };
+        for (index, &row) in rows.iter().enumerate() {
+            let row = row as usize;
+            let group = groups.get(index).map_or(0, |&group| group as usize);
+            let cell = self.partial.cell(bucket, group, kind);
+            if let Some((keys, codes, base)) = words
+                && matches!(cell.state, State::Unique { .. })
+            {
+                // A row without the value adds none; a word already counted holds a value
+                // already in the set.
+                if keys.is_null(row) {
+                    cell.count += 1;
+                    continue;
+                }
+                let word = base + codes[row] as usize;
+                let (slot, bit) = (word / 64, 1u64 << (word % 64));
+                if self.unique_words.len() <= slot {
+                    self.unique_words.resize(slot + 1, 0);
+                }
+                if self.unique_words[slot] & bit != 0 {
+                    cell.count += 1;
+                    continue;
+                }
+                self.unique_words[slot] |= bit;
+            }
+            let before = cell.bytes();
+            cell.add(Some(&batch.found(target, row)), &mut self.key);
+            let after = cell.bytes();
+            self.partial.bytes += after - before;
+            if self.partial.bytes > MEMORY_LIMIT {
+                return Err(AnalysisError::MemoryLimit.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The group of each of `rows`: by word number when the one group_by property is a
+    /// dictionary column, otherwise from the row's values.
+    fn groups_of(&mut self, batch: &Batch<'_>, rows: &[u32]) -> Result<Vec<u32>, AnalyzeError> {
+        let mut groups = Vec::with_capacity(rows.len());
+        let mut found = Vec::with_capacity(batch.columns.len());
+        let words = match self.plan.groups.as_slice() {
+            [path] => match &batch.columns[*path] {
+                Values::Words { keys, base: Some(base), .. } => Some((keys, *base as usize)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((keys, base)) = words else {
+            for &row in rows {
+                fill(batch, row as usize, &mut found);
+                groups.push(self.group_of(&found)? as u32);
+            }
+            return Ok(groups);
+        };
+        let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+        let mut missing: Option<u32> = None;
+        for &row in rows {
+            let row = row as usize;
+            let group = if nulls && keys.is_null(row) {
+                match missing {
+                    Some(group) => group,
+                    None => {
+                        fill(batch, row, &mut found);
+                        *missing.insert(self.group_of(&found)? as u32)
+                    }
+                }
+            } else {
+                let word = base + codes[row] as usize;
+                match self.word_groups.get(word) {
+                    Some(&group) if group != u32::MAX => group,
+                    _ => {
+                        fill(batch, row, &mut found);
+                        let group = self.group_of(&found)? as u32;
+                        if self.word_groups.len() <= word {
+                            self.word_groups.resize(word + 1, u32::MAX);
+                        }
+                        self.word_groups[word] = group;
+                        group
+                    }
+                }
+            };
+            groups.push(group);
+        }
+        Ok(groups)
+    }
+}
+
+/// The values of every path in `row`, as a row scan finds them.
+fn fill<'a>(batch: &Batch<'a>, row: usize, found: &mut Vec<Found<'a>>) {
+    found.clear();
+    found.extend((0..batch.columns.len()).map(|path| batch.found(path, row)));
+}
