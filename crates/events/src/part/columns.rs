@@ -68,14 +68,14 @@ impl<'a> ColumnsView<'a> {
     }
 
     /// Numbers the strings of this batch's dictionary columns: a dictionary seen in the
-    /// previous batch of its column (the same array) keeps its numbers, a new one takes the
+    /// previous batch of its column (the same strings, `same_words`) keeps its numbers, a new one takes the
     /// next ones (`dictionaries` holds each column's last, so it is not freed and reused).
     pub(super) fn number_words(&mut self, dictionaries: &mut [Option<(ArrayRef, u32)>], next: &mut u32) {
         for (column, typed) in self.columns.iter().enumerate() {
             let Some(Typed::Words(words, _)) = typed else { continue };
             let values = words.values();
             self.bases[column] = match &dictionaries[column] {
-                Some((seen, base)) if Arc::ptr_eq(seen, values) => Some(*base),
+                Some((seen, base)) if same_words(seen, values) => Some(*base),
                 _ => match u32::try_from(values.len()).ok().and_then(|len| next.checked_add(len)) {
                     Some(end) if end <= MAX_WORDS => {
                         dictionaries[column] = Some((values.clone(), *next));
@@ -165,5 +165,22 @@ impl<'a> ColumnsView<'a> {
                 }
             }
         })
+    }
+}
+
+/// Whether two dictionaries are the same strings in the same memory: the reader hands each
+/// batch of a row group a new array over the row group's one dictionary. (`dictionaries` keeps
+/// the last one alive, so its memory cannot be reused by another.)
+fn same_words(seen: &ArrayRef, values: &ArrayRef) -> bool {
+    if Arc::ptr_eq(seen, values) {
+        return true;
+    }
+    match (seen.as_string_opt::<i32>(), values.as_string_opt::<i32>()) {
+        (Some(seen), Some(values)) => {
+            seen.len() == values.len()
+                && std::ptr::eq(seen.values().as_ptr(), values.values().as_ptr())
+                && std::ptr::eq(seen.value_offsets().as_ptr(), values.value_offsets().as_ptr())
+        }
+        _ => false,
     }
 }

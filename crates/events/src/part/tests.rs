@@ -264,3 +264,34 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
     let whole = TimeRange { start_ms: 0, end_ms: i64::MAX };
     assert!(!part.scan_batches(whole, &paths[..1], |_| Ok::<_, io::Error>(())).unwrap());
 }
+
+#[test]
+fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
+    let start = 1_700_000_000_000;
+    let events: Vec<(i64, String)> = (0..3 * PROJECTED_BATCH_ROWS as i64)
+        .map(|i| {
+            let (ts, plan) = (format_keen_timestamp(start + i), ["free", "pro"][i as usize % 2]);
+            stored(json!({"keen": {"timestamp": ts}, "plan": plan}), start)
+        })
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let paths = vec![vec!["plan".to_owned()]];
+    let mut bases = Vec::new();
+    part.scan_batches(TimeRange { start_ms: 0, end_ms: i64::MAX }, &paths, |batch| {
+        if let Values::Words { base, .. } = batch.columns[0] {
+            bases.push(base);
+        }
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(bases, vec![Some(0); 3]);
+    let mut words = std::collections::BTreeSet::new();
+    part.scan(None, &paths, |_, _, found| {
+        if let Found::Word(text, word) = found[0] {
+            words.insert((text.to_owned(), word));
+        }
+        Ok::<_, io::Error>(())
+    })
+    .unwrap();
+    assert_eq!(words.len(), 2, "{words:?}");
+}
