@@ -240,6 +240,8 @@ pub(crate) struct PartBuilder {
     scratch: Vec<u8>,
     learnt: Vec<Structure>,
     max_created_ms: i64,
+    /// Rows per row group written.
+    row_group_rows: usize,
 }
 
 impl PartBuilder {
@@ -258,7 +260,15 @@ impl PartBuilder {
             scratch: Vec::new(),
             learnt: Vec::new(),
             max_created_ms: i64::MIN,
+            row_group_rows: ROW_GROUP_ROWS,
         }
+    }
+
+    /// A builder writing row groups of `rows` rows, so that tests can make parts of several
+    /// row groups from a few events.
+    #[cfg(test)]
+    pub(crate) fn with_row_groups_of(rows: usize) -> PartBuilder {
+        PartBuilder { row_group_rows: rows, ..PartBuilder::new() }
     }
 
     /// Adds an event whose `keen.timestamp` is `timestamp_ms`.
@@ -469,11 +479,12 @@ impl PartBuilder {
         let min_ts = self.timestamps.first().copied().unwrap_or_default();
         let max_ts = self.timestamps.last().copied().unwrap_or_default();
         let (max_created_ms, string_bytes) = (self.max_created_ms, self.string_bytes as u64);
+        let row_group_rows = self.row_group_rows;
         let (batch, layout) = self.batch()?;
         let schema = batch.schema();
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_row_count(Some(row_group_rows))
             .set_dictionary_page_size_limit(4 * 1024 * 1024)
             .set_column_encoding(ColumnPath::from(FIXED[TIMESTAMP].0), Encoding::DELTA_BINARY_PACKED)
             .set_column_dictionary_enabled(ColumnPath::from(FIXED[TIMESTAMP].0), false)
@@ -773,7 +784,7 @@ impl io::Read for PositionedReader {
 pub(crate) struct PartFile {
     file: SharedFile,
     metadata: ArrowReaderMetadata,
-    /// The same footer with the string columns read as dictionaries (`scan`).
+    /// The same footer with the string columns read as dictionaries (`scan_groups`).
     words: ArrowReaderMetadata,
     kinds: Vec<Kind>,
     paths: Vec<String>,
@@ -858,7 +869,7 @@ impl PartFile {
     }
 
     /// The row groups that may hold events in `range`.
-    fn row_groups(&self, range: Option<TimeRange>) -> Vec<usize> {
+    pub(crate) fn row_groups(&self, range: Option<TimeRange>) -> Vec<usize> {
         let metadata = self.metadata.metadata();
         (0..metadata.num_row_groups())
             .filter(|&i| {
@@ -911,19 +922,6 @@ impl PartFile {
         Ok(PartEvents { part: self, reader, range, buffer: std::collections::VecDeque::new() })
     }
 
-    /// Calls `each` with the row number, the timestamp and the values at `paths` of every row
-    /// in `range`, in timestamp order, reading only the columns those paths lead to (every
-    /// column only when a path leads into an object or an event kept whole, and then only
-    /// those rows are rebuilt).
-    pub(crate) fn scan<E: From<io::Error>>(
-        &self,
-        range: Option<TimeRange>,
-        paths: &[Vec<String>],
-        each: impl FnMut(usize, i64, &[Found<'_>]) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.scan_groups(self.row_groups(range), range, paths, each)
-    }
-
     /// The row groups that may hold events in `range`, each with the latest timestamp in it
     /// (`i64::MAX` when its statistics do not say), in file order.
     pub(crate) fn groups(&self, range: Option<TimeRange>) -> Vec<(usize, i64)> {
@@ -937,7 +935,10 @@ impl PartFile {
             .collect()
     }
 
-    /// As `scan`, over the row groups `groups` only (in ascending order).
+    /// Calls `each` with the row number, the timestamp and the values at `paths` of every row
+    /// in `range` in the row groups `groups` (ascending), in timestamp order, reading only the
+    /// columns those paths lead to (every column only when a path leads into an object or an
+    /// event kept whole, and then only those rows are rebuilt).
     pub(crate) fn scan_groups<E: From<io::Error>>(
         &self,
         groups: Vec<usize>,
@@ -1025,7 +1026,7 @@ impl PartFile {
         Ok(())
     }
 
-    /// The events at row numbers `rows` (ascending, as `scan` numbers them), in that order.
+    /// The events at row numbers `rows` (ascending, as `scan_groups` numbers them), in that order.
     pub(crate) fn rows(&self, rows: &[usize]) -> io::Result<Vec<(i64, Value)>> {
         let mut selectors = Vec::new();
         let mut next = 0;

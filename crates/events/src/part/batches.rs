@@ -2,7 +2,7 @@
 //! (or leaves it out), the scan hands over whole batches of columns instead of rows, cuts each
 //! batch to the time range by binary search in its sorted timestamps, and does not read the
 //! `$shape` column. A part where some path leads to a null, an object, an event kept whole, or
-//! to columns of several kinds is read row by row instead (`PartFile::scan`).
+//! to columns of several kinds is read row by row instead (`PartFile::scan_groups`).
 
 use std::ops::Range;
 
@@ -75,11 +75,13 @@ impl PartFile {
             .collect()
     }
 
-    /// Calls `each` with every batch of rows in `range`, in timestamp order, reading only the
-    /// columns `paths` lead to; false (and `each` never called) when the part's shapes do not
-    /// allow a columnar scan of `paths`, which `scan` then reads row by row.
+    /// Calls `each` with every batch of rows in `range` in the row groups `groups` (ascending),
+    /// in timestamp order, reading only the columns `paths` lead to; false (and `each` never
+    /// called) when the part's shapes do not allow a columnar scan of `paths`, which
+    /// `scan_groups` then reads row by row.
     pub(crate) fn scan_batches<E: From<std::io::Error>>(
         &self,
+        groups: Vec<usize>,
         range: TimeRange,
         paths: &[Vec<String>],
         mut each: impl FnMut(&Batch<'_>) -> Result<(), E>,
@@ -91,7 +93,6 @@ impl PartFile {
         columns.dedup();
         let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
         let mut next_word = 0u32;
-        let groups = self.row_groups(Some(range));
         for batch in self.reader_with(&self.words, groups, Some(columns.clone()), None)? {
             let batch = batch.map_err(std::io::Error::other)?;
             let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();

@@ -237,7 +237,7 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
     // Each row's values as the columnar scan finds them, then as the row scan does.
     let mut columnar: Vec<Vec<String>> = Vec::new();
     let read = part
-        .scan_batches(range, &paths, |batch| {
+        .scan_batches(part.row_groups(Some(range)), range, &paths, |batch| {
             assert!(matches!(batch.columns[0], Values::Words { .. }));
             assert!(matches!(batch.columns[1], Values::Nums { integer: true, .. }));
             assert!(matches!(batch.columns[2], Values::Missing));
@@ -249,7 +249,7 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
         .unwrap();
     assert!(read);
     let mut by_rows: Vec<Vec<String>> = Vec::new();
-    part.scan(Some(range), &paths, |_, _, found| {
+    part.scan_groups(part.row_groups(Some(range)), Some(range), &paths, |_, _, found| {
         by_rows.push(found.iter().map(|found| format!("{found:?}")).collect());
         Ok::<_, io::Error>(())
     })
@@ -262,7 +262,9 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
     let drifting = vec![stored(json!({"plan": "free"}), start), stored(json!({"plan": 3}), start + 1)];
     let (_dir, part, _) = write(&drifting);
     let whole = TimeRange { start_ms: 0, end_ms: i64::MAX };
-    assert!(!part.scan_batches(whole, &paths[..1], |_| Ok::<_, io::Error>(())).unwrap());
+    assert!(
+        !part.scan_batches(part.row_groups(None), whole, &paths[..1], |_| Ok::<_, io::Error>(())).unwrap()
+    );
 }
 
 #[test]
@@ -277,7 +279,7 @@ fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
     let (_dir, part, _) = write(&events);
     let paths = vec![vec!["plan".to_owned()]];
     let mut bases = Vec::new();
-    part.scan_batches(TimeRange { start_ms: 0, end_ms: i64::MAX }, &paths, |batch| {
+    part.scan_batches(part.row_groups(None), TimeRange { start_ms: 0, end_ms: i64::MAX }, &paths, |batch| {
         if let Values::Words { base, .. } = batch.columns[0] {
             bases.push(base);
         }
@@ -286,7 +288,7 @@ fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
     .unwrap();
     assert_eq!(bases, vec![Some(0); 3]);
     let mut words = std::collections::BTreeSet::new();
-    part.scan(None, &paths, |_, _, found| {
+    part.scan_groups(part.row_groups(None), None, &paths, |_, _, found| {
         if let Found::Word(text, word) = found[0] {
             words.insert((text.to_owned(), word));
         }

@@ -11,7 +11,8 @@
 //! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
 //! partials would be equal (a median and percentiles of one target) share them.
 //!
-//! A scan reads only the columns the query's properties lead to (`PartFile::scan`); filters are
+//! A scan reads only the columns the query's properties lead to (`PartFile::scan_groups`,
+//! `PartFile::scan_batches`); filters are
 //! tested once per distinct value in a part, so a filter on a low-cardinality property costs
 //! a hash lookup per row. Partials are merged in scan order (parts as the store lists them, then
 //! the tail), which keeps every order-dependent answer (groups and `select_unique` values in
@@ -261,28 +262,39 @@ pub(crate) fn analyze(
         jobs.push((part, clip, each));
     }
     // The parts some open analysis has no partial of are read in parallel, one thread per core,
-    // each in one scan for all those analyses.
+    // each in one scan for all those analyses. With fewer parts than twice the threads, each
+    // row group is a piece of its own, and a part's partial is its pieces' merged in order.
     let missing: Vec<usize> =
         (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut pieces: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &job in &missing {
+        let (part, clip, _) = &jobs[job];
+        let groups = part.file.row_groups(Some(*clip));
+        match groups.len() > 1 && missing.len() < 2 * cores {
+            true => pieces.extend(groups.into_iter().map(|group| (job, vec![group]))),
+            false => pieces.push((job, groups)),
+        }
+    }
     type Computed = std::sync::Mutex<Option<Result<Vec<Partial>, AnalyzeError>>>;
-    let computed: Vec<Computed> = missing.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let computed: Vec<Computed> = pieces.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&job) = missing.get(i) else { break };
-            let (part, clip, each) = &jobs[job];
+            let Some((job, groups)) = pieces.get(i) else { break };
+            let (part, clip, each) = &jobs[*job];
             let builders = open
                 .iter()
                 .zip(each)
                 .filter(|(_, (_, _, cached))| cached.is_none())
                 .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
                 .collect();
-            let partials = part_partials(builders, &paths, &part.file, *clip);
+            let partials = part_partials(builders, &paths, &part.file, *clip, groups.clone());
             *computed[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(partials);
         }
     };
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
+    let workers = cores.min(pieces.len());
     if workers > 1 {
         std::thread::scope(|scope| {
             for _ in 0..workers {
@@ -292,16 +304,25 @@ pub(crate) fn analyze(
     } else {
         work();
     }
-    let mut computed = computed.into_iter();
+    let mut computed = pieces.iter().map(|(job, _)| *job).zip(computed).peekable();
     let mut totals: Vec<Partial> =
         open.iter().map(|&i| Partial::new(plans[i].buckets.clone().unwrap_or_default())).collect();
-    for (_, _, each) in jobs {
-        let mut fresh = if each.iter().any(|(_, _, cached)| cached.is_none()) {
-            let slot = computed.next().and_then(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()));
-            slot.expect("every missing part was computed")?.into_iter()
-        } else {
-            Vec::new().into_iter()
-        };
+    for (job, (_, _, each)) in jobs.into_iter().enumerate() {
+        // The part's pieces, merged in order, one partial per open analysis it was read for.
+        let mut fresh: Vec<Partial> = Vec::new();
+        while let Some((_, slot)) = computed.next_if(|(of, _)| *of == job) {
+            let piece =
+                slot.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every piece was read")?;
+            if fresh.is_empty() {
+                fresh = piece;
+                continue;
+            }
+            let read = open.iter().zip(&each).filter(|(_, (_, _, cached))| cached.is_none());
+            for ((partial, more), (&i, _)) in fresh.iter_mut().zip(&piece).zip(read) {
+                partial.absorb(more, plans[i].analysis)?;
+            }
+        }
+        let mut fresh = fresh.into_iter();
         for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
             let partial = match cached {
                 Some(partial) => partial,
@@ -459,14 +480,16 @@ pub(crate) fn extract(
     Ok(answer)
 }
 
-/// The partials of one part within `clip`, one per builder, from one scan of `paths`.
+/// The partials of one part's row groups `groups` within `clip`, one per builder, from one
+/// scan of `paths`.
 fn part_partials(
     mut builders: Vec<Builder<'_, '_>>,
     paths: &[Vec<String>],
     file: &PartFile,
     clip: TimeRange,
+    groups: Vec<usize>,
 ) -> Result<Vec<Partial>, AnalyzeError> {
-    let columnar = file.scan_batches(clip, paths, |batch| {
+    let columnar = file.scan_batches(groups.clone(), clip, paths, |batch| {
         builders.iter_mut().try_for_each(|builder| builder.add_batch(batch))?;
         within_memory(builders.iter().map(|builder| builder.partial.bytes))?;
         Ok::<_, AnalyzeError>(())
@@ -475,7 +498,7 @@ fn part_partials(
         return Ok(builders.into_iter().map(Builder::finish).collect());
     }
     let mut rows = 0usize;
-    file.scan(Some(clip), paths, |_, timestamp_ms, found| {
+    file.scan_groups(groups, Some(clip), paths, |_, timestamp_ms, found| {
         builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
         rows += 1;
         if rows.is_multiple_of(MEMORY_CHECK_ROWS) {

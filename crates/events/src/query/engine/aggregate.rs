@@ -186,7 +186,13 @@ impl Acc {
             }
             return;
         }
-        let Some((value, stored)) = number(target) else { return };
+        if let Some((value, stored)) = number(target) {
+            self.add_number(value, stored);
+        }
+    }
+
+    /// Adds a number to the state (the row is counted by the caller).
+    pub(super) fn add_number(&mut self, value: f64, stored: Stored) {
         match &mut self.state {
             State::Count | State::Unique { .. } => {}
             State::Sum { integer, float } => {

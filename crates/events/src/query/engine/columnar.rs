@@ -6,14 +6,14 @@
 
 use std::sync::atomic::Ordering;
 
-use arrow_array::Array;
+use arrow_array::{Array, Float64Array};
 use serde_json::Value;
 
 use super::aggregate::State;
-use super::values::to_json;
+use super::values::{RANKED_BYTES, Stored, to_json};
 use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, passes};
 use crate::part::{Batch, Found, Values};
-use crate::query::analysis::AnalysisError;
+use crate::query::analysis::{AnalysisError, AnalysisType};
 
 impl Builder<'_, '_> {
     /// Adds the rows of `batch` (which lie inside the plan's time range).
@@ -139,6 +139,11 @@ impl Builder<'_, '_> {
             }
             return Ok(());
         };
+        if let Values::Nums { values, integer } = &batch.columns[target]
+            && !matches!(kind, AnalysisType::CountUnique | AnalysisType::SelectUnique)
+        {
+            return self.add_numbers(bucket, &groups, rows, values, *integer);
+        }
         let words = match &batch.columns[target] {
             Values::Words { keys, base: Some(base), .. }
                 if plan.buckets.is_none() && plan.groups.is_empty() =>
@@ -175,6 +180,42 @@ impl Builder<'_, '_> {
             cell.add(Some(&batch.found(target, row)), &mut self.key);
             let after = cell.bytes();
             self.partial.bytes += after - before;
+            if self.partial.bytes > MEMORY_LIMIT {
+                return Err(AnalysisError::MemoryLimit.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `rows` of a numeric target, all in bucket number `bucket`, each in its group of
+    /// `groups` (or the only one): numbers straight from the column, for the analyses that
+    /// read a number.
+    fn add_numbers(
+        &mut self,
+        bucket: usize,
+        groups: &[u32],
+        rows: &[u32],
+        values: &Float64Array,
+        integer: bool,
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
+        let last = groups.iter().max().map_or(0, |&group| group as usize);
+        self.partial.cell(bucket, last, kind);
+        let cells = &mut self.partial.cells[bucket];
+        let (numbers, nulls) = (values.values(), values.null_count() > 0);
+        let mut added = 0;
+        for (index, &row) in rows.iter().enumerate() {
+            let row = row as usize;
+            let cell = &mut cells[groups.get(index).map_or(0, |&group| group as usize)];
+            cell.count += 1;
+            if nulls && values.is_null(row) {
+                continue;
+            }
+            cell.add_number(numbers[row], if integer { Stored::Integer } else { Stored::Float });
+            added += 1;
+        }
+        if matches!(kind, AnalysisType::Median | AnalysisType::Percentile) {
+            self.partial.bytes += added * RANKED_BYTES;
             if self.partial.bytes > MEMORY_LIMIT {
                 return Err(AnalysisError::MemoryLimit.into());
             }

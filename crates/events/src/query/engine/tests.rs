@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{AnalyzeError, PartialCache, Query, analyze, extract};
 use crate::manifest::PartEntry;
-use crate::part::{PartBuilder, PartFile};
+use crate::part::{PartBuilder, PartFile, ROW_GROUP_ROWS};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::extraction::Extraction;
 use crate::query::filter::parse_filters;
@@ -152,7 +152,8 @@ fn store(
         }
         let mut chunk = events[start..cut].to_vec();
         chunk.sort_by_key(|(ts, _)| *ts);
-        let mut builder = PartBuilder::new();
+        // Parts of one row group, and of several (read as one piece or a piece per row group).
+        let mut builder = PartBuilder::with_row_groups_of([ROW_GROUP_ROWS, 7, 40][n % 3]);
         for (ts, body) in &chunk {
             builder.push(*ts, body);
         }

@@ -127,6 +127,8 @@ pub(super) struct Run {
     ends: Vec<u64>,
 }
 
+/// What each value in a run counts for in `Run::bytes`.
+pub(super) const RANKED_BYTES: usize = 16;
 pub(super) const FLOAT: u32 = 0;
 pub(super) const INTEGER: u32 = 1;
 pub(super) const OTHERS: u32 = 2;
@@ -153,7 +155,7 @@ impl Run {
     }
 
     pub(super) fn bytes(&self) -> usize {
-        self.values.len() * 16 + self.ends.len() * 8 + self.others.len() * 48
+        self.values.len() * RANKED_BYTES + self.ends.len() * 8 + self.others.len() * 48
     }
 
     /// How many values the run holds.
