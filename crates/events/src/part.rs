@@ -39,7 +39,7 @@ use parquet::arrow::arrow_reader::{
     RowSelection, RowSelector,
 };
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{KeyValue, PageIndexPolicy};
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
@@ -1028,20 +1028,36 @@ impl PartFile {
 
     /// The events at row numbers `rows` (ascending, as `scan_groups` numbers them), in that order.
     pub(crate) fn rows(&self, rows: &[usize]) -> io::Result<Vec<(i64, Value)>> {
+        // Only the row groups holding those rows are read, and with the page index only the
+        // pages holding them.
+        let metadata = self.metadata.metadata();
+        let mut groups = Vec::new();
         let mut selectors = Vec::new();
-        let mut next = 0;
-        for &row in rows {
-            if row > next {
-                selectors.push(RowSelector::skip(row - next));
+        let (mut first, mut wanted) = (0, rows.iter().peekable());
+        for group in 0..metadata.num_row_groups() {
+            let end = first + metadata.row_group(group).num_rows() as usize;
+            let mut next = first;
+            while let Some(row) = wanted.next_if(|&&row| row < end) {
+                if *row > next {
+                    selectors.push(RowSelector::skip(row - next));
+                }
+                selectors.push(RowSelector::select(1));
+                next = row + 1;
             }
-            selectors.push(RowSelector::select(1));
-            next = row + 1;
+            if next > first {
+                groups.push(group);
+                if end > next {
+                    selectors.push(RowSelector::skip(end - next));
+                }
+            }
+            first = end;
         }
-        let total = usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or_default();
-        if total > next {
-            selectors.push(RowSelector::skip(total - next));
-        }
-        let reader = self.reader(self.row_groups(None), None, Some(RowSelection::from(selectors)))?;
+        let indexed = ArrowReaderMetadata::load(
+            &self.file,
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )
+        .map_err(io::Error::other)?;
+        let reader = self.reader_with(&indexed, groups, None, Some(RowSelection::from(selectors)))?;
         PartEvents { part: self, reader, range: None, buffer: std::collections::VecDeque::new() }.collect()
     }
 

@@ -11,15 +11,18 @@
 //! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
 //! partials would be equal (a median and percentiles of one target) share them.
 //!
-//! A scan reads only the columns the query's properties lead to (`PartFile::scan_groups`,
-//! `PartFile::scan_batches`); filters are
-//! tested once per distinct value in a part, so a filter on a low-cardinality property costs
-//! a hash lookup per row. Partials are merged in scan order (parts as the store lists them, then
-//! the tail), which keeps every order-dependent answer (groups and `select_unique` values in
-//! first-seen order, ties in minimum, maximum and percentiles) equal to the reference
-//! evaluator's (`Analysis::evaluate` over parsed events); the property test in `tests` checks
-//! this. Sums of floats, averages and standard deviations are added in another order, so they
-//! can differ from the reference's in the last bits.
+//! A scan reads only the columns the query's properties lead to. Where every shape in a part
+//! keeps each of those properties in one column (most collections), the part is read a batch of
+//! columns at a time (`PartFile::scan_batches`, `columnar`); otherwise row by row
+//! (`PartFile::scan_groups`). Filters are tested once per distinct value in a part (per
+//! dictionary word for strings), so a filter on a low-cardinality property costs a lookup per
+//! row. Parts are read in parallel, one thread per core (each row group on its own when there
+//! are few parts), while this thread merges their partials in scan order (parts as the store
+//! lists them, then the tail), which keeps every order-dependent answer (groups and
+//! `select_unique` values in first-seen order, ties in minimum, maximum and percentiles) equal
+//! to the reference evaluator's (`Analysis::evaluate` over parsed events); the property tests
+//! in `tests` check this. Sums of floats, averages and standard deviations are added in another
+//! order, so they can differ from the reference's in the last bits.
 //!
 //! Memory is bounded: a query whose aggregates (distinct values, ranked values for medians,
 //! groups) would pass `MEMORY_LIMIT` fails with `QueryMemoryLimitError` instead of taking the
@@ -46,7 +49,7 @@ use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
 use crate::part::{Found, PartFile};
 use crate::store::{Part, StoredEvent};
-use aggregate::{Acc, Partial, State};
+use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, json_bytes, lock};
 use values::{Key, group_key, holds_object, memo_key, to_json};
@@ -276,11 +279,12 @@ pub(crate) fn analyze(
             false => pieces.push((job, groups)),
         }
     }
-    type Computed = std::sync::Mutex<Option<Result<Vec<Partial>, AnalyzeError>>>;
-    let computed: Vec<Computed> = pieces.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
+    // Workers send each piece's partials as they finish; this thread merges them meanwhile,
+    // in scan order, waiting for the next one it needs.
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, Result<Vec<Partial>, AnalyzeError>)>();
+    let (next, abandoned) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let work = |sender: std::sync::mpsc::Sender<_>| {
+        while !abandoned.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((job, groups)) = pieces.get(i) else { break };
             let (part, clip, each) = &jobs[*job];
@@ -291,51 +295,62 @@ pub(crate) fn analyze(
                 .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
                 .collect();
             let partials = part_partials(builders, &paths, &part.file, *clip, groups.clone());
-            *computed[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(partials);
+            if sender.send((i, partials)).is_err() {
+                break;
+            }
         }
     };
-    let workers = cores.min(pieces.len());
-    if workers > 1 {
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(work);
-            }
-        });
-    } else {
-        work();
-    }
-    let mut computed = pieces.iter().map(|(job, _)| *job).zip(computed).peekable();
     let mut totals: Vec<Partial> =
         open.iter().map(|&i| Partial::new(plans[i].buckets.clone().unwrap_or_default())).collect();
-    for (job, (_, _, each)) in jobs.into_iter().enumerate() {
-        // The part's pieces, merged in order, one partial per open analysis it was read for.
-        let mut fresh: Vec<Partial> = Vec::new();
-        while let Some((_, slot)) = computed.next_if(|(of, _)| *of == job) {
-            let piece =
-                slot.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every piece was read")?;
-            if fresh.is_empty() {
-                fresh = piece;
-                continue;
-            }
-            let read = open.iter().zip(&each).filter(|(_, (_, _, cached))| cached.is_none());
-            for ((partial, more), (&i, _)) in fresh.iter_mut().zip(&piece).zip(read) {
-                partial.absorb(more, plans[i].analysis)?;
-            }
-        }
-        let mut fresh = fresh.into_iter();
-        for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
-            let partial = match cached {
-                Some(partial) => partial,
-                None => {
-                    let partial = Arc::new(fresh.next().expect("a partial per analysis scanned"));
-                    lock(cache).put(key, Cached::Partial(partial.clone()));
-                    partial
+    let mut arrived: Vec<Option<Result<Vec<Partial>, AnalyzeError>>> = pieces.iter().map(|_| None).collect();
+    let mut merge = || -> Result<(), AnalyzeError> {
+        let mut piece = 0;
+        for (job, (_, _, each)) in jobs.iter().enumerate() {
+            // The part's pieces, merged in order, one partial per open analysis it was read for.
+            let mut fresh: Vec<Partial> = Vec::new();
+            while pieces.get(piece).is_some_and(|(of, _)| *of == job) {
+                while arrived[piece].is_none() {
+                    let (i, partials) = receiver.recv().expect("every piece taken is sent");
+                    arrived[i] = Some(partials);
                 }
-            };
-            total.absorb(&partial, plans[i].analysis)?;
+                let partials = arrived[piece].take().expect("the piece arrived")?;
+                piece += 1;
+                if fresh.is_empty() {
+                    fresh = partials;
+                    continue;
+                }
+                let read = open.iter().zip(each).filter(|(_, (_, _, cached))| cached.is_none());
+                for ((partial, more), (&i, _)) in fresh.iter_mut().zip(&partials).zip(read) {
+                    partial.absorb(more, plans[i].analysis)?;
+                }
+            }
+            let mut fresh = fresh.into_iter();
+            for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
+                let partial = match cached {
+                    Some(partial) => partial.clone(),
+                    None => {
+                        let partial = Arc::new(fresh.next().expect("a partial per analysis scanned"));
+                        lock(cache).put(key.clone(), Cached::Partial(partial.clone()));
+                        partial
+                    }
+                };
+                total.absorb(&partial, plans[i].analysis)?;
+            }
+            within_memory(totals.iter().map(|total| total.bytes))?;
         }
-        within_memory(totals.iter().map(|total| total.bytes))?;
-    }
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..cores.min(pieces.len()) {
+            let sender = sender.clone();
+            scope.spawn(|| work(sender));
+        }
+        drop(sender);
+        let merged = merge();
+        // On an error, the workers stop after the piece they are reading.
+        abandoned.store(true, Ordering::Relaxed);
+        merged
+    })?;
     let mut builders: Vec<Builder<'_, '_>> = open
         .iter()
         .map(|&i| Builder::new(&plans[i], plans[i].buckets.clone().unwrap_or_default(), query.stop))
@@ -527,9 +542,9 @@ struct Builder<'p, 'q> {
     key: Vec<u8>,
     /// With one group_by property, each word number's group once known (`u32::MAX`: not yet).
     word_groups: Vec<u32>,
-    /// For count_unique and select_unique without interval or group_by, a bit per word number
-    /// already counted.
-    unique_words: Vec<u64>,
+    /// For count_unique and select_unique, per word number the last cell it was added to (its
+    /// bucket in the high half, its group in the low half, plus one; 0: none yet).
+    last_cells: Vec<u64>,
     /// The rows of a batch that pass the filters (`add_batch`).
     selection: Vec<u32>,
 }
@@ -543,7 +558,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             memos: (0..plan.leaves).map(|_| Memo::default()).collect(),
             key: Vec::new(),
             word_groups: Vec::new(),
-            unique_words: Vec::new(),
+            last_cells: Vec::new(),
             selection: Vec::new(),
         }
     }
@@ -602,23 +617,14 @@ impl<'p, 'q> Builder<'p, 'q> {
         };
         let kind = plan.analysis.kind;
         let target = plan.target.map(|path| &found[path]);
-        let cell = self.partial.cell(bucket, group, kind);
         if let Some(Found::Word(_, word)) = target
-            && matches!(cell.state, State::Unique { .. })
-            && plan.buckets.is_none()
-            && plan.groups.is_empty()
+            && matches!(kind, AnalysisType::CountUnique | AnalysisType::SelectUnique)
+            && self.already_added(*word as usize, bucket, group)
         {
-            // A word already counted holds a value already in the set.
-            let (slot, bit) = (*word as usize / 64, 1u64 << (word % 64));
-            if self.unique_words.len() <= slot {
-                self.unique_words.resize(slot + 1, 0);
-            }
-            if self.unique_words[slot] & bit != 0 {
-                cell.count += 1;
-                return Ok(());
-            }
-            self.unique_words[slot] |= bit;
+            self.partial.cell(bucket, group, kind).count += 1;
+            return Ok(());
         }
+        let cell = self.partial.cell(bucket, group, kind);
         let before = cell.bytes();
         cell.add(target, &mut self.key);
         let after = cell.bytes();
@@ -627,6 +633,17 @@ impl<'p, 'q> Builder<'p, 'q> {
             return Err(AnalysisError::MemoryLimit.into());
         }
         Ok(())
+    }
+
+    /// Whether the value of word number `word` was added to the distinct values of the cell of
+    /// `bucket` and `group` last (so is already in its set); notes that it now is. Rows are
+    /// scanned in time order, so a value's rows in one bucket and group mostly follow each other.
+    fn already_added(&mut self, word: usize, bucket: usize, group: usize) -> bool {
+        let cell = ((bucket as u64) << 32 | group as u64) + 1;
+        if self.last_cells.len() <= word {
+            self.last_cells.resize(word + 1, 0);
+        }
+        std::mem::replace(&mut self.last_cells[word], cell) == cell
     }
 
     /// The position of the group of the row whose values are `found`, added if new.

@@ -192,6 +192,7 @@ impl Acc {
     }
 
     /// Adds a number to the state (the row is counted by the caller).
+    #[inline]
     pub(super) fn add_number(&mut self, value: f64, stored: Stored) {
         match &mut self.state {
             State::Count | State::Unique { .. } => {}

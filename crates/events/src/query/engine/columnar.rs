@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use arrow_array::{Array, Float64Array};
 use serde_json::Value;
 
-use super::aggregate::State;
 use super::values::{RANKED_BYTES, Stored, to_json};
 use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, passes};
 use crate::part::{Batch, Found, Values};
@@ -146,7 +145,7 @@ impl Builder<'_, '_> {
         }
         let words = match &batch.columns[target] {
             Values::Words { keys, base: Some(base), .. }
-                if plan.buckets.is_none() && plan.groups.is_empty() =>
+                if matches!(kind, AnalysisType::CountUnique | AnalysisType::SelectUnique) =>
             {
                 Some((*keys, keys.keys().values(), *base as usize))
             }
@@ -155,27 +154,15 @@ impl Builder<'_, '_> {
         for (index, &row) in rows.iter().enumerate() {
             let row = row as usize;
             let group = groups.get(index).map_or(0, |&group| group as usize);
-            let cell = self.partial.cell(bucket, group, kind);
             if let Some((keys, codes, base)) = words
-                && matches!(cell.state, State::Unique { .. })
+                && (keys.is_null(row) || self.already_added(base + codes[row] as usize, bucket, group))
             {
-                // A row without the value adds none; a word already counted holds a value
+                // A row without the value adds none; a word already added holds a value
                 // already in the set.
-                if keys.is_null(row) {
-                    cell.count += 1;
-                    continue;
-                }
-                let word = base + codes[row] as usize;
-                let (slot, bit) = (word / 64, 1u64 << (word % 64));
-                if self.unique_words.len() <= slot {
-                    self.unique_words.resize(slot + 1, 0);
-                }
-                if self.unique_words[slot] & bit != 0 {
-                    cell.count += 1;
-                    continue;
-                }
-                self.unique_words[slot] |= bit;
+                self.partial.cell(bucket, group, kind).count += 1;
+                continue;
             }
+            let cell = self.partial.cell(bucket, group, kind);
             let before = cell.bytes();
             cell.add(Some(&batch.found(target, row)), &mut self.key);
             let after = cell.bytes();
