@@ -789,6 +789,8 @@ pub(crate) struct PartFile {
     kinds: Vec<Kind>,
     paths: Vec<String>,
     shapes: Vec<Shape>,
+    /// The footer with the page index, loaded when rows are first picked out (`rows`).
+    indexed: std::sync::OnceLock<ArrowReaderMetadata>,
 }
 
 fn corrupt(path: &Path, what: &str) -> io::Error {
@@ -851,7 +853,7 @@ impl PartFile {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt(path, "bad shape"))?;
-        Ok(PartFile { file, metadata, words, kinds, paths, shapes })
+        Ok(PartFile { file, metadata, words, kinds, paths, shapes, indexed: std::sync::OnceLock::new() })
     }
 
     /// Each column's property path and kind, in file order.
@@ -1052,12 +1054,15 @@ impl PartFile {
             }
             first = end;
         }
-        let indexed = ArrowReaderMetadata::load(
-            &self.file,
-            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
-        )
-        .map_err(io::Error::other)?;
-        let reader = self.reader_with(&indexed, groups, None, Some(RowSelection::from(selectors)))?;
+        let indexed = match self.indexed.get() {
+            Some(indexed) => indexed,
+            None => {
+                let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+                let loaded = ArrowReaderMetadata::load(&self.file, options).map_err(io::Error::other)?;
+                self.indexed.get_or_init(|| loaded)
+            }
+        };
+        let reader = self.reader_with(indexed, groups, None, Some(RowSelection::from(selectors)))?;
         PartEvents { part: self, reader, range: None, buffer: std::collections::VecDeque::new() }.collect()
     }
 

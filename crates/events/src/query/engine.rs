@@ -31,6 +31,7 @@
 mod aggregate;
 mod cache;
 mod columnar;
+mod pieces;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -47,11 +48,12 @@ use super::extraction::{Extraction, ExtractionError};
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
-use crate::part::{Found, PartFile};
+use crate::part::Found;
 use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, json_bytes, lock};
+use pieces::{Abandon, Budget, part_partials, within_memory};
 use values::{Key, group_key, holds_object, memo_key, to_json};
 
 /// The most memory one query's aggregates may take.
@@ -282,8 +284,9 @@ pub(crate) fn analyze(
     // Workers send each piece's partials as they finish; this thread merges them meanwhile,
     // in scan order, waiting for the next one it needs.
     let (sender, receiver) = std::sync::mpsc::channel::<(usize, Result<Vec<Partial>, AnalyzeError>)>();
-    let (next, abandoned) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let (next, abandoned, budget) = (AtomicUsize::new(0), AtomicBool::new(false), Budget::default());
     let work = |sender: std::sync::mpsc::Sender<_>| {
+        let _panicking = Abandon::on_panic(&abandoned);
         while !abandoned.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((job, groups)) = pieces.get(i) else { break };
@@ -294,7 +297,7 @@ pub(crate) fn analyze(
                 .filter(|(_, (_, _, cached))| cached.is_none())
                 .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
                 .collect();
-            let partials = part_partials(builders, &paths, &part.file, *clip, groups.clone());
+            let partials = part_partials(builders, &paths, &part.file, *clip, groups.clone(), &budget);
             if sender.send((i, partials)).is_err() {
                 break;
             }
@@ -305,6 +308,8 @@ pub(crate) fn analyze(
     let mut arrived: Vec<Option<Result<Vec<Partial>, AnalyzeError>>> = pieces.iter().map(|_| None).collect();
     let mut merge = || -> Result<(), AnalyzeError> {
         let mut piece = 0;
+        // What the merge holds, in the query's budget: the totals and the part's pieces so far.
+        let mut holding = 0;
         for (job, (_, _, each)) in jobs.iter().enumerate() {
             // The part's pieces, merged in order, one partial per open analysis it was read for.
             let mut fresh: Vec<Partial> = Vec::new();
@@ -315,14 +320,18 @@ pub(crate) fn analyze(
                 }
                 let partials = arrived[piece].take().expect("the piece arrived")?;
                 piece += 1;
+                let read: usize = partials.iter().map(|partial| partial.bytes).sum();
                 if fresh.is_empty() {
                     fresh = partials;
-                    continue;
+                } else {
+                    let scanned = open.iter().zip(each).filter(|(_, (_, _, cached))| cached.is_none());
+                    for ((partial, more), (&i, _)) in fresh.iter_mut().zip(&partials).zip(scanned) {
+                        partial.absorb(more, plans[i].analysis)?;
+                    }
                 }
-                let read = open.iter().zip(each).filter(|(_, (_, _, cached))| cached.is_none());
-                for ((partial, more), (&i, _)) in fresh.iter_mut().zip(&partials).zip(read) {
-                    partial.absorb(more, plans[i].analysis)?;
-                }
+                let now = totals.iter().chain(&fresh).map(|partial| partial.bytes).sum();
+                budget.change(holding + read, now)?;
+                holding = now;
             }
             let mut fresh = fresh.into_iter();
             for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
@@ -336,7 +345,10 @@ pub(crate) fn analyze(
                 };
                 total.absorb(&partial, plans[i].analysis)?;
             }
-            within_memory(totals.iter().map(|total| total.bytes))?;
+            // The part's partials are the cache's now.
+            let now = totals.iter().map(|total| total.bytes).sum();
+            budget.change(holding, now)?;
+            holding = now;
         }
         Ok(())
     };
@@ -346,10 +358,9 @@ pub(crate) fn analyze(
             scope.spawn(|| work(sender));
         }
         drop(sender);
-        let merged = merge();
-        // On an error, the workers stop after the piece they are reading.
-        abandoned.store(true, Ordering::Relaxed);
-        merged
+        // Once the merge ends (an error, a panic), the workers stop after the piece they read.
+        let _ended = Abandon::always(&abandoned);
+        merge()
     })?;
     let mut builders: Vec<Builder<'_, '_>> = open
         .iter()
@@ -495,44 +506,6 @@ pub(crate) fn extract(
     Ok(answer)
 }
 
-/// The partials of one part's row groups `groups` within `clip`, one per builder, from one
-/// scan of `paths`.
-fn part_partials(
-    mut builders: Vec<Builder<'_, '_>>,
-    paths: &[Vec<String>],
-    file: &PartFile,
-    clip: TimeRange,
-    groups: Vec<usize>,
-) -> Result<Vec<Partial>, AnalyzeError> {
-    let columnar = file.scan_batches(groups.clone(), clip, paths, |batch| {
-        builders.iter_mut().try_for_each(|builder| builder.add_batch(batch))?;
-        within_memory(builders.iter().map(|builder| builder.partial.bytes))?;
-        Ok::<_, AnalyzeError>(())
-    })?;
-    if columnar {
-        return Ok(builders.into_iter().map(Builder::finish).collect());
-    }
-    let mut rows = 0usize;
-    file.scan_groups(groups, Some(clip), paths, |_, timestamp_ms, found| {
-        builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
-        rows += 1;
-        if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
-            within_memory(builders.iter().map(|builder| builder.partial.bytes))?;
-        }
-        Ok::<_, AnalyzeError>(())
-    })?;
-    Ok(builders.into_iter().map(Builder::finish).collect())
-}
-
-/// Fails once the aggregates of one query's analyses together pass `MEMORY_LIMIT` (each
-/// analysis also checks its own as it grows).
-fn within_memory(bytes: impl Iterator<Item = usize>) -> Result<(), AnalysisError> {
-    match bytes.sum::<usize>() > MEMORY_LIMIT {
-        true => Err(AnalysisError::MemoryLimit),
-        false => Ok(()),
-    }
-}
-
 /// Builds a partial row by row.
 struct Builder<'p, 'q> {
     plan: &'p Plan<'q>,
@@ -543,8 +516,8 @@ struct Builder<'p, 'q> {
     /// With one group_by property, each word number's group once known (`u32::MAX`: not yet).
     word_groups: Vec<u32>,
     /// For count_unique and select_unique, per word number the last cell it was added to (its
-    /// bucket in the high half, its group in the low half, plus one; 0: none yet).
-    last_cells: Vec<u64>,
+    /// bucket in the high 12 bits, its group in the low 20, plus one; 0: none yet).
+    last_cells: Vec<u32>,
     /// The rows of a batch that pass the filters (`add_batch`).
     selection: Vec<u32>,
 }
@@ -638,8 +611,12 @@ impl<'p, 'q> Builder<'p, 'q> {
     /// Whether the value of word number `word` was added to the distinct values of the cell of
     /// `bucket` and `group` last (so is already in its set); notes that it now is. Rows are
     /// scanned in time order, so a value's rows in one bucket and group mostly follow each other.
+    /// Cells past what the mark holds (over a million groups) are never marked.
     fn already_added(&mut self, word: usize, bucket: usize, group: usize) -> bool {
-        let cell = ((bucket as u64) << 32 | group as u64) + 1;
+        if bucket >= 1 << 12 || group >= (1 << 20) - 1 {
+            return false;
+        }
+        let cell = ((bucket as u32) << 20 | group as u32) + 1;
         if self.last_cells.len() <= word {
             self.last_cells.resize(word + 1, 0);
         }

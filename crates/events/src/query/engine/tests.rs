@@ -484,3 +484,17 @@ fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
         }
     }
 }
+
+#[test]
+fn a_budget_counts_every_holder_and_what_they_give_back() {
+    use super::pieces::Budget;
+    let budget = Budget::default();
+    let half = super::MEMORY_LIMIT / 2;
+    // Two readers each under the limit, and the merge taking over one reader's bytes.
+    assert!(budget.change(0, half).is_ok());
+    assert!(budget.change(0, half).is_ok());
+    assert!(budget.change(0, 1).is_err(), "together they pass the limit");
+    assert!(budget.change(half + 1, 10).is_ok(), "a merged piece gives its bytes back");
+    assert!(budget.change(0, half - 20).is_ok());
+    assert!(budget.change(0, 20).is_err());
+}
