@@ -56,7 +56,7 @@ fn writer(
 }
 
 /// Whether the folder shows a compaction or merge cut short: a part the manifest does not
-/// name, or more than one log generation.
+/// name, or more than one log generation. A kill before the first write leaves no folder.
 fn interrupted(events_dir: &std::path::Path) -> bool {
     let manifest = std::fs::read_to_string(events_dir.join("manifest.json")).unwrap_or_default();
     let parts = std::fs::read_dir(events_dir.join("parts")).map(Iterator::count).unwrap_or(0);
@@ -65,7 +65,8 @@ fn interrupted(events_dir: &std::path::Path) -> bool {
         .flatten()
         .any(|e| !manifest.contains(&*e.unwrap().file_name().to_string_lossy()));
     let logs = std::fs::read_dir(events_dir)
-        .unwrap()
+        .into_iter()
+        .flatten()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("wal-"))
         .count();
     parts > 0 && (unnamed || logs > 1)
