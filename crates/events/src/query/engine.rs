@@ -31,6 +31,7 @@
 mod aggregate;
 mod cache;
 mod columnar;
+mod extract;
 mod pieces;
 #[cfg(test)]
 mod tests;
@@ -44,7 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde_json::Value;
 
 use super::analysis::{Analysis, AnalysisError, AnalysisType};
-use super::extraction::{Extraction, ExtractionError};
+use super::extraction::ExtractionError;
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
@@ -53,6 +54,7 @@ use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, json_bytes, lock};
+pub(crate) use extract::extract;
 use pieces::{Abandon, Budget, part_partials, within_memory};
 use values::{Key, group_key, holds_object, memo_key, to_json};
 
@@ -404,106 +406,6 @@ fn look_up(body: &Value, paths: &[Vec<String>], found: &mut Vec<Found<'static>>)
             Some(value) => Found::Value(value.clone()),
         }
     }));
-}
-
-/// Runs `extraction` over `parts` and `tail` (as for `analyze`, answers cached alike): finds
-/// the matching rows by their filter columns only, then rebuilds just the events returned. For the `latest` N, row
-/// groups are read newest first and reading stops once N matches are newer than any event
-/// left unread.
-pub(crate) fn extract(
-    parts: &[Arc<Part>],
-    tail: &[StoredEvent],
-    cache: &std::sync::Mutex<PartialCache>,
-    extraction: &Extraction,
-    query: &Query<'_>,
-) -> Result<Value, AnalyzeError> {
-    let range = query.range;
-    let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
-    let mut paths = Vec::new();
-    let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
-    let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
-    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
-        return Ok(Value::clone(&answer));
-    }
-    let mut memos = (0..plan.leaves).map(|_| Memo::default()).collect::<Vec<_>>();
-    let mut key = Vec::new();
-    // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
-    // Sorted, these are the matches in the order the extraction returns them (by timestamp,
-    // ties in scan order).
-    let mut matched: Vec<(i64, usize, usize)> = Vec::new();
-    let mut found = Vec::with_capacity(paths.len());
-    for (row, event) in tail.iter().enumerate() {
-        if query.stop.load(Ordering::Relaxed) {
-            return Err(AnalyzeError::Stopped);
-        }
-        if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
-            continue;
-        }
-        look_up(&event.body(), &paths, &mut found);
-        if plan.checks.iter().all(|check| passes(check, &found, &mut memos, &mut key)) {
-            matched.push((event.timestamp_ms, parts.len(), row));
-        }
-    }
-    // Every row group to read, as (latest timestamp in it, source, group), newest first.
-    let mut groups: Vec<(i64, usize, usize)> = parts
-        .iter()
-        .enumerate()
-        .flat_map(|(source, part)| {
-            part.file.groups(range).into_iter().map(move |(group, latest)| (latest, source, group))
-        })
-        .collect();
-    groups.sort_unstable_by(|a, b| b.cmp(a));
-    let wanted = extraction.latest();
-    for (latest, source, group) in groups {
-        if let Some(wanted) = wanted
-            && matched.len() >= wanted
-        {
-            // Keep the newest `wanted`; a group whose events are all older cannot displace them.
-            matched.sort_unstable_by(|a, b| b.cmp(a));
-            matched.truncate(wanted);
-            if matched.last().is_some_and(|oldest| oldest.0 > latest) {
-                break;
-            }
-        }
-        // Word numbers are per scan.
-        memos.iter_mut().for_each(|memo| memo.words.clear());
-        parts[source].file.scan_groups(vec![group], range, &paths, |row, timestamp_ms, found| {
-            if query.stop.load(Ordering::Relaxed) {
-                return Err(AnalyzeError::Stopped);
-            }
-            if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
-                matched.push((timestamp_ms, source, row));
-            }
-            Ok::<_, AnalyzeError>(())
-        })?;
-    }
-    matched.sort_unstable();
-    let chosen = &matched[extraction.window(matched.len())?];
-    let mut events: Vec<Option<Value>> = vec![None; chosen.len()];
-    for (source, part) in parts.iter().enumerate() {
-        let mut picks: Vec<(usize, usize)> = chosen
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, from, _))| *from == source)
-            .map(|(position, (_, _, row))| (*row, position))
-            .collect();
-        if picks.is_empty() {
-            continue;
-        }
-        picks.sort_unstable();
-        let rows: Vec<usize> = picks.iter().map(|(row, _)| *row).collect();
-        for ((_, position), (_, body)) in picks.iter().zip(part.file.rows(&rows)?) {
-            events[*position] = Some(body);
-        }
-    }
-    for (position, (_, source, row)) in chosen.iter().enumerate() {
-        if *source == parts.len() {
-            events[position] = Some(tail[*row].body());
-        }
-    }
-    let answer = extraction.present(events.into_iter().flatten());
-    lock(cache).put(answer_key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
-    Ok(answer)
 }
 
 /// Builds a partial row by row.
