@@ -11,7 +11,7 @@ use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{ArrayRef, DictionaryArray, Float64Array, StringArray};
 
 use super::columns::ColumnsView;
-use super::{Found, Mode, PartFile, Slot, TIMESTAMP};
+use super::{Found, Mode, PartFile, Slot, TIMESTAMP, time_bounds};
 use crate::query::timeframe::TimeRange;
 
 /// One property's values in a batch.
@@ -32,7 +32,8 @@ pub(crate) enum Values<'a> {
 pub(crate) struct Batch<'a> {
     /// The rows inside the scan's time range, in timestamp order.
     pub rows: Range<usize>,
-    /// Every row's timestamp (sorted).
+    /// Every row's timestamp (sorted); empty when the scan was not asked for them and the
+    /// batch's row group lies wholly inside the range (its timestamp column is not read).
     pub timestamps: &'a [i64],
     /// Per path scanned, its values.
     pub columns: Vec<Values<'a>>,
@@ -76,41 +77,63 @@ impl PartFile {
     }
 
     /// Calls `each` with every batch of rows in `range` in the row groups `groups` (ascending),
-    /// in timestamp order, reading only the columns `paths` lead to; false (and `each` never
-    /// called) when the part's shapes do not allow a columnar scan of `paths`, which
-    /// `scan_groups` then reads row by row.
+    /// in timestamp order, reading only the columns `paths` lead to, and the timestamps only
+    /// where `times` asks for them or a row group is not wholly inside `range`; false (and
+    /// `each` never called) when the part's shapes do not allow a columnar scan of `paths`,
+    /// which `scan_groups` then reads row by row.
     pub(crate) fn scan_batches<E: From<std::io::Error>>(
         &self,
         groups: Vec<usize>,
         range: TimeRange,
         paths: &[Vec<String>],
+        times: bool,
         mut each: impl FnMut(&Batch<'_>) -> Result<(), E>,
     ) -> Result<bool, E> {
         let Some(slots) = self.uniform_slots(paths) else { return Ok(false) };
-        let mut columns = vec![TIMESTAMP];
-        columns.extend(slots.iter().flatten().map(|(column, _)| *column).filter(|&c| c != TIMESTAMP));
-        columns.sort_unstable();
-        columns.dedup();
+        let mut read: Vec<usize> = slots.iter().flatten().map(|(column, _)| *column).collect();
+        read.sort_unstable();
+        read.dedup();
+        // Whether a row group's rows are all in the range, so need no timestamp to be cut to it.
+        let metadata = self.metadata.metadata();
+        let inside = |group: usize| {
+            let bounds = time_bounds(metadata.row_group(group).column(TIMESTAMP).statistics());
+            bounds.is_some_and(|(min, max)| min >= range.start_ms && max < range.end_ms)
+        };
+        let untimed =
+            |group: &usize| !times && !read.is_empty() && !read.contains(&TIMESTAMP) && inside(*group);
         let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
         let mut next_word = 0u32;
-        for batch in self.reader_with(&self.words, groups, Some(columns.clone()), None)? {
-            let batch = batch.map_err(std::io::Error::other)?;
-            let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();
-            let start = timestamps.partition_point(|&ms| ms < range.start_ms);
-            let end = timestamps.partition_point(|&ms| ms < range.end_ms);
-            if start == end {
-                continue;
+        for run in groups.chunk_by(|left, right| untimed(left) == untimed(right)) {
+            let timed = !untimed(&run[0]);
+            let mut columns = read.clone();
+            if timed && !columns.contains(&TIMESTAMP) {
+                columns.insert(0, TIMESTAMP);
             }
-            let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
-            view.number_words(&mut dictionaries, &mut next_word);
-            let columns = slots
-                .iter()
-                .map(|slot| match *slot {
-                    None => Values::Missing,
-                    Some((column, mode)) => view.column(column, mode),
-                })
-                .collect();
-            each(&Batch { rows: start..end, timestamps, columns, view, slots: &slots })?;
+            for batch in self.reader_with(&self.words, run.to_vec(), Some(columns.clone()), None)? {
+                let batch = batch.map_err(std::io::Error::other)?;
+                let (timestamps, rows) = match timed {
+                    true => {
+                        let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();
+                        let start = timestamps.partition_point(|&ms| ms < range.start_ms);
+                        let end = timestamps.partition_point(|&ms| ms < range.end_ms);
+                        (&timestamps[..], start..end)
+                    }
+                    false => (&[][..], 0..batch.num_rows()),
+                };
+                if rows.is_empty() {
+                    continue;
+                }
+                let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
+                view.number_words(&mut dictionaries, &mut next_word);
+                let columns = slots
+                    .iter()
+                    .map(|slot| match *slot {
+                        None => Values::Missing,
+                        Some((column, mode)) => view.column(column, mode),
+                    })
+                    .collect();
+                each(&Batch { rows, timestamps, columns, view, slots: &slots })?;
+            }
         }
         Ok(true)
     }

@@ -237,7 +237,7 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
     // Each row's values as the columnar scan finds them, then as the row scan does.
     let mut columnar: Vec<Vec<String>> = Vec::new();
     let read = part
-        .scan_batches(part.row_groups(Some(range)), range, &paths, |batch| {
+        .scan_batches(part.row_groups(Some(range)), range, &paths, false, |batch| {
             assert!(matches!(batch.columns[0], Values::Words { .. }));
             assert!(matches!(batch.columns[1], Values::Nums { integer: true, .. }));
             assert!(matches!(batch.columns[2], Values::Missing));
@@ -263,7 +263,9 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
     let (_dir, part, _) = write(&drifting);
     let whole = TimeRange { start_ms: 0, end_ms: i64::MAX };
     assert!(
-        !part.scan_batches(part.row_groups(None), whole, &paths[..1], |_| Ok::<_, io::Error>(())).unwrap()
+        !part
+            .scan_batches(part.row_groups(None), whole, &paths[..1], false, |_| Ok::<_, io::Error>(()))
+            .unwrap()
     );
 }
 
@@ -282,12 +284,18 @@ fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
     let (_dir, part, _) = write(&events);
     let paths = vec![vec!["plan".to_owned()]];
     let mut bases = Vec::new();
-    part.scan_batches(part.row_groups(None), TimeRange { start_ms: 0, end_ms: i64::MAX }, &paths, |batch| {
-        if let Values::Words { base, .. } = batch.columns[0] {
-            bases.push(base);
-        }
-        Ok::<_, io::Error>(())
-    })
+    part.scan_batches(
+        part.row_groups(None),
+        TimeRange { start_ms: 0, end_ms: i64::MAX },
+        &paths,
+        false,
+        |batch| {
+            if let Values::Words { base, .. } = batch.columns[0] {
+                bases.push(base);
+            }
+            Ok::<_, io::Error>(())
+        },
+    )
     .unwrap();
     assert_eq!(bases, vec![Some(0); 3]);
     let mut words = std::collections::BTreeSet::new();

@@ -420,8 +420,8 @@ struct Builder<'p, 'q> {
     /// For count_unique and select_unique, per word number the last cell it was added to (its
     /// bucket in the high 12 bits, its group in the low 20, plus one; 0: none yet).
     last_cells: Vec<u32>,
-    /// The rows of a batch that pass the filters (`add_batch`).
-    selection: Vec<u32>,
+    /// Per key of a group's dictionary, the rows counted in a bucket (`count_by_words`).
+    key_counts: Vec<u32>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -434,7 +434,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             key: Vec::new(),
             word_groups: Vec::new(),
             last_cells: Vec::new(),
-            selection: Vec::new(),
+            key_counts: Vec::new(),
         }
     }
 

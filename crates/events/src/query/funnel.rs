@@ -133,30 +133,31 @@ impl Funnel {
         &self,
         mut actors_of_step: impl FnMut(&FunnelStep) -> Result<Vec<Value>, E>,
     ) -> Result<Map<String, Value>, E> {
-        let mut survivors: Option<(HashSet<String>, Vec<Value>)> = None;
+        // The actors still in the funnel, distinct, in the first step's order.
+        let mut survivors: Option<Vec<Value>> = None;
         let mut counts = Vec::with_capacity(self.steps.len());
         let mut actors = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
-            let values = actors_of_step(step)?;
-            let did: (HashSet<String>, Vec<Value>) = (values.iter().map(key_of).collect(), values);
-            let matched: (HashSet<String>, Vec<Value>) = match &survivors {
+            let did = actors_of_step(step)?;
+            let matched = match survivors.take() {
                 None => did,
-                Some((keys, values)) => {
-                    let keep = |key: &String| did.0.contains(key) != step.inverted;
-                    let mut kept = (HashSet::new(), Vec::new());
-                    for value in values {
-                        let key = key_of(value);
-                        if keys.contains(&key) && keep(&key) {
-                            kept.0.insert(key);
-                            kept.1.push(value.clone());
-                        }
+                Some(before) => {
+                    let did: HashSet<Actor<'_>, foldhash::fast::RandomState> =
+                        did.iter().map(actor).collect();
+                    let keep = |value: &Value| did.contains(&actor(value)) != step.inverted;
+                    if step.optional {
+                        // Counted, without narrowing the funnel for the steps after it.
+                        let kept = before.iter().filter(|value| keep(value)).cloned().collect();
+                        survivors = Some(before);
+                        kept
+                    } else {
+                        before.into_iter().filter(keep).collect()
                     }
-                    kept
                 }
             };
-            counts.push(Value::from(matched.1.len()));
-            actors.push(if step.with_actors { Value::Array(matched.1.clone()) } else { Value::Null });
-            if survivors.is_none() || !step.optional {
+            counts.push(Value::from(matched.len()));
+            actors.push(if step.with_actors { Value::Array(matched.clone()) } else { Value::Null });
+            if survivors.is_none() {
                 survivors = Some(matched);
             }
         }
@@ -170,10 +171,23 @@ impl Funnel {
     }
 }
 
-fn key_of(value: &Value) -> String {
-    let mut key = String::new();
-    canonical(value, &mut key);
-    key
+/// Who an actor is: a string as itself, any other value by its canonical JSON (which starts
+/// with no quote, so it never equals a string's).
+#[derive(PartialEq, Eq, Hash)]
+enum Actor<'a> {
+    Text(&'a str),
+    Other(String),
+}
+
+fn actor(value: &Value) -> Actor<'_> {
+    match value {
+        Value::String(text) => Actor::Text(text),
+        other => {
+            let mut key = String::new();
+            canonical(other, &mut key);
+            Actor::Other(key)
+        }
+    }
 }
 
 impl FunnelStep {

@@ -119,15 +119,81 @@ pub(super) enum State {
     /// For median and percentile: values in scan order (`pending`), and sealed runs, each
     /// sorted stably (ties in scan order) and shared with the cached partial it came from.
     Ranked {
-        pending: Run,
+        pending: Box<Run>,
         runs: Vec<Arc<Run>>,
     },
-    /// Distinct values by key; with `first`, the values in first-seen order (select_unique).
-    Unique {
-        seen: FastSet<Key>,
-        first: Option<Vec<(Key, Value)>>,
-        bytes: usize,
-    },
+    Unique(Box<Distinct>),
+}
+
+/// Distinct values by key; with `first`, the values in first-seen order (select_unique).
+/// Boxed in `State`, which stays small for the other analyses' many cells.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Distinct {
+    /// Strings of at most 15 bytes (most distinct values: ids, names), `packed`, so that they
+    /// hash and compare as one integer.
+    short: FastSet<u128>,
+    /// Every other value, by key.
+    seen: FastSet<Key>,
+    first: Option<Vec<(Key, Value)>>,
+    bytes: usize,
+}
+
+/// What a packed string counts for in `Distinct::bytes`.
+const PACKED_BYTES: usize = 48;
+
+impl Distinct {
+    /// Adds the value whose key (`group_key`) is `key`; true when it is new.
+    fn insert(&mut self, key: &[u8]) -> bool {
+        let (new, bytes) = match packed(key) {
+            Some(packed) => (self.short.insert(packed), PACKED_BYTES),
+            // One probe for keys kept inline (built without allocating); longer ones are built
+            // only when new.
+            None if key.len() <= INLINE_KEY => (self.seen.insert(Key::new(key)), 2 * key.len() + 32),
+            None => (!self.seen.contains(key) && self.seen.insert(Key::new(key)), 2 * key.len() + 32),
+        };
+        if new {
+            self.bytes += bytes;
+        }
+        new
+    }
+
+    fn len(&self) -> usize {
+        self.short.len() + self.seen.len()
+    }
+
+    /// Adds the distinct values of a later partial (not kept in first-seen order).
+    fn absorb(&mut self, more: &Distinct) {
+        if self.len() == 0 {
+            // The first partial: its tables as they are, without hashing each key again.
+            self.short.clone_from(&more.short);
+            self.seen.clone_from(&more.seen);
+            self.bytes = more.bytes;
+            return;
+        }
+        for &packed in &more.short {
+            if self.short.insert(packed) {
+                self.bytes += PACKED_BYTES;
+            }
+        }
+        for key in &more.seen {
+            if self.seen.insert(key.clone()) {
+                self.bytes += 2 * key.len() + 32;
+            }
+        }
+    }
+}
+
+/// A string's key (`text_key`: tag 4, length, bytes) packed into one integer when the string
+/// has at most 15 bytes: its bytes, then zeros, and its length in the last byte.
+fn packed(key: &[u8]) -> Option<u128> {
+    let text = key.strip_prefix(&[4])?.get(4..)?;
+    if text.len() > 15 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..text.len()].copy_from_slice(text);
+    bytes[15] = text.len() as u8;
+    Some(u128::from_le_bytes(bytes))
 }
 
 impl Acc {
@@ -140,11 +206,11 @@ impl Acc {
             AnalysisType::Average => State::Mean { n: 0, sum: 0.0 },
             AnalysisType::StandardDeviation => State::Deviation { n: 0, mean: 0.0, m2: 0.0 },
             AnalysisType::Median | AnalysisType::Percentile => {
-                State::Ranked { pending: Run::default(), runs: Vec::new() }
+                State::Ranked { pending: Box::default(), runs: Vec::new() }
             }
-            AnalysisType::CountUnique => State::Unique { seen: FastSet::default(), first: None, bytes: 0 },
+            AnalysisType::CountUnique => State::Unique(Box::default()),
             AnalysisType::SelectUnique => {
-                State::Unique { seen: FastSet::default(), first: Some(Vec::new()), bytes: 0 }
+                State::Unique(Box::new(Distinct { first: Some(Vec::new()), ..Distinct::default() }))
             }
         };
         Acc { count: 0, state }
@@ -156,7 +222,7 @@ impl Acc {
             State::Ranked { pending, runs } => {
                 pending.bytes() + runs.iter().map(|run| run.bytes()).sum::<usize>()
             }
-            State::Unique { bytes, .. } => *bytes,
+            State::Unique(distinct) => distinct.bytes,
             _ => 0,
         }
     }
@@ -165,24 +231,16 @@ impl Acc {
     pub(super) fn add(&mut self, target: Option<&Found<'_>>, key: &mut Vec<u8>) {
         self.count += 1;
         let Some(target) = target else { return };
-        if let State::Unique { seen, first, bytes } = &mut self.state {
+        if let State::Unique(distinct) = &mut self.state {
             if matches!(target, Found::Missing | Found::Null) {
                 return;
             }
             key.clear();
             group_key(target, key);
-            // One probe for short keys (built without allocating); long ones are built only
-            // when new.
-            let new = if key.len() <= INLINE_KEY {
-                seen.insert(Key::new(key))
-            } else {
-                !seen.contains(key.as_slice()) && seen.insert(Key::new(key))
-            };
-            if new {
-                *bytes += 2 * key.len() + 32;
-                if let Some(first) = first {
-                    first.push((Key::new(key), to_json(target).unwrap_or(Value::Null)));
-                }
+            if distinct.insert(key)
+                && let Some(first) = &mut distinct.first
+            {
+                first.push((Key::new(key), to_json(target).unwrap_or(Value::Null)));
             }
             return;
         }
@@ -195,7 +253,7 @@ impl Acc {
     #[inline]
     pub(super) fn add_number(&mut self, value: f64, stored: Stored) {
         match &mut self.state {
-            State::Count | State::Unique { .. } => {}
+            State::Count | State::Unique(_) => {}
             State::Sum { integer, float } => {
                 *integer = integer.and_then(|total| total.checked_add(stored.as_i64(value)?));
                 *float += value;
@@ -229,7 +287,7 @@ impl Acc {
         if let State::Ranked { pending, runs } = &mut self.state
             && !pending.values.is_empty()
         {
-            runs.push(Arc::new(std::mem::take(pending).sealed()));
+            runs.push(Arc::new(std::mem::take(&mut **pending).sealed()));
         }
     }
 
@@ -265,30 +323,18 @@ impl Acc {
             (State::Ranked { runs, .. }, State::Ranked { runs: more, .. }) => {
                 runs.extend(more.iter().cloned());
             }
-            (State::Unique { seen, first, bytes }, State::Unique { seen: more, first: more_first, .. }) => {
-                match (first, more_first) {
-                    (Some(first), Some(more_first)) => {
-                        for (key, value) in more_first {
-                            if seen.insert(key.clone()) {
-                                *bytes += 2 * key.len() + 32;
-                                first.push((key.clone(), value.clone()));
-                            }
-                        }
-                    }
-                    _ if seen.is_empty() => {
-                        // The first partial: its table as it is, without hashing each key again.
-                        seen.clone_from(more);
-                        *bytes = more.iter().map(|key| key.len() + 32).sum();
-                    }
-                    _ => {
-                        for key in more {
-                            if seen.insert(key.clone()) {
-                                *bytes += key.len() + 32;
-                            }
+            (State::Unique(distinct), State::Unique(more)) => match &more.first {
+                Some(more_first) if distinct.first.is_some() => {
+                    for (key, value) in more_first {
+                        if distinct.insert(key.as_bytes())
+                            && let Some(first) = &mut distinct.first
+                        {
+                            first.push((key.clone(), value.clone()));
                         }
                     }
                 }
-            }
+                _ => distinct.absorb(more),
+            },
             _ => {}
         }
     }
@@ -313,10 +359,46 @@ impl Acc {
                 let rank = (analysis.percentile_hundredths * total as u64).div_ceil(10_000).max(1);
                 ranked(runs, rank as usize)
             }
-            State::Unique { seen, first: None, .. } => seen.len().into(),
-            State::Unique { first: Some(first), .. } => {
-                Value::Array(first.iter().map(|(_, value)| value.clone()).collect())
-            }
+            State::Unique(distinct) => match &distinct.first {
+                None => distinct.len().into(),
+                Some(first) => Value::Array(first.iter().map(|(_, value)| value.clone()).collect()),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::values::{float_key, text_key};
+    use super::*;
+
+    /// Strings of at most 15 bytes are kept packed, other values by key: each distinct value
+    /// counts once, whichever partial brings it, and a string differs from itself followed by
+    /// a zero byte.
+    #[test]
+    fn distinct_values_count_once_packed_or_not() {
+        let key = |text: &str| {
+            let mut key = Vec::new();
+            text_key(4, text, &mut key);
+            key
+        };
+        let mut left = Distinct::default();
+        for text in ["a", "a\0", "exactly15bytes!", "sixteen bytes!!!", ""] {
+            assert!(left.insert(&key(text)), "{text:?} is new");
+        }
+        let mut one = Vec::new();
+        float_key(1.0, &mut one);
+        assert!(left.insert(&one));
+        assert!(!left.insert(&key("a")));
+        assert!(!left.insert(&key("sixteen bytes!!!")));
+        assert_eq!((left.short.len(), left.seen.len()), (4, 2));
+        let mut right = Distinct::default();
+        for text in ["a", "b", "sixteen bytes!!!", "a string longer than a packed one"] {
+            right.insert(&key(text));
+        }
+        let mut total = Distinct::default();
+        total.absorb(&left);
+        total.absorb(&right);
+        assert_eq!(total.len(), 8);
     }
 }

@@ -10,25 +10,178 @@ use arrow_array::{Array, Float64Array};
 use serde_json::Value;
 
 use super::values::{RANKED_BYTES, Stored, to_json};
-use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, passes};
+use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, Memo, passes};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::{AnalysisError, AnalysisType};
 
-impl Builder<'_, '_> {
-    /// Adds the rows of `batch` (which lie inside the plan's time range).
-    pub(super) fn add_batch(&mut self, batch: &Batch<'_>) -> Result<(), AnalyzeError> {
-        if self.stop.load(Ordering::Relaxed) {
+/// Adds the rows of `batch` (which lie inside the scan's time range) to each of the builders
+/// of one scan. Their plans all hold the query's filters, so the rows that pass them are
+/// selected once (into `selection`), by the first builder that needs a selection.
+pub(super) fn add_batch(
+    builders: &mut [Builder<'_, '_>],
+    batch: &Batch<'_>,
+    selection: &mut Vec<u32>,
+) -> Result<(), AnalyzeError> {
+    let mut selected = false;
+    for builder in builders {
+        if builder.stop.load(Ordering::Relaxed) {
             return Err(AnalyzeError::Stopped);
         }
-        let mut selection = std::mem::take(&mut self.selection);
-        selection.clear();
-        selection.extend(batch.rows.start as u32..batch.rows.end as u32);
-        for check in &self.plan.checks {
-            self.keep(check, batch, &mut selection);
+        if builder.count_by_words(batch)? {
+            continue;
         }
-        let added = self.add_selected(batch, &selection);
-        self.selection = selection;
-        added
+        if !selected {
+            selection.clear();
+            selection.extend(batch.rows.start as u32..batch.rows.end as u32);
+            for check in &builder.plan.checks {
+                builder.keep(check, batch, selection);
+            }
+            selected = true;
+        }
+        builder.add_selected(batch, selection)?;
+    }
+    Ok(())
+}
+
+impl Builder<'_, '_> {
+    /// A count whose filters each test one property and whose group (if any) is one property,
+    /// all read from dictionary columns with word numbers: each bucket's rows are counted per
+    /// key of the group's dictionary in one pass, without a row selection. False (nothing
+    /// added) when the query is not such a count, or the group's dictionary holds more words
+    /// than twice the batch's rows.
+    fn count_by_words(&mut self, batch: &Batch<'_>) -> Result<bool, AnalyzeError> {
+        let plan = self.plan;
+        if plan.target.is_some() || plan.groups.len() > 1 {
+            return Ok(false);
+        }
+        // Per filter: its memo, its column's keys, the word number of key 0, and whether a row
+        // without the property passes.
+        let mut tests = Vec::with_capacity(plan.checks.len());
+        for check in &plan.checks {
+            let Check::Property { path, leaf, filter } = check else { return Ok(false) };
+            match &batch.columns[*path] {
+                Values::Missing if filter.passes(None) => {}
+                Values::Missing => return Ok(true),
+                Values::Words { keys, words, base: Some(base) } => {
+                    let base = *base as usize;
+                    let memo = &mut self.memos[*leaf].words;
+                    if memo.len() < base + words.len() {
+                        memo.resize(base + words.len(), 0);
+                    }
+                    tests.push((*leaf, *filter, *keys, *words, base, filter.passes(None)));
+                }
+                _ => return Ok(false),
+            }
+        }
+        let group = match plan.groups.first() {
+            None => None,
+            Some(&path) => match &batch.columns[path] {
+                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
+                    Some((*keys, words.len(), *base as usize))
+                }
+                _ => return Ok(false),
+            },
+        };
+        let passes = |row: usize, memos: &mut [Memo]| {
+            tests.iter().all(|&(leaf, filter, keys, words, base, missing)| {
+                if keys.is_null(row) {
+                    return missing;
+                }
+                let key = keys.keys().values()[row] as usize;
+                let known = &mut memos[leaf].words[base + key];
+                if *known == 0 {
+                    let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
+                    *known = 1 + u8::from(passed);
+                }
+                *known == 2
+            })
+        };
+        for (bucket, rows) in self.segments(batch) {
+            let Some((keys, words, base)) = group else {
+                let passed = rows.filter(|&row| passes(row, &mut self.memos)).count();
+                self.partial.cell(bucket, 0, plan.analysis.kind).count += passed as u64;
+                continue;
+            };
+            // Per key of the group's dictionary (and one more for rows without the property),
+            // how many rows passed.
+            let mut counts = std::mem::take(&mut self.key_counts);
+            counts.clear();
+            counts.resize(words + 1, 0);
+            let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+            for row in rows.clone() {
+                if passes(row, &mut self.memos) {
+                    let key = if nulls && keys.is_null(row) { words } else { codes[row] as usize };
+                    counts[key] += 1;
+                }
+            }
+            // Keys whose group is not known yet take one in the order their first rows come.
+            let known = |key: usize, word_groups: &[u32]| {
+                key < words && word_groups.get(base + key).is_some_and(|&group| group != u32::MAX)
+            };
+            let mut new: Vec<usize> =
+                (0..=words).filter(|&key| counts[key] > 0 && !known(key, &self.word_groups)).collect();
+            if !new.is_empty() {
+                let mut firsts = Vec::with_capacity(new.len());
+                for row in rows {
+                    let key = if nulls && keys.is_null(row) { words } else { codes[row] as usize };
+                    if let Some(at) = new.iter().position(|&k| k == key)
+                        && passes(row, &mut self.memos)
+                    {
+                        firsts.push((key, row));
+                        new.swap_remove(at);
+                        if new.is_empty() {
+                            break;
+                        }
+                    }
+                }
+                let mut found = Vec::with_capacity(batch.columns.len());
+                for (key, row) in firsts {
+                    fill(batch, row, &mut found);
+                    let group = self.group_of(&found)? as u32;
+                    if key < words {
+                        if self.word_groups.len() <= base + key {
+                            self.word_groups.resize(base + key + 1, u32::MAX);
+                        }
+                        self.word_groups[base + key] = group;
+                    } else {
+                        let passed = std::mem::take(&mut counts[key]);
+                        self.partial.cell(bucket, group as usize, plan.analysis.kind).count +=
+                            u64::from(passed);
+                    }
+                }
+            }
+            for key in (0..words).filter(|&key| counts[key] > 0) {
+                let group = self.word_groups[base + key] as usize;
+                self.partial.cell(bucket, group, plan.analysis.kind).count += u64::from(counts[key]);
+            }
+            self.key_counts = counts;
+        }
+        Ok(true)
+    }
+
+    /// The rows of `batch` in each of the plan's buckets (the one bucket without an interval),
+    /// as (bucket number, rows), in time order.
+    fn segments(&self, batch: &Batch<'_>) -> Vec<(usize, std::ops::Range<usize>)> {
+        if self.plan.buckets.is_none() {
+            return vec![(0, batch.rows.clone())];
+        }
+        let rows = &batch.timestamps[batch.rows.clone()];
+        let buckets = &self.partial.buckets;
+        let mut segments = Vec::new();
+        let mut done = 0;
+        let from = buckets.partition_point(|bucket| bucket.end_ms <= rows[0]);
+        for (index, bucket) in buckets.iter().enumerate().skip(from) {
+            if done == rows.len() {
+                break;
+            }
+            let start = done + rows[done..].partition_point(|&ms| ms < bucket.start_ms);
+            let end = start + rows[start..].partition_point(|&ms| ms < bucket.end_ms);
+            if end > start {
+                segments.push((index, batch.rows.start + start..batch.rows.start + end));
+            }
+            done = end;
+        }
+        segments
     }
 
     /// Keeps the rows of `selection` that pass `check`.
@@ -92,29 +245,17 @@ impl Builder<'_, '_> {
 
     /// Adds the selected rows, bucket by bucket.
     fn add_selected(&mut self, batch: &Batch<'_>, selection: &[u32]) -> Result<(), AnalyzeError> {
-        let Some(&first) = selection.first() else { return Ok(()) };
-        if self.plan.buckets.is_none() {
-            return self.add_rows(batch, 0, selection);
+        if selection.is_empty() {
+            return Ok(());
         }
-        let timestamps = batch.timestamps;
-        let at = |row: &u32| timestamps[*row as usize];
-        let buckets = &self.partial.buckets;
-        let mut segments = Vec::new();
         let mut done = 0;
-        let from = buckets.partition_point(|bucket| bucket.end_ms <= at(&first));
-        for (index, bucket) in buckets.iter().enumerate().skip(from) {
-            if done == selection.len() {
-                break;
-            }
-            let start = done + selection[done..].partition_point(|row| at(row) < bucket.start_ms);
-            let end = start + selection[start..].partition_point(|row| at(row) < bucket.end_ms);
+        for (bucket, rows) in self.segments(batch) {
+            let end = done + selection[done..].partition_point(|&row| (row as usize) < rows.end);
+            let start = done + selection[done..end].partition_point(|&row| (row as usize) < rows.start);
             if end > start {
-                segments.push((index, start..end));
+                self.add_rows(batch, bucket, &selection[start..end])?;
             }
             done = end;
-        }
-        for (bucket, rows) in segments {
-            self.add_rows(batch, bucket, &selection[rows])?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::aggregate::Partial;
+use super::columnar::add_batch;
 use super::{AnalyzeError, Builder, MEMORY_CHECK_ROWS, MEMORY_LIMIT};
 use crate::part::PartFile;
 use crate::query::analysis::AnalysisError;
@@ -69,8 +70,11 @@ pub(super) fn part_partials(
         let now = builders.iter().map(|builder| builder.partial.bytes).sum();
         budget.change(std::mem::replace(&mut held, now), now)
     };
-    let columnar = file.scan_batches(groups.clone(), clip, paths, |batch| {
-        builders.iter_mut().try_for_each(|builder| builder.add_batch(batch))?;
+    // Interval buckets are cut out of a batch by its rows' timestamps.
+    let times = builders.iter().any(|builder| builder.plan.buckets.is_some());
+    let mut selection = Vec::new();
+    let columnar = file.scan_batches(groups.clone(), clip, paths, times, |batch| {
+        add_batch(&mut builders, batch, &mut selection)?;
         report(&builders)?;
         Ok::<_, AnalyzeError>(())
     })?;

@@ -139,7 +139,7 @@ impl Run {
             Stored::Float => FLOAT,
             Stored::Integer => INTEGER,
             Stored::Other(other) => {
-                self.others.push(other);
+                self.others.push(*other);
                 OTHERS + (self.others.len() - 1) as u32
             }
         };
@@ -338,7 +338,8 @@ impl std::borrow::Borrow<[u8]> for Key {
 pub(super) enum Stored {
     Integer,
     Float,
-    Other(Value),
+    /// Boxed: rare, and it would make every aggregate as large as a JSON value.
+    Other(Box<Value>),
 }
 
 impl Stored {
@@ -346,7 +347,7 @@ impl Stored {
         match self {
             Stored::Integer => number_value(number, true),
             Stored::Float => number_value(number, false),
-            Stored::Other(value) => value.clone(),
+            Stored::Other(value) => Value::clone(value),
         }
     }
 
@@ -366,10 +367,12 @@ pub(super) fn number(found: &Found<'_>) -> Option<(f64, Stored)> {
             Some((*number, if *integer { Stored::Integer } else { Stored::Float }))
         }
         Found::Json(text) => match serde_json::from_str::<Value>(text).ok()? {
-            Value::Number(n) => Some((n.as_f64()?, Stored::Other(Value::Number(n)))),
+            Value::Number(n) => Some((n.as_f64()?, Stored::Other(Box::new(Value::Number(n))))),
             _ => None,
         },
-        Found::Value(Value::Number(n)) => Some((n.as_f64()?, Stored::Other(Value::Number(n.clone())))),
+        Found::Value(Value::Number(n)) => {
+            Some((n.as_f64()?, Stored::Other(Box::new(Value::Number(n.clone())))))
+        }
         _ => None,
     }
 }
