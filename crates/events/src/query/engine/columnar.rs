@@ -118,18 +118,21 @@ impl Builder<'_, '_> {
             let known = |key: usize, word_groups: &[u32]| {
                 key < words && word_groups.get(base + key).is_some_and(|&group| group != u32::MAX)
             };
-            let mut new: Vec<usize> =
-                (0..=words).filter(|&key| counts[key] > 0 && !known(key, &self.word_groups)).collect();
-            if !new.is_empty() {
-                let mut firsts = Vec::with_capacity(new.len());
+            let mut new = vec![false; words + 1];
+            let mut left = 0;
+            for key in (0..=words).filter(|&key| counts[key] > 0 && !known(key, &self.word_groups)) {
+                new[key] = true;
+                left += 1;
+            }
+            if left > 0 {
+                let mut firsts = Vec::with_capacity(left);
                 for row in rows {
                     let key = if nulls && keys.is_null(row) { words } else { codes[row] as usize };
-                    if let Some(at) = new.iter().position(|&k| k == key)
-                        && passes(row, &mut self.memos)
-                    {
+                    if new[key] && passes(row, &mut self.memos) {
                         firsts.push((key, row));
-                        new.swap_remove(at);
-                        if new.is_empty() {
+                        new[key] = false;
+                        left -= 1;
+                        if left == 0 {
                             break;
                         }
                     }
