@@ -515,10 +515,7 @@ impl<'p, 'q> Builder<'p, 'q> {
     /// scanned in time order, so a value's rows in one bucket and group mostly follow each other.
     /// Cells past what the mark holds (over a million groups) are never marked.
     fn already_added(&mut self, word: usize, bucket: usize, group: usize) -> bool {
-        if bucket >= 1 << 12 || group >= (1 << 20) - 1 {
-            return false;
-        }
-        let cell = ((bucket as u32) << 20 | group as u32) + 1;
+        let Some(cell) = cell_mark(bucket, group) else { return false };
         if self.last_cells.len() <= word {
             self.last_cells.resize(word + 1, 0);
         }
@@ -542,6 +539,11 @@ impl<'p, 'q> Builder<'p, 'q> {
         self.key = key;
         Ok(position)
     }
+}
+
+/// The mark of the cell of `bucket` and `group` in `Builder::last_cells`, when it has one.
+fn cell_mark(bucket: usize, group: usize) -> Option<u32> {
+    (bucket < 1 << 12 && group < (1 << 20) - 1).then(|| ((bucket as u32) << 20 | group as u32) + 1)
 }
 
 /// What one property test already answered in a scan: by value, and by word number.

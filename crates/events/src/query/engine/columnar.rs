@@ -6,11 +6,12 @@
 
 use std::sync::atomic::Ordering;
 
-use arrow_array::{Array, Float64Array};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray, Float64Array};
 use serde_json::Value;
 
 use super::values::{RANKED_BYTES, Stored, to_json};
-use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, Memo, passes};
+use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, Memo, cell_mark, passes};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::{AnalysisError, AnalysisType};
 
@@ -287,33 +288,88 @@ impl Builder<'_, '_> {
         {
             return self.add_numbers(bucket, &groups, rows, values, *integer);
         }
-        let words = match &batch.columns[target] {
-            Values::Words { keys, base: Some(base), .. }
-                if matches!(kind, AnalysisType::CountUnique | AnalysisType::SelectUnique) =>
-            {
-                Some((*keys, keys.keys().values(), *base as usize))
+        if let Values::Words { keys, base: Some(base), .. } = &batch.columns[target]
+            && matches!(kind, AnalysisType::CountUnique | AnalysisType::SelectUnique)
+        {
+            return self.add_words(batch, bucket, &groups, rows, (keys, *base as usize));
+        }
+        for (index, &row) in rows.iter().enumerate() {
+            let group = groups.get(index).map_or(0, |&group| group as usize);
+            self.add_value(batch, bucket, group, row as usize)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the target value of `row` to its cell.
+    fn add_value(
+        &mut self,
+        batch: &Batch<'_>,
+        bucket: usize,
+        group: usize,
+        row: usize,
+    ) -> Result<(), AnalyzeError> {
+        let target = self.plan.target.expect("a value is added for a target");
+        let cell = self.partial.cell(bucket, group, self.plan.analysis.kind);
+        let before = cell.bytes();
+        cell.add(Some(&batch.found(target, row)), &mut self.key);
+        let after = cell.bytes();
+        self.partial.bytes += after - before;
+        if self.partial.bytes > MEMORY_LIMIT {
+            return Err(AnalysisError::MemoryLimit.into());
+        }
+        Ok(())
+    }
+
+    /// Adds `rows` of count_unique or select_unique whose target is a dictionary column, with
+    /// `keys` and the word number of key 0: a row without the value adds none, and a word
+    /// already added to the row's cell holds a value already in its set, so those rows are
+    /// only counted.
+    fn add_words(
+        &mut self,
+        batch: &Batch<'_>,
+        bucket: usize,
+        groups: &[u32],
+        rows: &[u32],
+        (keys, base): (&DictionaryArray<Int32Type>, usize),
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
+        let (codes, nulls) = (keys.keys().values(), keys.nulls().filter(|nulls| nulls.null_count() > 0));
+        let end = base + keys.values().len();
+        if self.last_cells.len() < end {
+            self.last_cells.resize(end, 0);
+        }
+        if let Some(mark) = cell_mark(bucket, 0)
+            && groups.is_empty()
+        {
+            // All in one cell: the rows whose words are new to it are picked out first, in a
+            // loop that only reads keys and marks.
+            let mut fresh = Vec::new();
+            for &row in rows {
+                if nulls.is_some_and(|nulls| nulls.is_null(row as usize)) {
+                    continue;
+                }
+                let last = &mut self.last_cells[base + codes[row as usize] as usize];
+                if *last != mark {
+                    *last = mark;
+                    fresh.push(row);
+                }
             }
-            _ => None,
-        };
+            self.partial.cell(bucket, 0, kind).count += (rows.len() - fresh.len()) as u64;
+            for row in fresh {
+                self.add_value(batch, bucket, 0, row as usize)?;
+            }
+            return Ok(());
+        }
         for (index, &row) in rows.iter().enumerate() {
             let row = row as usize;
             let group = groups.get(index).map_or(0, |&group| group as usize);
-            if let Some((keys, codes, base)) = words
-                && (keys.is_null(row) || self.already_added(base + codes[row] as usize, bucket, group))
+            if nulls.is_some_and(|nulls| nulls.is_null(row))
+                || self.already_added(base + codes[row] as usize, bucket, group)
             {
-                // A row without the value adds none; a word already added holds a value
-                // already in the set.
                 self.partial.cell(bucket, group, kind).count += 1;
                 continue;
             }
-            let cell = self.partial.cell(bucket, group, kind);
-            let before = cell.bytes();
-            cell.add(Some(&batch.found(target, row)), &mut self.key);
-            let after = cell.bytes();
-            self.partial.bytes += after - before;
-            if self.partial.bytes > MEMORY_LIMIT {
-                return Err(AnalysisError::MemoryLimit.into());
-            }
+            self.add_value(batch, bucket, group, row)?;
         }
         Ok(())
     }
