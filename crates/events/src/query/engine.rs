@@ -552,6 +552,29 @@ struct Memo {
     values: FastMap<Key, bool>,
     /// By word number: 0 not yet tested, 1 failed, 2 passed.
     words: Vec<u8>,
+    /// The word number of the first word of the last dictionary tested whole (`test_words`).
+    tested: Option<u32>,
+}
+
+impl Memo {
+    /// Tests with `filter` each word of a dictionary whose first word is numbered `base`, if
+    /// not tested yet.
+    fn test_words(&mut self, filter: &Filter, words: &arrow_array::StringArray, base: u32) {
+        let range = base as usize..base as usize + arrow_array::Array::len(words);
+        if self.tested == Some(base) && self.words.len() >= range.end {
+            return;
+        }
+        if self.words.len() < range.end {
+            self.words.resize(range.end, 0);
+        }
+        for (key, known) in self.words[range].iter_mut().enumerate() {
+            if *known == 0 {
+                let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
+                *known = 1 + u8::from(passed);
+            }
+        }
+        self.tested = Some(base);
+    }
 }
 
 fn passes(check: &Check<'_>, found: &[Found<'_>], memos: &mut [Memo], key: &mut Vec<u8>) -> bool {

@@ -7,11 +7,11 @@
 use std::sync::atomic::Ordering;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray, Float64Array};
+use arrow_array::{Array, DictionaryArray, Float64Array, PrimitiveArray};
 use serde_json::Value;
 
 use super::values::{RANKED_BYTES, Stored, to_json};
-use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, Memo, cell_mark, passes};
+use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, cell_mark, passes};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::{AnalysisError, AnalysisType};
 
@@ -55,8 +55,6 @@ impl Builder<'_, '_> {
         if plan.target.is_some() || plan.groups.len() > 1 {
             return Ok(false);
         }
-        // Per filter: its memo, its column's keys, the word number of key 0, and whether a row
-        // without the property passes.
         let mut tests = Vec::with_capacity(plan.checks.len());
         for check in &plan.checks {
             let Check::Property { path, leaf, filter } = check else { return Ok(false) };
@@ -64,12 +62,7 @@ impl Builder<'_, '_> {
                 Values::Missing if filter.passes(None) => {}
                 Values::Missing => return Ok(true),
                 Values::Words { keys, words, base: Some(base) } => {
-                    let base = *base as usize;
-                    let memo = &mut self.memos[*leaf].words;
-                    if memo.len() < base + words.len() {
-                        memo.resize(base + words.len(), 0);
-                    }
-                    tests.push((*leaf, *filter, *keys, *words, base, filter.passes(None)));
+                    tests.push((*leaf, *filter, *keys, *words, *base));
                 }
                 _ => return Ok(false),
             }
@@ -83,24 +76,44 @@ impl Builder<'_, '_> {
                 _ => return Ok(false),
             },
         };
-        let passes = |row: usize, memos: &mut [Memo]| {
-            tests.iter().all(|&(leaf, filter, keys, words, base, missing)| {
-                if keys.is_null(row) {
-                    return missing;
-                }
-                let key = keys.keys().values()[row] as usize;
-                let known = &mut memos[leaf].words[base + key];
-                if *known == 0 {
-                    let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
-                    *known = 1 + u8::from(passed);
-                }
-                *known == 2
+        for &(leaf, filter, _, words, base) in &tests {
+            self.memos[leaf].test_words(filter, words, base);
+        }
+        // The memos are read, not written, while the rows are counted.
+        let memos = std::mem::take(&mut self.memos);
+        let tables: Vec<Table<'_>> = tests
+            .iter()
+            .map(|&(leaf, filter, keys, words, base)| Table {
+                passed: &memos[leaf].words[base as usize..base as usize + words.len()],
+                codes: keys.keys().values(),
+                nulls: (keys.null_count() > 0).then(|| keys.keys()),
+                missing: filter.passes(None),
             })
-        };
+            .collect();
+        let counted = self.count_passing(batch, &tables, group);
+        self.memos = memos;
+        counted.map(|()| true)
+    }
+
+    /// Counts the rows of `batch` that pass `tables`, per bucket, and per key of `group` (its
+    /// keys, how many words its dictionary holds, the word number of key 0) when there is one.
+    fn count_passing(
+        &mut self,
+        batch: &Batch<'_>,
+        tables: &[Table<'_>],
+        group: Option<(&DictionaryArray<Int32Type>, usize, usize)>,
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
         for (bucket, rows) in self.segments(batch) {
             let Some((keys, words, base)) = group else {
-                let passed = rows.filter(|&row| passes(row, &mut self.memos)).count();
-                self.partial.cell(bucket, 0, plan.analysis.kind).count += passed as u64;
+                let passed = match tables {
+                    [] => rows.len(),
+                    [Table { passed, codes, nulls: None, .. }] => {
+                        rows.filter(|&row| passed[codes[row] as usize] == 2).count()
+                    }
+                    _ => rows.filter(|&row| passing(tables, row)).count(),
+                };
+                self.partial.cell(bucket, 0, kind).count += passed as u64;
                 continue;
             };
             // Per key of the group's dictionary (and one more for rows without the property),
@@ -109,10 +122,10 @@ impl Builder<'_, '_> {
             counts.clear();
             counts.resize(words + 1, 0);
             let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+            let key_of = |row: usize| if nulls && keys.is_null(row) { words } else { codes[row] as usize };
             for row in rows.clone() {
-                if passes(row, &mut self.memos) {
-                    let key = if nulls && keys.is_null(row) { words } else { codes[row] as usize };
-                    counts[key] += 1;
+                if passing(tables, row) {
+                    counts[key_of(row)] += 1;
                 }
             }
             // Keys whose group is not known yet take one in the order their first rows come.
@@ -125,42 +138,39 @@ impl Builder<'_, '_> {
                 new[key] = true;
                 left += 1;
             }
-            if left > 0 {
-                let mut firsts = Vec::with_capacity(left);
-                for row in rows {
-                    let key = if nulls && keys.is_null(row) { words } else { codes[row] as usize };
-                    if new[key] && passes(row, &mut self.memos) {
-                        firsts.push((key, row));
-                        new[key] = false;
-                        left -= 1;
-                        if left == 0 {
-                            break;
-                        }
-                    }
+            let mut firsts = Vec::with_capacity(left);
+            for row in rows {
+                if left == 0 {
+                    break;
                 }
-                let mut found = Vec::with_capacity(batch.columns.len());
-                for (key, row) in firsts {
-                    fill(batch, row, &mut found);
-                    let group = self.group_of(&found)? as u32;
-                    if key < words {
-                        if self.word_groups.len() <= base + key {
-                            self.word_groups.resize(base + key + 1, u32::MAX);
-                        }
-                        self.word_groups[base + key] = group;
-                    } else {
-                        let passed = std::mem::take(&mut counts[key]);
-                        self.partial.cell(bucket, group as usize, plan.analysis.kind).count +=
-                            u64::from(passed);
+                let key = key_of(row);
+                if new[key] && passing(tables, row) {
+                    firsts.push((key, row));
+                    new[key] = false;
+                    left -= 1;
+                }
+            }
+            let mut found = Vec::with_capacity(batch.columns.len());
+            for (key, row) in firsts {
+                fill(batch, row, &mut found);
+                let group = self.group_of(&found)? as u32;
+                if key < words {
+                    if self.word_groups.len() <= base + key {
+                        self.word_groups.resize(base + key + 1, u32::MAX);
                     }
+                    self.word_groups[base + key] = group;
+                } else {
+                    let passed = std::mem::take(&mut counts[key]);
+                    self.partial.cell(bucket, group as usize, kind).count += u64::from(passed);
                 }
             }
             for key in (0..words).filter(|&key| counts[key] > 0) {
                 let group = self.word_groups[base + key] as usize;
-                self.partial.cell(bucket, group, plan.analysis.kind).count += u64::from(counts[key]);
+                self.partial.cell(bucket, group, kind).count += u64::from(counts[key]);
             }
             self.key_counts = counts;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The rows of `batch` in each of the plan's buckets (the one bucket without an interval),
@@ -466,4 +476,23 @@ impl Builder<'_, '_> {
 fn fill<'a>(batch: &Batch<'a>, row: usize, found: &mut Vec<Found<'a>>) {
     found.clear();
     found.extend((0..batch.columns.len()).map(|path| batch.found(path, row)));
+}
+
+/// A filter on a dictionary column, for one batch: per key of the dictionary, 2 when its word
+/// passes (1 when not); each row's key; the keys again when some rows lack the property; and
+/// whether those pass.
+struct Table<'a> {
+    passed: &'a [u8],
+    codes: &'a [i32],
+    nulls: Option<&'a PrimitiveArray<Int32Type>>,
+    missing: bool,
+}
+
+/// Whether `row` passes every filter of `tables`.
+#[inline]
+fn passing(tables: &[Table<'_>], row: usize) -> bool {
+    tables.iter().all(|table| match table.nulls {
+        Some(keys) if keys.is_null(row) => table.missing,
+        _ => table.passed[table.codes[row] as usize] == 2,
+    })
 }
