@@ -59,7 +59,7 @@ pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Rows decoded at a time when reading whole events.
 const BATCH_ROWS: usize = 1024;
 /// Rows decoded at a time when reading some columns only (scans).
-const PROJECTED_BATCH_ROWS: usize = 8192;
+const PROJECTED_BATCH_ROWS: usize = 32 * 1024;
 /// Footer key of the part's columns and shapes.
 const LAYOUT_KEY: &str = "switchboard.layout";
 /// The shape of an event kept whole.
