@@ -36,7 +36,7 @@ const PART_STRING_BYTES: u64 = 512 * 1024 * 1024;
 /// of JSON is about 200,000 events) compress as well as larger ones and are left alone, so a
 /// busy store writes each event once; the small parts of quiet stores (time-triggered
 /// compactions) are merged.
-const SMALL_PART_ROWS: u64 = crate::part::ROW_GROUP_ROWS as u64;
+const SMALL_PART_ROWS: u64 = 128 * 1024;
 /// Parts with more string bytes than this are not small, whatever their rows (events of a
 /// megabyte each must not be merged over and over).
 const SMALL_PART_STRING_BYTES: u64 = PART_STRING_BYTES / 8;

@@ -39,7 +39,7 @@ use parquet::file::statistics::Statistics;
 use serde_json::Value;
 
 use crate::query::timeframe::TimeRange;
-pub(crate) use batches::{Batch, Values};
+pub(crate) use batches::{Batch, GroupRows, Values};
 use columns::ColumnsView;
 pub(crate) use writer::PartBuilder;
 use writer::canonical_millis;
@@ -54,8 +54,10 @@ const FIXED: [(&str, Kind); 3] =
     [("keen.timestamp", Kind::Timestamp), ("$shape", Kind::Shape), ("$json", Kind::Json)];
 /// Most columns in one part; wider events are kept whole in `$json`.
 const MAX_COLUMNS: usize = 4096;
-/// Rows per row group: the unit that time-range pruning skips.
-pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per row group: at least a part's (`compaction::PART_ROWS`), so that a part has one
+/// row group and each string column one dictionary, which distinct counts and group lookups
+/// go by. Scans cut a row group to a time range or a piece by rows (`scan_batches`).
+pub(crate) const ROW_GROUP_ROWS: usize = 1024 * 1024;
 /// Rows decoded at a time when reading whole events.
 const BATCH_ROWS: usize = 1024;
 /// Rows decoded at a time when reading some columns only (scans).
@@ -349,6 +351,11 @@ impl PartFile {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt(path, "bad shape"))?;
         Ok(PartFile { file, metadata, words, kinds, paths, shapes, indexed: std::sync::OnceLock::new() })
+    }
+
+    /// How many rows row group `group` holds.
+    pub(crate) fn group_rows(&self, group: usize) -> usize {
+        self.metadata.metadata().row_group(group).num_rows() as usize
     }
 
     /// Each column's property path and kind, in file order.

@@ -9,10 +9,14 @@ use std::ops::Range;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMillisecondType};
 use arrow_array::{ArrayRef, DictionaryArray, Float64Array, StringArray};
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use super::columns::ColumnsView;
 use super::{Found, Mode, PartFile, Slot, TIMESTAMP, time_bounds};
 use crate::query::timeframe::TimeRange;
+
+/// A row group, and rows within it (numbered from the group's first).
+pub(crate) type GroupRows = (usize, Range<usize>);
 
 /// One property's values in a batch.
 pub(crate) enum Values<'a> {
@@ -32,8 +36,8 @@ pub(crate) enum Values<'a> {
 pub(crate) struct Batch<'a> {
     /// The rows inside the scan's time range, in timestamp order.
     pub rows: Range<usize>,
-    /// Every row's timestamp (sorted); empty when the scan was not asked for them and the
-    /// batch's row group lies wholly inside the range (its timestamp column is not read).
+    /// Every row's timestamp (sorted); empty unless the scan was asked for them, a path leads
+    /// to them, or no other column is read.
     pub timestamps: &'a [i64],
     /// Per path scanned, its values.
     pub columns: Vec<Values<'a>>,
@@ -76,14 +80,15 @@ impl PartFile {
             .collect()
     }
 
-    /// Calls `each` with every batch of rows in `range` in the row groups `groups` (ascending),
-    /// in timestamp order, reading only the columns `paths` lead to, and the timestamps only
-    /// where `times` asks for them or a row group is not wholly inside `range`; false (and
-    /// `each` never called) when the part's shapes do not allow a columnar scan of `paths`,
-    /// which `scan_groups` then reads row by row.
+    /// Calls `each` with every batch of rows in `range` among `pieces` (each a row group and
+    /// rows within it, in ascending order), in timestamp order, reading only the columns
+    /// `paths` lead to, and the timestamps only where `times` asks for them; false (and `each`
+    /// never called) when the part's shapes do not allow a columnar scan of `paths`, which
+    /// `scan_groups` then reads row by row. A row group not wholly inside `range` is cut to it
+    /// first, by a pass over its timestamps.
     pub(crate) fn scan_batches<E: From<std::io::Error>>(
         &self,
-        groups: Vec<usize>,
+        pieces: Vec<GroupRows>,
         range: TimeRange,
         paths: &[Vec<String>],
         times: bool,
@@ -93,48 +98,75 @@ impl PartFile {
         let mut read: Vec<usize> = slots.iter().flatten().map(|(column, _)| *column).collect();
         read.sort_unstable();
         read.dedup();
-        // Whether a row group's rows are all in the range, so need no timestamp to be cut to it.
         let metadata = self.metadata.metadata();
-        let inside = |group: usize| {
+        let mut cut = Vec::with_capacity(pieces.len());
+        for (group, rows) in pieces {
             let bounds = time_bounds(metadata.row_group(group).column(TIMESTAMP).statistics());
-            bounds.is_some_and(|(min, max)| min >= range.start_ms && max < range.end_ms)
-        };
-        let untimed =
-            |group: &usize| !times && !read.is_empty() && !read.contains(&TIMESTAMP) && inside(*group);
-        let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
-        let mut next_word = 0u32;
-        for run in groups.chunk_by(|left, right| untimed(left) == untimed(right)) {
-            let timed = !untimed(&run[0]);
-            let mut columns = read.clone();
-            if timed && !columns.contains(&TIMESTAMP) {
-                columns.insert(0, TIMESTAMP);
-            }
-            for batch in self.reader_with(&self.words, run.to_vec(), Some(columns.clone()), None)? {
-                let batch = batch.map_err(std::io::Error::other)?;
-                let (timestamps, rows) = match timed {
-                    true => {
-                        let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();
-                        let start = timestamps.partition_point(|&ms| ms < range.start_ms);
-                        let end = timestamps.partition_point(|&ms| ms < range.end_ms);
-                        (&timestamps[..], start..end)
-                    }
-                    false => (&[][..], 0..batch.num_rows()),
-                };
-                if rows.is_empty() {
-                    continue;
-                }
-                let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
-                view.number_words(&mut dictionaries, &mut next_word);
-                let columns = slots
-                    .iter()
-                    .map(|slot| match *slot {
-                        None => Values::Missing,
-                        Some((column, mode)) => view.column(column, mode),
-                    })
-                    .collect();
-                each(&Batch { rows, timestamps, columns, view, slots: &slots })?;
+            let rows = match bounds {
+                Some((min, max)) if min >= range.start_ms && max < range.end_ms => rows,
+                _ => self.time_rows(group, rows, range)?,
+            };
+            if !rows.is_empty() {
+                cut.push((group, rows));
             }
         }
+        // Every row left is in the range: the timestamps are read only where asked for (or a
+        // path leads to them), and when no other column is.
+        let timed = times || read.is_empty() || read.contains(&TIMESTAMP);
+        let mut columns = read;
+        if timed && !columns.contains(&TIMESTAMP) {
+            columns.insert(0, TIMESTAMP);
+        }
+        if cut.is_empty() {
+            return Ok(true);
+        }
+        let groups: Vec<usize> = cut.iter().map(|(group, _)| *group).collect();
+        let selection = self.selection(&cut);
+        let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
+        let mut next_word = 0u32;
+        for batch in self.reader_with(&self.words, groups, Some(columns.clone()), Some(selection))? {
+            let batch = batch.map_err(std::io::Error::other)?;
+            let timestamps = match timed {
+                true => batch.column(0).as_primitive::<TimestampMillisecondType>().values(),
+                false => &[][..],
+            };
+            let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
+            view.number_words(&mut dictionaries, &mut next_word);
+            let columns = slots
+                .iter()
+                .map(|slot| match *slot {
+                    None => Values::Missing,
+                    Some((column, mode)) => view.column(column, mode),
+                })
+                .collect();
+            each(&Batch { rows: 0..batch.num_rows(), timestamps, columns, view, slots: &slots })?;
+        }
         Ok(true)
+    }
+
+    /// The rows among `rows` of row group `group` whose timestamps are in `range` (the part is
+    /// in timestamp order, so they follow each other).
+    fn time_rows(&self, group: usize, rows: Range<usize>, range: TimeRange) -> std::io::Result<Range<usize>> {
+        let (mut before_start, mut before_end) = (0, 0);
+        let selection = self.selection(&[(group, rows.clone())]);
+        for batch in self.reader_with(&self.metadata, vec![group], Some(vec![TIMESTAMP]), Some(selection))? {
+            let batch = batch.map_err(std::io::Error::other)?;
+            let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();
+            before_start += timestamps.partition_point(|&ms| ms < range.start_ms);
+            before_end += timestamps.partition_point(|&ms| ms < range.end_ms);
+        }
+        Ok(rows.start + before_start..rows.start + before_end)
+    }
+
+    /// The selection of `pieces` (each a row group and rows within it, groups ascending and
+    /// each once) among the rows of their row groups.
+    fn selection(&self, pieces: &[GroupRows]) -> RowSelection {
+        let mut selectors = Vec::with_capacity(3 * pieces.len());
+        for (group, rows) in pieces {
+            selectors.push(RowSelector::skip(rows.start));
+            selectors.push(RowSelector::select(rows.len()));
+            selectors.push(RowSelector::skip(self.group_rows(*group) - rows.end));
+        }
+        RowSelection::from(selectors)
     }
 }

@@ -49,7 +49,7 @@ use super::extraction::ExtractionError;
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
-use crate::part::Found;
+use crate::part::{Found, GroupRows};
 use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
@@ -62,6 +62,12 @@ use values::{Key, group_key, holds_object, memo_key, to_json};
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
 /// Rows between checks of a query's memory over all its analyses.
 const MEMORY_CHECK_ROWS: usize = 4096;
+/// Rows per piece when a query reads few parts, each in pieces read in parallel (fewer in
+/// tests, so that their small parts are split too).
+#[cfg(not(test))]
+const PIECE_ROWS: usize = 128 * 1024;
+#[cfg(test)]
+const PIECE_ROWS: usize = 16;
 /// Distinct values remembered per filter and part; past it, values are tested every time.
 const MEMO_ENTRIES: usize = 65_536;
 
@@ -270,17 +276,23 @@ pub(crate) fn analyze(
     }
     // The parts some open analysis has no partial of are read in parallel, one thread per core,
     // each in one scan for all those analyses. With fewer parts than twice the threads, each
-    // row group is a piece of its own, and a part's partial is its pieces' merged in order.
+    // part is read in pieces of `PIECE_ROWS` rows, and its partial is its pieces' merged in
+    // order.
     let missing: Vec<usize> =
         (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut pieces: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut pieces: Vec<(usize, Vec<GroupRows>)> = Vec::new();
     for &job in &missing {
         let (part, clip, _) = &jobs[job];
-        let groups = part.file.row_groups(Some(*clip));
-        match groups.len() > 1 && missing.len() < 2 * cores {
-            true => pieces.extend(groups.into_iter().map(|group| (job, vec![group]))),
-            false => pieces.push((job, groups)),
+        let groups =
+            part.file.row_groups(Some(*clip)).into_iter().map(|group| (group, part.file.group_rows(group)));
+        match missing.len() < 2 * cores {
+            true => pieces.extend(groups.flat_map(|(group, rows)| {
+                (0..rows)
+                    .step_by(PIECE_ROWS)
+                    .map(move |start| (job, vec![(group, start..rows.min(start + PIECE_ROWS))]))
+            })),
+            false => pieces.push((job, groups.map(|(group, rows)| (group, 0..rows)).collect())),
         }
     }
     // Workers send each piece's partials as they finish; this thread merges them meanwhile,
@@ -291,7 +303,7 @@ pub(crate) fn analyze(
         let _panicking = Abandon::on_panic(&abandoned);
         while !abandoned.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some((job, groups)) = pieces.get(i) else { break };
+            let Some((job, piece)) = pieces.get(i) else { break };
             let (part, clip, each) = &jobs[*job];
             let builders = open
                 .iter()
@@ -299,7 +311,7 @@ pub(crate) fn analyze(
                 .filter(|(_, (_, _, cached))| cached.is_none())
                 .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
                 .collect();
-            let partials = part_partials(builders, &paths, &part.file, *clip, groups.clone(), &budget);
+            let partials = part_partials(builders, &paths, &part.file, *clip, piece.clone(), &budget);
             if sender.send((i, partials)).is_err() {
                 break;
             }

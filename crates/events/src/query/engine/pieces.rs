@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use super::aggregate::Partial;
 use super::columnar::add_batch;
 use super::{AnalyzeError, Builder, MEMORY_CHECK_ROWS, MEMORY_LIMIT};
-use crate::part::PartFile;
+use crate::part::{GroupRows, PartFile};
 use crate::query::analysis::AnalysisError;
 use crate::query::timeframe::TimeRange;
 
@@ -55,14 +55,15 @@ impl Drop for Abandon<'_> {
     }
 }
 
-/// The partials of one part's row groups `groups` within `clip`, one per builder, from one
-/// scan of `paths`; their bytes stay in `budget` (the merge takes them over).
+/// The partials of `pieces` of one part (each a row group and rows within it) within `clip`,
+/// one per builder, from one scan of `paths`; their bytes stay in `budget` (the merge takes
+/// them over).
 pub(super) fn part_partials(
     mut builders: Vec<Builder<'_, '_>>,
     paths: &[Vec<String>],
     file: &PartFile,
     clip: TimeRange,
-    groups: Vec<usize>,
+    pieces: Vec<GroupRows>,
     budget: &Budget,
 ) -> Result<Vec<Partial>, AnalyzeError> {
     let mut held = 0;
@@ -73,17 +74,30 @@ pub(super) fn part_partials(
     // Interval buckets are cut out of a batch by its rows' timestamps.
     let times = builders.iter().any(|builder| builder.plan.buckets.is_some());
     let mut selection = Vec::new();
-    let columnar = file.scan_batches(groups.clone(), clip, paths, times, |batch| {
+    let columnar = file.scan_batches(pieces.clone(), clip, paths, times, |batch| {
         add_batch(&mut builders, batch, &mut selection)?;
         report(&builders)?;
         Ok::<_, AnalyzeError>(())
     })?;
     if !columnar {
-        let mut rows = 0usize;
-        file.scan_groups(groups, Some(clip), paths, |_, timestamp_ms, found| {
+        // The row scan reads whole row groups and numbers rows in the part: the pieces' rows.
+        let mut first = 0;
+        let mut rows = Vec::with_capacity(pieces.len());
+        for group in 0..file.row_groups(None).len() {
+            if let Some((_, piece)) = pieces.iter().find(|(of, _)| *of == group) {
+                rows.push(first + piece.start..first + piece.end);
+            }
+            first += file.group_rows(group);
+        }
+        let groups = pieces.iter().map(|(group, _)| *group).collect();
+        let mut scanned = 0usize;
+        file.scan_groups(groups, Some(clip), paths, |row, timestamp_ms, found| {
+            if !rows.iter().any(|piece| piece.contains(&row)) {
+                return Ok(());
+            }
             builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
-            rows += 1;
-            if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
+            scanned += 1;
+            if scanned.is_multiple_of(MEMORY_CHECK_ROWS) {
                 report(&builders)?;
             }
             Ok::<_, AnalyzeError>(())
