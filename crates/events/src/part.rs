@@ -439,13 +439,14 @@ impl PartFile {
             .collect()
     }
 
-    /// Calls `each` with the row number, the timestamp and the values at `paths` of every row
-    /// in `range` in the row groups `groups` (ascending), in timestamp order, reading only the
+    /// Calls `each` with the row number (in the part), the timestamp and the values at `paths`
+    /// of every row in `range` among `pieces` (each a row group and rows within it, in ascending
+    /// order), in timestamp order, reading only the
     /// columns those paths lead to (every column only when a path leads into an object or an
     /// event kept whole, and then only those rows are rebuilt).
     pub(crate) fn scan_groups<E: From<io::Error>>(
         &self,
-        groups: Vec<usize>,
+        pieces: Vec<GroupRows>,
         range: Option<TimeRange>,
         paths: &[Vec<String>],
         mut each: impl FnMut(usize, i64, &[Found<'_>]) -> Result<(), E>,
@@ -467,20 +468,22 @@ impl PartFile {
         let bad =
             || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
         let metadata = self.metadata.metadata();
-        // (first row, rows) of each row group read, to number the rows.
-        let spans: Vec<(usize, usize)> = groups
+        // (first row in the part, rows) of each piece read, to number the rows.
+        let spans: Vec<(usize, usize)> = pieces
             .iter()
-            .map(|&g| {
-                let first = (0..g).map(|i| metadata.row_group(i).num_rows() as usize).sum();
-                (first, metadata.row_group(g).num_rows() as usize)
+            .map(|(g, rows)| {
+                let first: usize = (0..*g).map(|i| metadata.row_group(i).num_rows() as usize).sum();
+                (first + rows.start, rows.len())
             })
             .collect();
+        let selection = self.selection(&pieces);
+        let groups = pieces.into_iter().map(|(group, _)| group).collect();
         let (mut span, mut within) = (0, 0);
         // Word numbers: each dictionary met gets the next `len` numbers, while they last.
         let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
         let mut next_word = 0u32;
         let words_read = if whole { &self.metadata } else { &self.words };
-        for batch in self.reader_with(words_read, groups, Some(columns.clone()), None)? {
+        for batch in self.reader_with(words_read, groups, Some(columns.clone()), Some(selection))? {
             let batch = batch.map_err(io::Error::other)?;
             let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
             view.number_words(&mut dictionaries, &mut next_word);

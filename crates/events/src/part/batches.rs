@@ -160,7 +160,7 @@ impl PartFile {
 
     /// The selection of `pieces` (each a row group and rows within it, groups ascending and
     /// each once) among the rows of their row groups.
-    fn selection(&self, pieces: &[GroupRows]) -> RowSelection {
+    pub(super) fn selection(&self, pieces: &[GroupRows]) -> RowSelection {
         let mut selectors = Vec::with_capacity(3 * pieces.len());
         for (group, rows) in pieces {
             selectors.push(RowSelector::skip(rows.start));

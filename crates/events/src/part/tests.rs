@@ -250,7 +250,7 @@ fn a_columnar_scan_reads_a_part_whose_paths_keep_one_column() {
         .unwrap();
     assert!(read);
     let mut by_rows: Vec<Vec<String>> = Vec::new();
-    part.scan_groups(part.row_groups(Some(range)), Some(range), &paths, |_, _, found| {
+    part.scan_groups(whole_groups(&part, Some(range)), Some(range), &paths, |_, _, found| {
         by_rows.push(found.iter().map(|found| format!("{found:?}")).collect());
         Ok::<_, io::Error>(())
     })
@@ -300,7 +300,7 @@ fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
     .unwrap();
     assert_eq!(bases, vec![Some(0); 3]);
     let mut words = std::collections::BTreeSet::new();
-    part.scan_groups(part.row_groups(None), None, &paths, |_, _, found| {
+    part.scan_groups(whole_groups(&part, None), None, &paths, |_, _, found| {
         if let Found::Word(text, word) = found[0] {
             words.insert((text.to_owned(), word));
         }

@@ -235,8 +235,8 @@ struct OrderBy {
 }
 
 impl OrderBy {
-    /// The value this key orders a (group values, result) row by.
-    fn key<'r>(&self, (group_values, result): &'r (&[Value], Value)) -> &'r Value {
+    /// The value this key orders a row by, of its group's values and its result.
+    fn key<'r>(&self, group_values: &'r [Value], result: &'r Value) -> &'r Value {
         match self.group {
             Some(index) => &group_values[index],
             None => result,
@@ -343,7 +343,8 @@ impl Analysis {
             }
         }
         let empty = Cell::default();
-        Ok(self.present(buckets.as_deref(), &groups.values, |bucket, group| {
+        let groups: Vec<&[Value]> = groups.values.iter().map(Vec::as_slice).collect();
+        Ok(self.present(buckets.as_deref(), &groups, |bucket, group| {
             self.summarize(cells[bucket].get(group).unwrap_or(&empty))
         }))
     }
@@ -365,7 +366,7 @@ impl Analysis {
     pub(crate) fn present(
         &self,
         buckets: Option<&[TimeRange]>,
-        groups: &[Vec<Value>],
+        groups: &[&[Value]],
         result: impl Fn(usize, usize) -> Value,
     ) -> Value {
         let Some(buckets) = buckets else {
@@ -387,22 +388,41 @@ impl Analysis {
         Value::Array(series)
     }
 
-    /// The plain result, or with group_by the ordered and limited rows for every group seen.
-    fn rows(&self, groups: &[Vec<Value>], result: impl Fn(usize) -> Value) -> Value {
+    /// The plain result, or with group_by the ordered and limited rows for every group seen
+    /// (ties in the order the groups were first seen).
+    fn rows(&self, groups: &[&[Value]], result: impl Fn(usize) -> Value) -> Value {
         if self.group_by.is_empty() {
             return result(0);
         }
-        let mut rows: Vec<(&[Value], Value)> =
-            groups.iter().enumerate().map(|(index, key)| (key.as_slice(), result(index))).collect();
-        rows.sort_by(|left, right| {
-            self.order_by.iter().fold(Ordering::Equal, |ordering, order| {
-                ordering.then_with(|| compare_for_order(order.key(left), order.key(right), order.descending))
-            })
-        });
-        rows.truncate(self.limit.unwrap_or(usize::MAX));
+        let mut rows: Vec<(usize, &[Value], Value)> =
+            groups.iter().enumerate().map(|(index, key)| (index, *key, result(index))).collect();
+        // By the order keys, then by position: a total order, so that the first `limit` rows
+        // can be picked out before only those are sorted.
+        let ordered = |left: &(usize, &[Value], Value), right: &(usize, &[Value], Value)| {
+            self.order_by
+                .iter()
+                .fold(Ordering::Equal, |ordering, order| {
+                    ordering.then_with(|| {
+                        compare_for_order(
+                            order.key(left.1, &left.2),
+                            order.key(right.1, &right.2),
+                            order.descending,
+                        )
+                    })
+                })
+                .then(left.0.cmp(&right.0))
+        };
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if limit < rows.len() {
+            if let Some(last) = limit.checked_sub(1) {
+                rows.select_nth_unstable_by(last, ordered);
+            }
+            rows.truncate(limit);
+        }
+        rows.sort_unstable_by(ordered);
         let objects = rows
             .into_iter()
-            .map(|(key, result)| {
+            .map(|(_, key, result)| {
                 let mut object: Map<String, Value> = self
                     .group_by
                     .iter()

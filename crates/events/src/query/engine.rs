@@ -286,13 +286,19 @@ pub(crate) fn analyze(
         let (part, clip, _) = &jobs[job];
         let groups =
             part.file.row_groups(Some(*clip)).into_iter().map(|group| (group, part.file.group_rows(group)));
-        match missing.len() < 2 * cores {
-            true => pieces.extend(groups.flat_map(|(group, rows)| {
+        let before = pieces.len();
+        if missing.len() < 2 * cores {
+            pieces.extend(groups.flat_map(|(group, rows)| {
                 (0..rows)
                     .step_by(PIECE_ROWS)
                     .map(move |start| (job, vec![(group, start..rows.min(start + PIECE_ROWS))]))
-            })),
-            false => pieces.push((job, groups.map(|(group, rows)| (group, 0..rows)).collect())),
+            }));
+        }
+        if pieces.len() == before {
+            // One piece for the whole part, even with no rows to read: every part missing a
+            // partial gets one.
+            let groups = part.file.row_groups(Some(*clip)).into_iter();
+            pieces.push((job, groups.map(|group| (group, 0..part.file.group_rows(group))).collect()));
         }
     }
     // Workers send each piece's partials as they finish; this thread merges them meanwhile,
@@ -396,7 +402,7 @@ pub(crate) fn analyze(
     within_memory(totals.iter().map(|total| total.bytes))?;
     for (i, owner) in owners {
         let (plan, analysis, total) = (&plans[i], plans[i].analysis, &totals[owner]);
-        let groups: Vec<Vec<Value>> = total.groups.iter().map(|(_, values)| values.clone()).collect();
+        let groups: Vec<&[Value]> = total.groups.iter().map(|(_, values)| values.as_slice()).collect();
         let empty = Acc::new(analysis.kind);
         let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
             total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)

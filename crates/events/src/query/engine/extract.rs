@@ -1,21 +1,22 @@
 //! Extraction over parts and the tail: the matching rows are found by their filter columns
 //! only, then just the events returned are rebuilt.
 
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
 use super::cache::{Cached, json_bytes, lock};
-use super::{AnalyzeError, Memo, PartialCache, Plan, Query, look_up, passes};
+use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, look_up, passes};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::extraction::Extraction;
 use crate::store::{Part, StoredEvent};
 
 /// Runs `extraction` over `parts` and `tail` (as for `analyze`, answers cached alike): finds
-/// the matching rows by their filter columns only, then rebuilds just the events returned. For the `latest` N, row
-/// groups are read newest first and reading stops once N matches are newer than any event
-/// left unread.
+/// the matching rows by their filter columns only, then rebuilds just the events returned.
+/// For the `latest` N, rows are read newest first, a chunk at a time, and reading stops once
+/// N matches are newer than any event left unread.
 pub(crate) fn extract(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
@@ -50,38 +51,48 @@ pub(crate) fn extract(
             matched.push((event.timestamp_ms, parts.len(), row));
         }
     }
-    // Every row group to read, as (latest timestamp in it, source, group), newest first.
-    let mut groups: Vec<(i64, usize, usize)> = parts
+    // The rows to read: each row group in chunks of `PIECE_ROWS` from its end when the
+    // `latest` are wanted (whole otherwise), taken newest first from a heap of (no event is
+    // later, source, group, end of the chunk). A chunk's events are no later than the earliest
+    // event read in the chunk after it.
+    let wanted = extraction.latest();
+    let mut chunks: BinaryHeap<(i64, usize, usize, usize)> = parts
         .iter()
         .enumerate()
         .flat_map(|(source, part)| {
-            part.file.groups(range).into_iter().map(move |(group, latest)| (latest, source, group))
+            let groups = part.file.groups(range).into_iter();
+            groups.map(move |(group, latest)| (latest, source, group, part.file.group_rows(group)))
         })
         .collect();
-    groups.sort_unstable_by(|a, b| b.cmp(a));
-    let wanted = extraction.latest();
-    for (latest, source, group) in groups {
+    while let Some((latest, source, group, end)) = chunks.pop() {
         if let Some(wanted) = wanted
             && matched.len() >= wanted
         {
-            // Keep the newest `wanted`; a group whose events are all older cannot displace them.
+            // Keep the newest `wanted`; a chunk whose events are all older cannot displace them.
             matched.sort_unstable_by(|a, b| b.cmp(a));
             matched.truncate(wanted);
             if matched.last().is_some_and(|oldest| oldest.0 > latest) {
                 break;
             }
         }
+        let start = if wanted.is_some() { end.saturating_sub(PIECE_ROWS) } else { 0 };
         // Word numbers are per scan.
         memos.iter_mut().for_each(|memo| memo.words.clear());
-        parts[source].file.scan_groups(vec![group], range, &paths, |row, timestamp_ms, found| {
+        let mut earliest = latest;
+        let file = &parts[source].file;
+        file.scan_groups(vec![(group, start..end)], range, &paths, |row, timestamp_ms, found| {
             if query.stop.load(Ordering::Relaxed) {
                 return Err(AnalyzeError::Stopped);
             }
+            earliest = earliest.min(timestamp_ms);
             if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
                 matched.push((timestamp_ms, source, row));
             }
             Ok::<_, AnalyzeError>(())
         })?;
+        if start > 0 {
+            chunks.push((earliest, source, group, start));
+        }
     }
     matched.sort_unstable();
     let chosen = &matched[extraction.window(matched.len())?];

@@ -80,24 +80,11 @@ pub(super) fn part_partials(
         Ok::<_, AnalyzeError>(())
     })?;
     if !columnar {
-        // The row scan reads whole row groups and numbers rows in the part: the pieces' rows.
-        let mut first = 0;
-        let mut rows = Vec::with_capacity(pieces.len());
-        for group in 0..file.row_groups(None).len() {
-            if let Some((_, piece)) = pieces.iter().find(|(of, _)| *of == group) {
-                rows.push(first + piece.start..first + piece.end);
-            }
-            first += file.group_rows(group);
-        }
-        let groups = pieces.iter().map(|(group, _)| *group).collect();
-        let mut scanned = 0usize;
-        file.scan_groups(groups, Some(clip), paths, |row, timestamp_ms, found| {
-            if !rows.iter().any(|piece| piece.contains(&row)) {
-                return Ok(());
-            }
+        let mut rows = 0usize;
+        file.scan_groups(pieces, Some(clip), paths, |_, timestamp_ms, found| {
             builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
-            scanned += 1;
-            if scanned.is_multiple_of(MEMORY_CHECK_ROWS) {
+            rows += 1;
+            if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
                 report(&builders)?;
             }
             Ok::<_, AnalyzeError>(())
