@@ -32,6 +32,7 @@ mod aggregate;
 mod cache;
 mod columnar;
 mod extract;
+mod memo;
 mod pieces;
 #[cfg(test)]
 mod tests;
@@ -55,8 +56,9 @@ use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, json_bytes, lock};
 pub(crate) use extract::extract;
+use memo::{Memo, passes};
 use pieces::{Abandon, Budget, part_partials, within_memory};
-use values::{Key, group_key, holds_object, memo_key, to_json};
+use values::{group_key, holds_object, to_json};
 
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
@@ -562,78 +564,4 @@ impl<'p, 'q> Builder<'p, 'q> {
 /// The mark of the cell of `bucket` and `group` in `Builder::last_cells`, when it has one.
 fn cell_mark(bucket: usize, group: usize) -> Option<u32> {
     (bucket < 1 << 12 && group < (1 << 20) - 1).then(|| ((bucket as u32) << 20 | group as u32) + 1)
-}
-
-/// What one property test already answered in a scan: by value, and by word number.
-#[derive(Default)]
-struct Memo {
-    values: FastMap<Key, bool>,
-    /// By word number: 0 not yet tested, 1 failed, 2 passed.
-    words: Vec<u8>,
-    /// The word number of the first word of the last dictionary tested whole (`test_words`).
-    tested: Option<u32>,
-}
-
-impl Memo {
-    /// Tests with `filter` each word of a dictionary whose first word is numbered `base`, if
-    /// not tested yet.
-    fn test_words(&mut self, filter: &Filter, words: &arrow_array::StringArray, base: u32) {
-        let range = base as usize..base as usize + arrow_array::Array::len(words);
-        if self.tested == Some(base) && self.words.len() >= range.end {
-            return;
-        }
-        if self.words.len() < range.end {
-            self.words.resize(range.end, 0);
-        }
-        for (key, known) in self.words[range].iter_mut().enumerate() {
-            if *known == 0 {
-                let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
-                *known = 1 + u8::from(passed);
-            }
-        }
-        self.tested = Some(base);
-    }
-}
-
-fn passes(check: &Check<'_>, found: &[Found<'_>], memos: &mut [Memo], key: &mut Vec<u8>) -> bool {
-    match check {
-        Check::AnyOf(groups) => {
-            groups.iter().any(|group| group.iter().all(|check| passes(check, found, memos, key)))
-        }
-        Check::Property { path, leaf, filter } => {
-            let value = &found[*path];
-            let memo = &mut memos[*leaf];
-            match value {
-                Found::Value(value) => return filter.passes(Some(value)),
-                Found::Num(number, _) => {
-                    if let Some(passed) = filter.passes_number(*number) {
-                        return passed;
-                    }
-                }
-                Found::Word(_, word) => {
-                    let word = *word as usize;
-                    if let Some(&known @ 1..) = memo.words.get(word) {
-                        return known == 2;
-                    }
-                    let passed = filter.passes(to_json(value).as_ref());
-                    if memo.words.len() <= word {
-                        memo.words.resize(word + 1, 0);
-                    }
-                    memo.words[word] = 1 + u8::from(passed);
-                    return passed;
-                }
-                _ => {}
-            }
-            key.clear();
-            memo_key(value, key);
-            if let Some(known) = memo.values.get(key.as_slice()) {
-                return *known;
-            }
-            let passed = filter.passes(to_json(value).as_ref());
-            if memo.values.len() < MEMO_ENTRIES {
-                memo.values.insert(Key::new(key), passed);
-            }
-            passed
-        }
-    }
 }
