@@ -523,7 +523,7 @@ impl<'p, 'q> Builder<'p, 'q> {
         let before = cell.bytes();
         cell.add(target, &mut self.key);
         let after = cell.bytes();
-        self.partial.bytes += after - before;
+        self.partial.bytes = (self.partial.bytes + after).saturating_sub(before);
         if self.partial.bytes > MEMORY_LIMIT {
             return Err(AnalysisError::MemoryLimit.into());
         }

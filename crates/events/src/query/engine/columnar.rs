@@ -48,8 +48,8 @@ impl Builder<'_, '_> {
     /// A count whose filters each test one property and whose group (if any) is one property,
     /// all read from dictionary columns with word numbers: each bucket's rows are counted per
     /// key of the group's dictionary in one pass, without a row selection. False (nothing
-    /// added) when the query is not such a count, or the group's dictionary holds more words
-    /// than twice the batch's rows.
+    /// added) when the query is not such a count, or the dictionary of the group or of a
+    /// filter holds more words than twice the batch's rows.
     fn count_by_words(&mut self, batch: &Batch<'_>) -> Result<bool, AnalyzeError> {
         let plan = self.plan;
         if plan.target.is_some() || plan.groups.len() > 1 {
@@ -61,7 +61,9 @@ impl Builder<'_, '_> {
             match &batch.columns[*path] {
                 Values::Missing if filter.passes(None) => {}
                 Values::Missing => return Ok(true),
-                Values::Words { keys, words, base: Some(base) } => {
+                // Each word of the dictionary is tested up front: not for far more words than
+                // rows.
+                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
                     tests.push((*leaf, *filter, *keys, *words, *base));
                 }
                 _ => return Ok(false),
@@ -323,7 +325,7 @@ impl Builder<'_, '_> {
         let before = cell.bytes();
         cell.add(Some(&batch.found(target, row)), &mut self.key);
         let after = cell.bytes();
-        self.partial.bytes += after - before;
+        self.partial.bytes = (self.partial.bytes + after).saturating_sub(before);
         if self.partial.bytes > MEMORY_LIMIT {
             return Err(AnalysisError::MemoryLimit.into());
         }

@@ -77,7 +77,7 @@ pub(crate) fn extract(
         }
         let start = if wanted.is_some() { end.saturating_sub(PIECE_ROWS) } else { 0 };
         // Word numbers are per scan.
-        memos.iter_mut().for_each(|memo| memo.words.clear());
+        memos.iter_mut().for_each(Memo::forget_words);
         let mut earliest = latest;
         let file = &parts[source].file;
         file.scan_groups(vec![(group, start..end)], range, &paths, |row, timestamp_ms, found| {
