@@ -12,6 +12,9 @@ use crate::part::Found;
 use crate::query::analysis::{Analysis, AnalysisError, AnalysisType};
 use crate::query::timeframe::TimeRange;
 
+/// The most groups a partial makes room for before it sees them.
+const RESERVED_GROUPS: usize = 1 << 14;
+
 /// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
 /// (one when there is no interval) and group an aggregate.
 pub(crate) struct Partial {
@@ -35,6 +38,13 @@ impl Partial {
             cells: (0..rows).map(|_| Vec::new()).collect(),
             bytes: 512,
         }
+    }
+
+    /// Makes room for about `groups` groups (at most `RESERVED_GROUPS`).
+    pub(super) fn reserve(&mut self, groups: usize) {
+        let groups = groups.min(RESERVED_GROUPS);
+        self.groups.reserve(groups);
+        self.positions.reserve(groups);
     }
 
     /// The position of the group with `key`, added with `values` (made on demand) if new.
@@ -401,6 +411,9 @@ impl Acc {
                 runs.extend(more.iter().cloned());
             }
             (State::Unique(distinct), State::Unique(more)) => match &more.first {
+                // The first partial: its values and tables as they are, without hashing each
+                // value again.
+                Some(_) if distinct.first.as_ref().is_some_and(Vec::is_empty) => distinct.clone_from(more),
                 Some(more_first) if distinct.first.is_some() => {
                     for (key, value) in more_first {
                         if distinct.insert(key.as_bytes())

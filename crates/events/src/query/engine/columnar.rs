@@ -441,6 +441,10 @@ impl Builder<'_, '_> {
             }
             return Ok(groups);
         };
+        if self.partial.groups.is_empty() {
+            // The dictionary's words are about the groups to come.
+            self.partial.reserve(keys.values().len());
+        }
         let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
         let mut missing: Option<u32> = None;
         for &row in rows {
