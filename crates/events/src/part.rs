@@ -22,6 +22,7 @@ mod writer;
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,7 +35,8 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
     RowSelection, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 use serde_json::Value;
 
@@ -559,15 +561,7 @@ impl PartFile {
             }
             first = end;
         }
-        let indexed = match self.indexed.get() {
-            Some(indexed) => indexed,
-            None => {
-                let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-                let loaded = ArrowReaderMetadata::load(&self.file, options).map_err(io::Error::other)?;
-                self.indexed.get_or_init(|| loaded)
-            }
-        };
-        let reader = self.reader_with(indexed, groups, None, Some(RowSelection::from(selectors)))?;
+        let reader = self.reader_with(self.indexed()?, groups, None, Some(RowSelection::from(selectors)))?;
         PartEvents { part: self, reader, range: None, buffer: std::collections::VecDeque::new() }.collect()
     }
 
@@ -603,16 +597,36 @@ impl PartFile {
                 partial.push(i);
             }
         }
-        if !partial.is_empty() {
-            for batch in self.reader(partial, Some(vec![TIMESTAMP]), None)? {
+        if let (false, Some(range)) = (partial.is_empty(), range) {
+            // Pages wholly inside the range count from the page index; the others are read.
+            let indexed = self.indexed()?;
+            let mut pieces = Vec::with_capacity(partial.len());
+            for group in partial {
+                let (inside, read) = pages_in(indexed.metadata(), group, range, self.group_rows(group));
+                total += inside;
+                pieces.extend(read.into_iter().map(|rows| (group, rows)));
+            }
+            let mut groups: Vec<usize> = pieces.iter().map(|(group, _)| *group).collect();
+            groups.dedup();
+            for batch in
+                self.reader_with(indexed, groups, Some(vec![TIMESTAMP]), Some(self.selection(&pieces)))?
+            {
                 let batch = batch.map_err(io::Error::other)?;
                 let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
-                total +=
-                    timestamps.values().iter().filter(|ms| range.is_none_or(|r| r.contains(**ms))).count()
-                        as u64;
+                total += timestamps.values().iter().filter(|ms| range.contains(**ms)).count() as u64;
             }
         }
         Ok(total)
+    }
+
+    /// The footer with the page index, loaded the first time it is needed.
+    fn indexed(&self) -> io::Result<&ArrowReaderMetadata> {
+        if let Some(indexed) = self.indexed.get() {
+            return Ok(indexed);
+        }
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let loaded = ArrowReaderMetadata::load(&self.file, options).map_err(io::Error::other)?;
+        Ok(self.indexed.get_or_init(|| loaded))
     }
 
     /// The `keen.uniqueness_token`s in the part with their events' `keen.created_at`.
@@ -656,6 +670,39 @@ impl PartFile {
         }
         Ok(found)
     }
+}
+
+/// Of the pages of row group `group`'s timestamps (with `rows` rows): how many rows are in
+/// pages wholly inside `range`, and the rows of the pages partly inside it, the only ones to
+/// read. Without a page index, every row is to be read.
+fn pages_in(
+    metadata: &ParquetMetaData,
+    group: usize,
+    range: TimeRange,
+    rows: usize,
+) -> (u64, Vec<Range<usize>>) {
+    let index = metadata.column_index().and_then(|index| index.get(group)?.get(TIMESTAMP));
+    let offsets = metadata.offset_index().and_then(|offsets| offsets.get(group)?.get(TIMESTAMP));
+    let (Some(ColumnIndexMetaData::INT64(index)), Some(offsets)) = (index, offsets) else {
+        return (0, std::iter::once(0..rows).collect());
+    };
+    let pages = offsets.page_locations();
+    let (mut inside, mut read) = (0, Vec::<Range<usize>>::new());
+    for (page, location) in pages.iter().enumerate() {
+        let start = location.first_row_index as usize;
+        let end = pages.get(page + 1).map_or(rows, |next| next.first_row_index as usize);
+        match (index.min_value(page), index.max_value(page)) {
+            (Some(&min), Some(&max)) if min >= range.start_ms && max < range.end_ms => {
+                inside += (end - start) as u64;
+            }
+            (Some(&min), Some(&max)) if max < range.start_ms || min >= range.end_ms => {}
+            _ => match read.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => read.push(start..end),
+            },
+        }
+    }
+    (inside, read)
 }
 
 fn time_bounds(statistics: Option<&Statistics>) -> Option<(i64, i64)> {

@@ -158,14 +158,27 @@ impl PartFile {
         Ok(rows.start + before_start..rows.start + before_end)
     }
 
-    /// The selection of `pieces` (each a row group and rows within it, groups ascending and
-    /// each once) among the rows of their row groups.
+    /// The selection of `pieces` (each a row group and rows within it, in ascending order; a
+    /// row group may come more than once) among the rows of their row groups.
     pub(super) fn selection(&self, pieces: &[GroupRows]) -> RowSelection {
-        let mut selectors = Vec::with_capacity(3 * pieces.len());
+        let mut selectors = Vec::with_capacity(2 * pieces.len() + 1);
+        // The row group read last, and the row after the last one selected in it.
+        let mut at: Option<(usize, usize)> = None;
         for (group, rows) in pieces {
-            selectors.push(RowSelector::skip(rows.start));
+            let from = match at {
+                Some((last, next)) if last == *group => next,
+                Some((last, next)) => {
+                    selectors.push(RowSelector::skip(self.group_rows(last) - next));
+                    0
+                }
+                None => 0,
+            };
+            selectors.push(RowSelector::skip(rows.start - from));
             selectors.push(RowSelector::select(rows.len()));
-            selectors.push(RowSelector::skip(self.group_rows(*group) - rows.end));
+            at = Some((*group, rows.end));
+        }
+        if let Some((last, next)) = at {
+            selectors.push(RowSelector::skip(self.group_rows(last) - next));
         }
         RowSelection::from(selectors)
     }

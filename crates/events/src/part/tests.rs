@@ -314,3 +314,33 @@ fn words_keep_their_numbers_across_the_batches_of_a_row_group() {
 fn whole_groups(part: &PartFile, range: Option<TimeRange>) -> Vec<GroupRows> {
     part.row_groups(range).into_iter().map(|group| (group, 0..part.group_rows(group))).collect()
 }
+
+/// A count takes the rows of pages wholly inside the range from the page index, and reads the
+/// timestamps of the pages that straddle it only.
+#[test]
+fn counts_read_only_the_pages_that_straddle_the_range() {
+    let rows = 60_000usize;
+    let start = 1_700_000_000_000i64;
+    let mut builder = PartBuilder::new();
+    let event = json!({"keen": {"timestamp": "x"}, "v": 1});
+    for i in 0..rows {
+        builder.push(start + 2 * i as i64, &event);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.parquet");
+    builder.write(&path).unwrap();
+    let part = PartFile::open(&path).unwrap();
+    let metadata = part.indexed().unwrap().metadata();
+    let pages = metadata.offset_index().unwrap()[0][TIMESTAMP].page_locations().len();
+    assert!(pages > 2, "the test needs a row group of several pages, not {pages}");
+    let wide = TimeRange { start_ms: start + 3, end_ms: start + 2 * rows as i64 - 5 };
+    let (inside, read) = pages_in(metadata, 0, wide, rows);
+    assert!(inside > 0 && read.iter().map(|rows| rows.len()).sum::<usize>() < rows, "{inside} {read:?}");
+    for (from, to) in
+        [(3, 70_001), (0, 2 * rows as i64), (25_000, 25_002), (39_999, 100_001), (-5, 1), (-9, -1)]
+    {
+        let range = TimeRange { start_ms: start + from, end_ms: start + to };
+        let expected = (0..rows).filter(|i| range.contains(start + 2 * *i as i64)).count() as u64;
+        assert_eq!(part.count(Some(range)).unwrap(), expected, "{range:?}");
+    }
+}
