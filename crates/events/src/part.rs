@@ -18,6 +18,7 @@
 
 mod batches;
 mod columns;
+mod shape;
 mod writer;
 
 use std::fs::File;
@@ -43,6 +44,8 @@ use serde_json::Value;
 use crate::query::timeframe::TimeRange;
 pub(crate) use batches::{Batch, GroupRows, Values};
 use columns::ColumnsView;
+pub(crate) use shape::Found;
+use shape::{Mode, Shape, Slot};
 pub(crate) use writer::PartBuilder;
 use writer::canonical_millis;
 
@@ -134,106 +137,6 @@ pub(crate) struct PartInfo {
     /// Bytes of string values (text and JSON columns) in the part.
     #[serde(default)]
     pub string_bytes: u64,
-}
-
-/// A shape read back from a footer.
-#[derive(Debug)]
-enum Shape {
-    Object(Vec<(String, Shape)>),
-    Null,
-    /// A value from a column; `integer` and `timestamp` say how to print it.
-    Leaf {
-        column: usize,
-        mode: Mode,
-    },
-    Raw,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Plain,
-    Integer,
-    Timestamp,
-}
-
-impl Shape {
-    fn parse(value: &Value, columns: usize) -> Option<Shape> {
-        Some(match value {
-            Value::Null => Shape::Null,
-            Value::Object(object) => Shape::Object(
-                object
-                    .iter()
-                    .map(|(k, v)| Some((k.clone(), Shape::parse(v, columns)?)))
-                    .collect::<Option<Vec<_>>>()?,
-            ),
-            Value::String(text) if text == "$json" => Shape::Raw,
-            Value::String(text) => {
-                let (digits, mode) = match text.as_bytes().last() {
-                    Some(b'i') => (&text[..text.len() - 1], Mode::Integer),
-                    Some(b't') => (&text[..text.len() - 1], Mode::Timestamp),
-                    _ => (text.as_str(), Mode::Plain),
-                };
-                let column: usize = digits.parse().ok()?;
-                (column < columns).then_some(Shape::Leaf { column, mode })?
-            }
-            _ => return None,
-        })
-    }
-}
-
-/// A property's value in one row of a part, read from its column without building JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Found<'a> {
-    Missing,
-    Null,
-    Str(&'a str),
-    /// A string read from a column's dictionary, and its word number: within one scan, rows
-    /// with the same word number hold the same string (the converse need not hold).
-    Word(&'a str, u32),
-    /// A number, and whether it was written as an integer.
-    Num(f64, bool),
-    Bool(bool),
-    /// A list, or an integer a float cannot hold, as its JSON text.
-    Json(&'a str),
-    /// A timestamp string stored as Unix milliseconds (`keen.timestamp`, `keen.created_at`).
-    Time(i64),
-    /// An object, or any value of an event kept whole.
-    Value(Value),
-}
-
-/// Where a property path leads in one shape.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Missing,
-    Null,
-    Leaf {
-        column: usize,
-        mode: Mode,
-    },
-    /// An object or an event kept whole: the event is rebuilt to look the path up.
-    Whole,
-}
-
-impl Shape {
-    /// Follows `path` through nested objects, as a JSON lookup would (lists are not walked into).
-    fn resolve(&self, path: &[String]) -> Slot {
-        let mut shape = self;
-        for segment in path {
-            shape = match shape {
-                Shape::Object(fields) => match fields.iter().find(|(name, _)| name == segment) {
-                    Some((_, inner)) => inner,
-                    None => return Slot::Missing,
-                },
-                Shape::Raw => return Slot::Whole,
-                Shape::Null | Shape::Leaf { .. } => return Slot::Missing,
-            };
-        }
-        match shape {
-            Shape::Null => Slot::Null,
-            Shape::Leaf { column, mode } => Slot::Leaf { column: *column, mode: *mode },
-            Shape::Object(_) | Shape::Raw => Slot::Whole,
-        }
-    }
 }
 
 /// An open part file read by position (`pread`), so that concurrent scans of one part never
