@@ -19,11 +19,11 @@
 mod batches;
 mod columns;
 mod shape;
+mod time;
 mod writer;
 
 use std::fs::File;
 use std::io;
-use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,9 +36,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
     RowSelection, RowSelector,
 };
-use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use parquet::file::statistics::Statistics;
+use parquet::file::metadata::PageIndexPolicy;
 use serde_json::Value;
 
 use crate::query::timeframe::TimeRange;
@@ -46,6 +44,7 @@ pub(crate) use batches::{Batch, GroupRows, Values};
 use columns::ColumnsView;
 pub(crate) use shape::Found;
 use shape::{Mode, Shape, Slot};
+use time::time_bounds;
 pub(crate) use writer::PartBuilder;
 use writer::canonical_millis;
 
@@ -277,20 +276,6 @@ impl PartFile {
             .collect()
     }
 
-    /// The row groups that may hold events in `range`.
-    pub(crate) fn row_groups(&self, range: Option<TimeRange>) -> Vec<usize> {
-        let metadata = self.metadata.metadata();
-        (0..metadata.num_row_groups())
-            .filter(|&i| {
-                let Some(range) = range else { return true };
-                match time_bounds(metadata.row_group(i).column(TIMESTAMP).statistics()) {
-                    Some((min, max)) => min < range.end_ms && max >= range.start_ms,
-                    None => true,
-                }
-            })
-            .collect()
-    }
-
     fn reader(
         &self,
         row_groups: Vec<usize>,
@@ -329,19 +314,6 @@ impl PartFile {
     pub(crate) fn events(&self, range: Option<TimeRange>) -> io::Result<PartEvents<'_>> {
         let reader = self.reader(self.row_groups(range), None, None)?;
         Ok(PartEvents { part: self, reader, range, buffer: std::collections::VecDeque::new() })
-    }
-
-    /// The row groups that may hold events in `range`, each with the latest timestamp in it
-    /// (`i64::MAX` when its statistics do not say), in file order.
-    pub(crate) fn groups(&self, range: Option<TimeRange>) -> Vec<(usize, i64)> {
-        let metadata = self.metadata.metadata();
-        self.row_groups(range)
-            .into_iter()
-            .map(|g| {
-                let bounds = time_bounds(metadata.row_group(g).column(TIMESTAMP).statistics());
-                (g, bounds.map_or(i64::MAX, |(_, max)| max))
-            })
-            .collect()
     }
 
     /// Calls `each` with the row number (in the part), the timestamp and the values at `paths`
@@ -481,47 +453,6 @@ impl PartFile {
         Ok(events)
     }
 
-    /// How many events fall in `range`, read from the statistics where a row group lies
-    /// wholly inside it and from the timestamp column otherwise.
-    pub(crate) fn count(&self, range: Option<TimeRange>) -> io::Result<u64> {
-        let metadata = self.metadata.metadata();
-        let mut total = 0u64;
-        let mut partial = Vec::new();
-        for i in self.row_groups(range) {
-            let group = metadata.row_group(i);
-            let inside = match (range, time_bounds(group.column(TIMESTAMP).statistics())) {
-                (None, _) => true,
-                (Some(r), Some((min, max))) => r.contains(min) && r.contains(max),
-                (Some(_), None) => false,
-            };
-            if inside {
-                total += group.num_rows() as u64;
-            } else {
-                partial.push(i);
-            }
-        }
-        if let (false, Some(range)) = (partial.is_empty(), range) {
-            // Pages wholly inside the range count from the page index; the others are read.
-            let indexed = self.indexed()?;
-            let mut pieces = Vec::with_capacity(partial.len());
-            for group in partial {
-                let (inside, read) = pages_in(indexed.metadata(), group, range, self.group_rows(group));
-                total += inside;
-                pieces.extend(read.into_iter().map(|rows| (group, rows)));
-            }
-            let mut groups: Vec<usize> = pieces.iter().map(|(group, _)| *group).collect();
-            groups.dedup();
-            for batch in
-                self.reader_with(indexed, groups, Some(vec![TIMESTAMP]), Some(self.selection(&pieces)))?
-            {
-                let batch = batch.map_err(io::Error::other)?;
-                let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
-                total += timestamps.values().iter().filter(|ms| range.contains(**ms)).count() as u64;
-            }
-        }
-        Ok(total)
-    }
-
     /// The footer with the page index, loaded the first time it is needed.
     fn indexed(&self) -> io::Result<&ArrowReaderMetadata> {
         if let Some(indexed) = self.indexed.get() {
@@ -572,46 +503,6 @@ impl PartFile {
             }
         }
         Ok(found)
-    }
-}
-
-/// Of the pages of row group `group`'s timestamps (with `rows` rows): how many rows are in
-/// pages wholly inside `range`, and the rows of the pages partly inside it, the only ones to
-/// read. Without a page index, every row is to be read.
-fn pages_in(
-    metadata: &ParquetMetaData,
-    group: usize,
-    range: TimeRange,
-    rows: usize,
-) -> (u64, Vec<Range<usize>>) {
-    let index = metadata.column_index().and_then(|index| index.get(group)?.get(TIMESTAMP));
-    let offsets = metadata.offset_index().and_then(|offsets| offsets.get(group)?.get(TIMESTAMP));
-    let (Some(ColumnIndexMetaData::INT64(index)), Some(offsets)) = (index, offsets) else {
-        return (0, std::iter::once(0..rows).collect());
-    };
-    let pages = offsets.page_locations();
-    let (mut inside, mut read) = (0, Vec::<Range<usize>>::new());
-    for (page, location) in pages.iter().enumerate() {
-        let start = location.first_row_index as usize;
-        let end = pages.get(page + 1).map_or(rows, |next| next.first_row_index as usize);
-        match (index.min_value(page), index.max_value(page)) {
-            (Some(&min), Some(&max)) if min >= range.start_ms && max < range.end_ms => {
-                inside += (end - start) as u64;
-            }
-            (Some(&min), Some(&max)) if max < range.start_ms || min >= range.end_ms => {}
-            _ => match read.last_mut() {
-                Some(last) if last.end == start => last.end = end,
-                _ => read.push(start..end),
-            },
-        }
-    }
-    (inside, read)
-}
-
-fn time_bounds(statistics: Option<&Statistics>) -> Option<(i64, i64)> {
-    match statistics? {
-        Statistics::Int64(s) => Some((*s.min_opt()?, *s.max_opt()?)),
-        _ => None,
     }
 }
 

@@ -144,20 +144,6 @@ impl PartFile {
         Ok(true)
     }
 
-    /// The rows among `rows` of row group `group` whose timestamps are in `range` (the part is
-    /// in timestamp order, so they follow each other).
-    fn time_rows(&self, group: usize, rows: Range<usize>, range: TimeRange) -> std::io::Result<Range<usize>> {
-        let (mut before_start, mut before_end) = (0, 0);
-        let selection = self.selection(&[(group, rows.clone())]);
-        for batch in self.reader_with(&self.metadata, vec![group], Some(vec![TIMESTAMP]), Some(selection))? {
-            let batch = batch.map_err(std::io::Error::other)?;
-            let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>().values();
-            before_start += timestamps.partition_point(|&ms| ms < range.start_ms);
-            before_end += timestamps.partition_point(|&ms| ms < range.end_ms);
-        }
-        Ok(rows.start + before_start..rows.start + before_end)
-    }
-
     /// The selection of `pieces` (each a row group and rows within it, in ascending order; a
     /// row group may come more than once) among the rows of their row groups.
     pub(super) fn selection(&self, pieces: &[GroupRows]) -> RowSelection {
