@@ -85,7 +85,7 @@ impl PartFile {
     /// `paths` lead to, and the timestamps only where `times` asks for them; false (and `each`
     /// never called) when the part's shapes do not allow a columnar scan of `paths`, which
     /// `scan_groups` then reads row by row. A row group not wholly inside `range` is cut to it
-    /// first, by a pass over its timestamps.
+    /// first (`time_rows`: the page index, and the timestamps of the pages at its edges).
     pub(crate) fn scan_batches<E: From<std::io::Error>>(
         &self,
         pieces: Vec<GroupRows>,
