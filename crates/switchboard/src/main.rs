@@ -2,6 +2,7 @@
 //! command. `serve` runs the server; the other commands administer the same data folder and
 //! work while a server runs on it.
 
+mod allocator;
 mod commands;
 mod output;
 
@@ -41,12 +42,8 @@ enum Command {
     Mail(commands::mail::MailCommand),
 }
 
-/// mimalloc instead of the system allocator: the event path allocates and frees millions of
-/// small JSON nodes a second on several threads (measured in bench/README.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     let config = match sb_config::Config::load(cli.options) {
         Ok(config) => config,
