@@ -278,8 +278,9 @@ pub(crate) fn analyze(
     }
     // The parts some open analysis has no partial of are read in parallel, one thread per core,
     // each in one scan for all those analyses. With fewer parts than twice the threads, each
-    // part is read in pieces of `PIECE_ROWS` rows, and its partial is its pieces' merged in
-    // order.
+    // row group is read in pieces of about `PIECE_ROWS` rows, at most one per thread and all
+    // alike in size (each piece builds every group it sees, and the merge finds them again),
+    // and its partial is its pieces' merged in order.
     let missing: Vec<usize> =
         (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -291,9 +292,8 @@ pub(crate) fn analyze(
         let before = pieces.len();
         if missing.len() < 2 * cores {
             pieces.extend(groups.flat_map(|(group, rows)| {
-                (0..rows)
-                    .step_by(PIECE_ROWS)
-                    .map(move |start| (job, vec![(group, start..rows.min(start + PIECE_ROWS))]))
+                let count = rows.div_ceil(PIECE_ROWS).min(cores);
+                (0..count).map(move |i| (job, vec![(group, i * rows / count..(i + 1) * rows / count)]))
             }));
         }
         if pieces.len() == before {

@@ -13,6 +13,13 @@ use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::extraction::Extraction;
 use crate::store::{Part, StoredEvent};
 
+/// Rows in a row group's first chunk per event wanted: enough when a thirty-second of the
+/// events match the filters (fewer in tests, so that chunks grow within their small parts).
+#[cfg(not(test))]
+const FIRST_CHUNK: usize = 32;
+#[cfg(test)]
+const FIRST_CHUNK: usize = 1;
+
 /// Runs `extraction` over `parts` and `tail` (as for `analyze`, answers cached alike): finds
 /// the matching rows by their filter columns only, then rebuilds just the events returned.
 /// For the `latest` N, rows are read newest first, a chunk at a time, and reading stops once
@@ -51,20 +58,22 @@ pub(crate) fn extract(
             matched.push((event.timestamp_ms, parts.len(), row));
         }
     }
-    // The rows to read: each row group in chunks of `PIECE_ROWS` from its end when the
-    // `latest` are wanted (whole otherwise), taken newest first from a heap of (no event is
-    // later, source, group, end of the chunk). A chunk's events are no later than the earliest
-    // event read in the chunk after it.
+    // The rows to read: each row group in chunks from its end when the `latest` are wanted
+    // (whole otherwise), taken newest first from a heap of (no event is later, source, group,
+    // end of the chunk, its rows). A chunk's events are no later than the earliest event read
+    // in the chunk after it. A group's first chunk holds `FIRST_CHUNK` rows per event wanted,
+    // and each next one twice the rows of the last, up to `PIECE_ROWS`.
     let wanted = extraction.latest();
-    let mut chunks: BinaryHeap<(i64, usize, usize, usize)> = parts
+    let first = wanted.map_or(PIECE_ROWS, |wanted| wanted.saturating_mul(FIRST_CHUNK).clamp(1, PIECE_ROWS));
+    let mut chunks: BinaryHeap<(i64, usize, usize, usize, usize)> = parts
         .iter()
         .enumerate()
         .flat_map(|(source, part)| {
             let groups = part.file.groups(range).into_iter();
-            groups.map(move |(group, latest)| (latest, source, group, part.file.group_rows(group)))
+            groups.map(move |(group, latest)| (latest, source, group, part.file.group_rows(group), first))
         })
         .collect();
-    while let Some((latest, source, group, end)) = chunks.pop() {
+    while let Some((latest, source, group, end, rows)) = chunks.pop() {
         if let Some(wanted) = wanted
             && matched.len() >= wanted
         {
@@ -75,7 +84,7 @@ pub(crate) fn extract(
                 break;
             }
         }
-        let start = if wanted.is_some() { end.saturating_sub(PIECE_ROWS) } else { 0 };
+        let start = if wanted.is_some() { end.saturating_sub(rows) } else { 0 };
         // Word numbers are per scan.
         memos.iter_mut().for_each(Memo::forget_words);
         let mut earliest = latest;
@@ -91,7 +100,7 @@ pub(crate) fn extract(
             Ok::<_, AnalyzeError>(())
         })?;
         if start > 0 {
-            chunks.push((earliest, source, group, start));
+            chunks.push((earliest, source, group, start, (2 * rows).min(PIECE_ROWS)));
         }
     }
     matched.sort_unstable();
