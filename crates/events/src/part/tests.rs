@@ -344,3 +344,24 @@ fn counts_read_only_the_pages_that_hold_the_range_edges() {
         assert_eq!(part.count(Some(range)).unwrap(), expected, "{range:?}");
     }
 }
+
+#[test]
+fn keen_ids_are_written_without_a_dictionary_and_read_back() {
+    let events: Vec<(i64, String)> = (0..500)
+        .map(|i| {
+            stored(json!({"keen": {"timestamp": format_keen_timestamp(1_700_000_000_000 + i)}, "n": i}), 0)
+        })
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let metadata = part.metadata.metadata();
+    let columns = metadata.row_group(0).columns();
+    let column = |name: &str| columns.iter().find(|c| c.column_path().string() == name).unwrap();
+    assert_eq!(column("keen.id").dictionary_page_offset(), None);
+    assert!(column("keen.created_at").dictionary_page_offset().is_some());
+    let mut expected: Vec<Value> =
+        events.iter().map(|(_, text)| serde_json::from_str(text).unwrap()).collect();
+    expected.sort_by_key(|event| event["keen"]["timestamp"].as_str().unwrap().to_owned());
+    let read: Vec<Value> = part.events(None).unwrap().map(|e| e.unwrap().1).collect();
+    assert_eq!(read, expected);
+    assert!(expected.iter().all(|event| event["keen"]["id"].is_string()));
+}

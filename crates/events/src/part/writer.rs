@@ -25,6 +25,9 @@ use super::{
     TIMESTAMP,
 };
 
+/// The column of `keen.id`, unique to each event (when it holds strings, as Keen's do).
+const KEEN_ID: &str = "keen.id";
+
 enum Builder {
     Timestamp(TimestampMillisecondBuilder),
     Str(StringBuilder),
@@ -376,6 +379,9 @@ impl PartBuilder {
             .set_dictionary_page_size_limit(4 * 1024 * 1024)
             .set_column_encoding(ColumnPath::from(FIXED[TIMESTAMP].0), Encoding::DELTA_BINARY_PACKED)
             .set_column_dictionary_enabled(ColumnPath::from(FIXED[TIMESTAMP].0), false)
+            // Every event has its own `keen.id`: a dictionary would hold them all (up to the
+            // limit above), and reading any row of the column would decode it whole.
+            .set_column_dictionary_enabled(ColumnPath::from(KEEN_ID), false)
             .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), layout.to_string())]))
             .build();
         let file = File::options().write(true).create_new(true).open(path)?;
