@@ -152,9 +152,9 @@ fn store(
         }
         let mut chunk = events[start..cut].to_vec();
         chunk.sort_by_key(|(ts, _)| *ts);
-        // Parts of one row group, and of several: read in pieces (about `PIECE_ROWS` rows, at most
-        // one per core) when there are fewer parts than twice the cores, otherwise whole (a row selection over several
-        // row groups); up to six parts, so that both happen.
+        // Parts of one row group, and of several: read in pieces (about `PIECE_ROWS` rows, at
+        // most one per core) when there are fewer parts than twice the cores, otherwise whole
+        // (a row selection over several row groups); up to six parts, so that both happen.
         let mut builder = PartBuilder::with_row_groups_of([ROW_GROUP_ROWS, 7, 40][n % 3]);
         for (ts, body) in &chunk {
             builder.push(*ts, body);
