@@ -64,8 +64,9 @@ use values::{group_key, holds_object, to_json};
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
 /// Rows between checks of a query's memory over all its analyses.
 const MEMORY_CHECK_ROWS: usize = 4096;
-/// Rows per piece when a query reads few parts, each in pieces read in parallel (fewer in
-/// tests, so that their small parts are split too).
+/// About the rows per piece when a query reads few parts, each row group in pieces read in
+/// parallel, at most one per core (fewer rows in tests, so that their small parts are split
+/// too). Also the largest chunk extraction reads at a time.
 #[cfg(not(test))]
 const PIECE_ROWS: usize = 128 * 1024;
 #[cfg(test)]
