@@ -8,7 +8,7 @@
 //! allocates next does the purging. After a bulk load the freed memory of the ingest (hundreds
 //! of MiB of parsed events and encoded parts) was purged by the query threads, which made the
 //! first queries after a load several times slower than on a restarted server (bench/README.md,
-//! "the ingesting server"). So freed memory is kept: the resident size stays at its high-water
+//! "fourth session"). So freed memory is kept: the resident size stays at its high-water
 //! mark, which the next load or large query reuses.
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
