@@ -36,7 +36,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
     RowSelection, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use serde_json::Value;
 
 use crate::query::timeframe::TimeRange;
@@ -190,8 +190,10 @@ pub(crate) struct PartFile {
     kinds: Vec<Kind>,
     paths: Vec<String>,
     shapes: Vec<Shape>,
-    /// The footer with the page index, loaded when rows are first picked out (`rows`).
+    /// The footer with the page index, loaded the first time a range is cut or rows are
+    /// picked out (`time_rows`, `rows`), by one thread while the others wait (`loading`).
     indexed: std::sync::OnceLock<ArrowReaderMetadata>,
+    loading: std::sync::Mutex<()>,
 }
 
 fn corrupt(path: &Path, what: &str) -> io::Error {
@@ -254,7 +256,16 @@ impl PartFile {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| corrupt(path, "bad shape"))?;
-        Ok(PartFile { file, metadata, words, kinds, paths, shapes, indexed: std::sync::OnceLock::new() })
+        Ok(PartFile {
+            file,
+            metadata,
+            words,
+            kinds,
+            paths,
+            shapes,
+            indexed: Default::default(),
+            loading: Default::default(),
+        })
     }
 
     /// How many rows row group `group` holds.
@@ -458,8 +469,18 @@ impl PartFile {
         if let Some(indexed) = self.indexed.get() {
             return Ok(indexed);
         }
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-        let loaded = ArrowReaderMetadata::load(&self.file, options).map_err(io::Error::other)?;
+        let _loading = self.loading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(indexed) = self.indexed.get() {
+            return Ok(indexed);
+        }
+        // The footer is decoded already: only the page index is read.
+        let mut reader =
+            ParquetMetaDataReader::new_with_metadata(ParquetMetaData::clone(self.metadata.metadata()))
+                .with_page_index_policy(PageIndexPolicy::Optional);
+        reader.read_page_indexes(&self.file).map_err(io::Error::other)?;
+        let footer = reader.finish().map_err(io::Error::other)?;
+        let loaded = ArrowReaderMetadata::try_new(Arc::new(footer), ArrowReaderOptions::new())
+            .map_err(io::Error::other)?;
         Ok(self.indexed.get_or_init(|| loaded))
     }
 

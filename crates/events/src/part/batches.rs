@@ -98,14 +98,9 @@ impl PartFile {
         let mut read: Vec<usize> = slots.iter().flatten().map(|(column, _)| *column).collect();
         read.sort_unstable();
         read.dedup();
-        let metadata = self.metadata.metadata();
         let mut cut = Vec::with_capacity(pieces.len());
         for (group, rows) in pieces {
-            let bounds = time_bounds(metadata.row_group(group).column(TIMESTAMP).statistics());
-            let rows = match bounds {
-                Some((min, max)) if min >= range.start_ms && max < range.end_ms => rows,
-                _ => self.time_rows(group, rows, range)?,
-            };
+            let rows = self.rows_in(group, rows, range)?;
             if !rows.is_empty() {
                 cut.push((group, rows));
             }
@@ -142,6 +137,21 @@ impl PartFile {
             each(&Batch { rows: 0..batch.num_rows(), timestamps, columns, view, slots: &slots })?;
         }
         Ok(true)
+    }
+
+    /// The rows among `rows` of row group `group` whose timestamps are in `range`: all of them
+    /// when the group's statistics put it wholly inside, otherwise cut by `time_rows`.
+    pub(crate) fn rows_in(
+        &self,
+        group: usize,
+        rows: Range<usize>,
+        range: TimeRange,
+    ) -> std::io::Result<Range<usize>> {
+        let statistics = self.metadata.metadata().row_group(group).column(TIMESTAMP).statistics();
+        match time_bounds(statistics) {
+            Some((min, max)) if min >= range.start_ms && max < range.end_ms => Ok(rows),
+            _ => self.time_rows(group, rows, range),
+        }
     }
 
     /// The selection of `pieces` (each a row group and rows within it, in ascending order; a

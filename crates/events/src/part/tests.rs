@@ -343,6 +343,31 @@ fn counts_read_only_the_pages_that_hold_the_range_edges() {
         let expected = (0..rows).filter(|i| range.contains(start + 2 * *i as i64)).count() as u64;
         assert_eq!(part.count(Some(range)).unwrap(), expected, "{range:?}");
     }
+    // Edges on the first and last timestamps either side of each page boundary, and between
+    // them, over rows that start and end mid-page: the rows in the range are those whose timestamps it contains.
+    let boundaries: Vec<i64> = metadata.offset_index().unwrap()[0][TIMESTAMP]
+        .page_locations()
+        .iter()
+        .map(|page| page.first_row_index)
+        .collect();
+    let edges: Vec<i64> =
+        boundaries.iter().flat_map(|&row| [2 * row - 2, 2 * row - 1, 2 * row, 2 * row + 1]).collect();
+    for &from in &edges {
+        for &to in edges.iter().filter(|&&to| to >= from) {
+            let range = TimeRange { start_ms: start + from, end_ms: start + to };
+            for rows in [0..rows, 7..rows - 5, rows / 3..rows / 2] {
+                let inside: Vec<usize> =
+                    rows.clone().filter(|&i| range.contains(start + 2 * i as i64)).collect();
+                let cut = part.rows_in(0, rows.clone(), range).unwrap();
+                match inside.first() {
+                    Some(&first) => {
+                        assert_eq!(cut, first..inside[inside.len() - 1] + 1, "{range:?} {rows:?}");
+                    }
+                    None => assert!(cut.is_empty(), "{range:?} {rows:?}: {cut:?}"),
+                }
+            }
+        }
+    }
 }
 
 #[test]

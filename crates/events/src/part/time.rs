@@ -136,7 +136,7 @@ pub(super) fn page_holding(
             _ => {}
         }
     }
-    low..high.max(low)
+    low..high
 }
 
 pub(super) fn time_bounds(statistics: Option<&Statistics>) -> Option<(i64, i64)> {

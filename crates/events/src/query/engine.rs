@@ -292,10 +292,17 @@ pub(crate) fn analyze(
             part.file.row_groups(Some(*clip)).into_iter().map(|group| (group, part.file.group_rows(group)));
         let before = pieces.len();
         if missing.len() < 2 * cores {
-            pieces.extend(groups.flat_map(|(group, rows)| {
-                let count = rows.div_ceil(PIECE_ROWS).min(cores);
-                (0..count).map(move |i| (job, vec![(group, i * rows / count..(i + 1) * rows / count)]))
-            }));
+            for (group, rows) in groups {
+                // Cut to the range first, so that the pieces share the rows in it.
+                let rows = part.file.rows_in(group, 0..rows, *clip)?;
+                let (start, len) = (rows.start, rows.len());
+                let count = len.div_ceil(PIECE_ROWS).min(cores);
+                pieces.extend(
+                    (0..count).map(|i| {
+                        (job, vec![(group, start + i * len / count..start + (i + 1) * len / count)])
+                    }),
+                );
+            }
         }
         if pieces.len() == before {
             // One piece for the whole part, even with no rows to read: every part missing a

@@ -62,7 +62,8 @@ pub(crate) fn extract(
     // (whole otherwise), taken newest first from a heap of (no event is later, source, group,
     // end of the chunk, its rows). A chunk's events are no later than the earliest event read
     // in the chunk after it. A group's first chunk holds `FIRST_CHUNK` rows per event wanted,
-    // and each next one twice the rows of the last, up to `PIECE_ROWS`.
+    // and each next one four times the rows of the last, up to `PIECE_ROWS` (each chunk is a
+    // scan of its own, which decodes the filter columns' dictionaries again).
     let wanted = extraction.latest();
     let first = wanted.map_or(PIECE_ROWS, |wanted| wanted.saturating_mul(FIRST_CHUNK).clamp(1, PIECE_ROWS));
     let mut chunks: BinaryHeap<(i64, usize, usize, usize, usize)> = parts
@@ -100,7 +101,7 @@ pub(crate) fn extract(
             Ok::<_, AnalyzeError>(())
         })?;
         if start > 0 {
-            chunks.push((earliest, source, group, start, (2 * rows).min(PIECE_ROWS)));
+            chunks.push((earliest, source, group, start, (4 * rows).min(PIECE_ROWS)));
         }
     }
     matched.sort_unstable();
