@@ -46,6 +46,7 @@ pub use events::BatchOutcome;
 pub use keys::{CreatedKey, KeyView};
 pub use login_limits::{LoginLimits, PER_ACCOUNT as LOGIN_FAILURES_PER_ACCOUNT};
 pub use mail::{MAIL_MAX_ATTEMPTS, MAIL_ROUND_INTERVAL, MailAttempt, MailRound, MailSetup, OutboxMail};
+pub use queries::QueryResponse;
 pub use saved_queries::{MAX_REFRESH_RATE, SavedQuery, SavedQueryDraft};
 pub use sb_events::{EventContext, Rejection};
 use sb_store::Store;

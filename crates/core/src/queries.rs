@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sb_events::query::analysis::{Analysis, AnalysisType};
+use sb_events::query::answer::Answer;
 use sb_events::query::extraction::Extraction;
 use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
@@ -32,6 +33,39 @@ impl Default for QueryLimits {
             slots: Arc::new(Semaphore::new(cores)),
             timeout_ms: AtomicU64::new(sb_config::DEFAULT_QUERY_TIMEOUT_SECONDS * 1000),
         }
+    }
+}
+
+/// A query's response body: `result`, and for funnels `steps` and `actors` too.
+#[derive(Debug)]
+pub struct QueryResponse {
+    pub result: Answer,
+    /// The keys beside `result`.
+    pub more: Map<String, Value>,
+}
+
+impl QueryResponse {
+    /// The body as JSON, the result's text as the engine keeps it (not written again when
+    /// the answer came from its cache).
+    pub fn to_json(&self) -> String {
+        let mut body = String::with_capacity(self.result.text().len() + 16);
+        body.push_str("{\"result\":");
+        body.push_str(self.result.text());
+        for (key, value) in &self.more {
+            body.push(',');
+            body.push_str(&Value::from(key.as_str()).to_string());
+            body.push(':');
+            body.push_str(&value.to_string());
+        }
+        body.push('}');
+        body
+    }
+
+    /// The body as a JSON object.
+    pub fn into_map(self) -> Map<String, Value> {
+        let mut body = Map::from_iter([("result".to_owned(), self.result.into_value())]);
+        body.extend(self.more);
+        body
     }
 }
 
@@ -204,15 +238,14 @@ impl Switchboard {
     }
 
     /// Runs a Keen query (`count`, `sum`, `percentile`, `extraction`, `multi_analysis`,
-    /// `funnel`, …) with its parameters as the client sent them; returns the response body
-    /// (`{"result": …}`, and for funnels `steps` and `actors` too).
+    /// `funnel`, …) with its parameters as the client sent them; returns the response body.
     pub async fn run_analysis(
         &self,
         access: &Access,
         analysis: &str,
         parameters: Map<String, Value>,
         now_ms: i64,
-    ) -> Result<Map<String, Value>, CoreError> {
+    ) -> Result<QueryResponse, CoreError> {
         access.require(Permission::Read)?;
         let forced = parse_filters(Some(&Value::Array(access.forced_filters().to_vec())))
             .map_err(|e| query(e.keen_error_code(), format!("the key's filters: {e}")))?;
@@ -221,29 +254,21 @@ impl Switchboard {
         match prepared {
             Prepared::Funnel(funnel) => {
                 self.run_bounded(move |stop| {
-                    funnel.evaluate(|step| {
+                    let mut body = funnel.evaluate(|step| {
                         let analysis = step.actor_analysis();
-                        let actors = store
-                            .analyze(
-                                &step.collection,
-                                step.range,
-                                Timezone::default(),
-                                &step.filters,
-                                &analysis,
-                                stop,
-                            )
-                            .map_err(engine_error)?;
-                        Ok::<_, CoreError>(match actors {
-                            Value::Array(actors) => actors,
-                            _ => Vec::new(),
-                        })
-                    })
+                        let (range, filters) = (step.range, &step.filters);
+                        store
+                            .analyze(&step.collection, range, Timezone::default(), filters, &analysis, stop)
+                            .map_err(engine_error)
+                    })?;
+                    let result = body.remove("result").unwrap_or_default();
+                    Ok(QueryResponse { result: Answer::new(result), more: body })
                 })
                 .await?
             }
             Prepared::Scan(scan) => {
                 let result = self.run_bounded(move |stop| scan.run(&store, stop)).await??;
-                Ok(Map::from_iter([("result".to_owned(), result)]))
+                Ok(QueryResponse { result, more: Map::new() })
             }
         }
     }
@@ -317,11 +342,11 @@ fn prepare(
 
 impl PreparedScan {
     /// Evaluates the query over `store`'s events (CPU work: on the blocking pool).
-    fn run(self, store: &EventStore, stop: &AtomicBool) -> Result<Value, CoreError> {
+    fn run(self, store: &EventStore, stop: &AtomicBool) -> Result<Answer, CoreError> {
         let PreparedScan { collection, range, timezone, filters, plan } = self;
         let scan = match plan {
             Plan::PlainCount(_) if filters.is_empty() => {
-                return Ok(Value::from(store.count(&collection, range)?));
+                return Ok(Answer::new(Value::from(store.count(&collection, range)?)));
             }
             Plan::PlainCount(analysis) => Scan::Single(analysis),
             Plan::Scan(scan) => scan,
@@ -336,9 +361,12 @@ impl PreparedScan {
                 let answers = store
                     .analyze_all(&collection, range, timezone, &filters, &each, stop)
                     .map_err(engine_error)?;
-                let results: Vec<(String, Value)> =
-                    analyses.iter().map(|(label, _)| label.clone()).zip(answers).collect();
-                Ok(multi::merge(&results, grouped, series))
+                let results: Vec<(String, Value)> = analyses
+                    .iter()
+                    .map(|(label, _)| label.clone())
+                    .zip(answers.into_iter().map(Answer::into_value))
+                    .collect();
+                Ok(Answer::new(multi::merge(&results, grouped, series)))
             }
             Scan::Extraction(extraction) => {
                 store.extract(&collection, range, &filters, &extraction, stop).map_err(engine_error)

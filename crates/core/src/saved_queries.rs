@@ -164,7 +164,7 @@ impl Switchboard {
         access.require(Permission::Read)?;
         let saved = self.find_saved_query(access, name).await?;
         let response = self.run_analysis(access, saved.analysis_type(), saved.parameters(), now_ms).await?;
-        Ok((saved, response))
+        Ok((saved, response.into_map()))
     }
 }
 

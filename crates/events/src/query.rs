@@ -2,6 +2,7 @@
 //! and the engine that runs analyses over the event store.
 
 pub mod analysis;
+pub mod answer;
 pub(crate) mod engine;
 pub mod extraction;
 pub mod filter;

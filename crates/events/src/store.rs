@@ -28,6 +28,7 @@ use crate::event::PreparedEvent;
 use crate::manifest::{Manifest, PartEntry};
 use crate::part::PartFile;
 use crate::query::analysis::Analysis;
+use crate::query::answer::Answer;
 use crate::query::engine::{self, AnalyzeError, PartialCache};
 use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
@@ -436,9 +437,9 @@ impl EventStore {
         filters: &[Filter],
         analysis: &Analysis,
         stop: &AtomicBool,
-    ) -> Result<Value, AnalyzeError> {
+    ) -> Result<Answer, AnalyzeError> {
         let mut answers = self.analyze_all(collection, range, timezone, filters, &[analysis], stop)?;
-        Ok(answers.pop().unwrap_or(Value::Null))
+        Ok(answers.pop().unwrap_or_else(|| Answer::new(Value::Null)))
     }
 
     /// As `analyze`, for several analyses over the same events (a multi_analysis): each part
@@ -451,7 +452,7 @@ impl EventStore {
         filters: &[Filter],
         analyses: &[&Analysis],
         stop: &AtomicBool,
-    ) -> Result<Vec<Value>, AnalyzeError> {
+    ) -> Result<Vec<Answer>, AnalyzeError> {
         let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
         let version = format!("{collection}#{version}");
         let query = engine::Query { filters, range, timezone, stop, version: &version };
@@ -468,7 +469,7 @@ impl EventStore {
         filters: &[Filter],
         extraction: &Extraction,
         stop: &AtomicBool,
-    ) -> Result<Value, AnalyzeError> {
+    ) -> Result<Answer, AnalyzeError> {
         let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
         let version = format!("{collection}#{version}");
         let query = engine::Query { filters, range, timezone: Timezone::default(), stop, version: &version };

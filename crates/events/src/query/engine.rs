@@ -46,6 +46,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde_json::Value;
 
 use super::analysis::{Analysis, AnalysisError, AnalysisType};
+use super::answer::Answer;
 use super::extraction::ExtractionError;
 use super::filter::{Filter, FilterNode};
 use super::timeframe::{TimeRange, Timezone};
@@ -54,7 +55,7 @@ use crate::part::{Found, GroupRows};
 use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
-use cache::{Cached, json_bytes, lock};
+use cache::{Cached, answer_bytes, lock};
 pub(crate) use extract::extract;
 use memo::{Memo, passes};
 use pieces::{Abandon, Budget, part_partials, within_memory};
@@ -200,7 +201,7 @@ pub(crate) fn analyze(
     cache: &std::sync::Mutex<PartialCache>,
     analyses: &[&Analysis],
     query: &Query<'_>,
-) -> Result<Vec<Value>, AnalyzeError> {
+) -> Result<Vec<Answer>, AnalyzeError> {
     let range = query.range;
     let mut paths = Vec::new();
     let plans = analyses
@@ -208,7 +209,7 @@ pub(crate) fn analyze(
         .map(|analysis| Plan::new(analysis, query.filters, range, query.timezone, &mut paths))
         .collect::<Result<Vec<_>, _>>()?;
     // Whole answers are kept under the data's version: any new event or part changes it.
-    let mut answers: Vec<Option<Value>> = Vec::with_capacity(plans.len());
+    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(plans.len());
     let mut answer_keys = Vec::with_capacity(plans.len());
     for plan in &plans {
         // The whole analysis: its percentile, order_by and limit shape the answer too.
@@ -217,7 +218,7 @@ pub(crate) fn analyze(
             format!("{}|{:?}|{range:?}|{:?}", plan.identity, plan.analysis, plan.buckets),
         );
         answers.push(match lock(cache).get(&key) {
-            Some(Cached::Answer(answer, _)) => Some(Value::clone(&answer)),
+            Some(Cached::Answer(answer, _)) => Some(answer),
             _ => None,
         });
         answer_keys.push(key);
@@ -417,8 +418,8 @@ pub(crate) fn analyze(
         let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
             total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
         });
-        let key = answer_keys[i].clone();
-        lock(cache).put(key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
+        let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
+        lock(cache).put(answer_keys[i].clone(), Cached::Answer(answer.clone(), bytes));
         answers[i] = Some(answer);
     }
     Ok(answers.into_iter().flatten().collect())

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::analysis::values::canonical;
 use super::analysis::{Analysis, AnalysisType};
+use super::answer::Answer;
 use super::filter::{Filter, parse_filters};
 use super::timeframe::{TimeRange, Timezone, resolve};
 use crate::CollectionName;
@@ -128,26 +129,29 @@ impl Funnel {
     /// The response body: `result` (one count per step), `steps` echoed, and `actors` when a
     /// step asked for them. `actors(step)` gives the distinct values of the step's actor
     /// property among its events (collection, timeframe and filters applied), in first-seen
-    /// order (`FunnelStep::actor_analysis` computes them), or the error that stops the funnel.
+    /// order (`FunnelStep::actor_analysis` computes them, as an array), or the error that stops
+    /// the funnel. The actors are read where the answers hold them, and copied only for
+    /// `with_actors`.
     pub fn evaluate<E>(
         &self,
-        mut actors_of_step: impl FnMut(&FunnelStep) -> Result<Vec<Value>, E>,
+        actors_of_step: impl FnMut(&FunnelStep) -> Result<Answer, E>,
     ) -> Result<Map<String, Value>, E> {
+        let answers = self.steps.iter().map(actors_of_step).collect::<Result<Vec<Answer>, E>>()?;
         // The actors still in the funnel, distinct, in the first step's order.
-        let mut survivors: Option<Vec<Value>> = None;
+        let mut survivors: Option<Vec<&Value>> = None;
         let mut counts = Vec::with_capacity(self.steps.len());
         let mut actors = Vec::with_capacity(self.steps.len());
-        for step in &self.steps {
-            let did = actors_of_step(step)?;
-            let matched = match survivors.take() {
-                None => did,
+        for (step, answer) in self.steps.iter().zip(&answers) {
+            let did = answer.as_array().map_or(&[][..], Vec::as_slice);
+            let matched: Vec<&Value> = match survivors.take() {
+                None => did.iter().collect(),
                 Some(before) => {
                     let did: HashSet<Actor<'_>, foldhash::fast::RandomState> =
                         did.iter().map(actor).collect();
-                    let keep = |value: &Value| did.contains(&actor(value)) != step.inverted;
+                    let keep = |value: &&Value| did.contains(&actor(value)) != step.inverted;
                     if step.optional {
                         // Counted, without narrowing the funnel for the steps after it.
-                        let kept = before.iter().filter(|value| keep(value)).cloned().collect();
+                        let kept = before.iter().copied().filter(keep).collect();
                         survivors = Some(before);
                         kept
                     } else {
@@ -156,7 +160,10 @@ impl Funnel {
                 }
             };
             counts.push(Value::from(matched.len()));
-            actors.push(if step.with_actors { Value::Array(matched.clone()) } else { Value::Null });
+            actors.push(match step.with_actors {
+                true => Value::Array(matched.iter().map(|&value| value.clone()).collect()),
+                false => Value::Null,
+            });
             if survivors.is_none() {
                 survivors = Some(matched);
             }
@@ -216,7 +223,7 @@ mod tests {
                 .collect();
             let actors =
                 step.actor_analysis().evaluate(events.into_iter().map(|e| (0, e)), None, Timezone::default());
-            Ok::<_, ()>(actors.unwrap().as_array().unwrap().clone())
+            Ok::<_, ()>(Answer::new(actors.unwrap()))
         });
         evaluated.unwrap()
     }

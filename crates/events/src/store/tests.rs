@@ -73,8 +73,9 @@ async fn compaction_moves_the_tail_into_parts_and_every_event_stays_exactly_once
         Analysis::parse(crate::query::analysis::AnalysisType::Count, &serde_json::Map::new()).unwrap();
     let no_stop = AtomicBool::new(false);
     // Asked again and again, so that a stale cached answer would show.
-    let odd_count =
-        || store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap();
+    let odd_count = || {
+        store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap().into_value()
+    };
     let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
     let odd_events = || {
         let events = store.extract(&purchases(), None, &odd, &everything, &no_stop).unwrap();

@@ -10,6 +10,7 @@
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -44,7 +45,7 @@ async fn run(
     };
     let now = sb_types::Timestamp::now().millis();
     let response = state.switchboard.run_analysis(&access, &analysis, parameters, now).await?;
-    Ok(Json(Value::Object(response)).into_response())
+    Ok(([(CONTENT_TYPE, "application/json")], response.to_json()).into_response())
 }
 
 async fn list(

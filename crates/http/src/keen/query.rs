@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -39,7 +39,7 @@ async fn answer(
     let access = project_access(state, project, headers, api_key).await?;
     let now = sb_types::Timestamp::now().millis();
     let body = state.switchboard.run_analysis(&access, analysis, parameters?, now).await?;
-    Ok(Json(Value::Object(body)).into_response())
+    Ok(([(CONTENT_TYPE, "application/json")], body.to_json()).into_response())
 }
 
 pub(crate) async fn analysis_get(

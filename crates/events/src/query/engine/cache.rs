@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::aggregate::Partial;
+use crate::query::answer::Answer;
 
 /// The most memory the cache of partials may take.
 const CACHE_BYTES: usize = 512 << 20;
@@ -24,7 +25,7 @@ pub(crate) struct PartialCache {
 #[derive(Clone)]
 pub(super) enum Cached {
     Partial(Arc<Partial>),
-    Answer(Arc<Value>, usize),
+    Answer(Answer, usize),
 }
 
 impl Cached {
@@ -71,8 +72,14 @@ pub(super) fn lock(cache: &std::sync::Mutex<PartialCache>) -> std::sync::MutexGu
     cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// About how much memory the cached answer of `value` takes: the value, and its text once
+/// written (no longer than the value's estimate, short of strings full of escapes).
+pub(super) fn answer_bytes(value: &Value) -> usize {
+    2 * json_bytes(value)
+}
+
 /// About how much memory a JSON value takes.
-pub(super) fn json_bytes(value: &Value) -> usize {
+fn json_bytes(value: &Value) -> usize {
     32 + match value {
         Value::String(text) => text.len(),
         Value::Array(items) => items.iter().map(json_bytes).sum(),

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
-use super::cache::{Cached, json_bytes, lock};
+use super::cache::{Cached, answer_bytes, lock};
 use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, look_up, passes};
 use crate::query::analysis::{Analysis, AnalysisType};
+use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
 use crate::store::{Part, StoredEvent};
 
@@ -30,14 +31,14 @@ pub(crate) fn extract(
     cache: &std::sync::Mutex<PartialCache>,
     extraction: &Extraction,
     query: &Query<'_>,
-) -> Result<Value, AnalyzeError> {
+) -> Result<Answer, AnalyzeError> {
     let range = query.range;
     let count = Analysis::parse(AnalysisType::Count, &serde_json::Map::new())?;
     let mut paths = Vec::new();
     let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
     if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
-        return Ok(Value::clone(&answer));
+        return Ok(answer);
     }
     let mut memos = (0..plan.leaves).map(|_| Memo::default()).collect::<Vec<_>>();
     let mut key = Vec::new();
@@ -129,6 +130,7 @@ pub(crate) fn extract(
         }
     }
     let answer = extraction.present(events.into_iter().flatten());
-    lock(cache).put(answer_key, Cached::Answer(Arc::new(answer.clone()), json_bytes(&answer)));
+    let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
+    lock(cache).put(answer_key, Cached::Answer(answer.clone(), bytes));
     Ok(answer)
 }

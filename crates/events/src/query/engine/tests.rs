@@ -12,6 +12,7 @@ use super::{AnalyzeError, PartialCache, Query, analyze, extract};
 use crate::manifest::PartEntry;
 use crate::part::{PartBuilder, PartFile, ROW_GROUP_ROWS};
 use crate::query::analysis::{Analysis, AnalysisType};
+use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
 use crate::query::filter::parse_filters;
 use crate::query::timeframe::{TimeRange, Timezone};
@@ -250,7 +251,7 @@ fn run(
     let stop = AtomicBool::new(false);
     let query = Query { filters, range, timezone: Timezone::Offset(0), stop: &stop, version };
     analyze(parts, tail, cache, &[analysis], &query)
-        .map(|mut answers| answers.remove(0))
+        .map(|mut answers| answers.remove(0).into_value())
         .map_err(|e| e.to_string())
 }
 
@@ -290,7 +291,8 @@ fn answers_as_the_reference(
     let fresh = Mutex::new(PartialCache::default());
     let together = analyze(&parts, &tail, &fresh, &[&count, &analysis, &analysis], &query);
     for position in [1, 2] {
-        let got = together.as_ref().map(|answers| answers[position].clone()).map_err(|e| e.to_string());
+        let got =
+            together.as_ref().map(|answers| Value::clone(&answers[position])).map_err(|e| e.to_string());
         assert!(
             agrees(&got, &expected),
             "together, {position}: engine {got:?} reference {expected:?} for {params:?} over {range:?}"
@@ -351,9 +353,9 @@ proptest! {
         let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
         let cache = Mutex::new(PartialCache::default());
         let got = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
-        prop_assert_eq!(&got, &expected);
+        prop_assert_eq!(&*got, &expected);
         let cached = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
-        prop_assert_eq!(cached, expected, "answered from the cache");
+        prop_assert_eq!(cached.into_value(), expected, "answered from the cache");
     }
 }
 
@@ -409,6 +411,7 @@ fn a_median_and_percentiles_read_together_rank_each_their_own() {
         Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
     let cache = Mutex::new(PartialCache::default());
     let answers = analyze(&parts, &tail, &cache, &[&median, &p95, &p10], &query).unwrap();
+    let answers: Vec<Value> = answers.into_iter().map(Answer::into_value).collect();
     assert_eq!(answers, vec![json!(1000), json!(1900), json!(200)]);
     // Each alone, from the partials the first query left.
     for (analysis, expected) in [(&p95, 1900), (&median, 1000), (&p10, 200)] {
