@@ -196,6 +196,38 @@ impl Filter {
             Node::AnyOf(_) => Some(false),
         }
     }
+
+    /// What `passes_number` answers for every number, as one comparison, where it is one
+    /// (`eq`, `ne`, `gt`, `gte`, `lt`, `lte` with an operand a float holds exactly).
+    pub(crate) fn number_test(&self) -> Option<NumberTest> {
+        let Node::Property { test, .. } = &self.node else { return None };
+        let Exact::Number(operand) = (match test {
+            Test::Eq(operand) | Test::Ne(operand) | Test::Compare(_, operand) => operand.exact_number(),
+            _ => return None,
+        }) else {
+            return None;
+        };
+        Some(match test {
+            Test::Eq(_) => NumberTest::Equal(operand),
+            Test::Ne(_) => NumberTest::Unequal(operand),
+            Test::Compare(Comparison::Lt, _) => NumberTest::Below(operand),
+            Test::Compare(Comparison::Lte, _) => NumberTest::AtMost(operand),
+            Test::Compare(Comparison::Gt, _) => NumberTest::Above(operand),
+            Test::Compare(Comparison::Gte, _) => NumberTest::AtLeast(operand),
+            _ => return None,
+        })
+    }
+}
+
+/// A filter's test of a number as one comparison with its operand (`Filter::number_test`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum NumberTest {
+    Equal(f64),
+    Unequal(f64),
+    Below(f64),
+    AtMost(f64),
+    Above(f64),
+    AtLeast(f64),
 }
 
 /// A filter seen from outside: one property's test, or an `or` of filter lists.

@@ -10,10 +10,11 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray, Float64Array, PrimitiveArray};
 use serde_json::Value;
 
-use super::values::{RANKED_BYTES, Stored, to_json};
+use super::values::{RANKED_BYTES, Stored, text_key, to_json};
 use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, cell_mark, passes};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::{AnalysisError, AnalysisType};
+use crate::query::filter::NumberTest;
 
 /// Adds the rows of `batch` (which lie inside the scan's time range) to each of the builders
 /// of one scan. Their plans all hold the query's filters, so the rows that pass them are
@@ -236,6 +237,10 @@ impl Builder<'_, '_> {
                 Values::Nums { values, integer } => {
                     let missing = filter.passes(None);
                     let (numbers, nulls) = (values.values(), values.null_count() > 0);
+                    if let Some(test) = filter.number_test() {
+                        keep_numbers(selection, values, missing, test);
+                        return;
+                    }
                     selection.retain(|&row| {
                         let row = row as usize;
                         if nulls && values.is_null(row) {
@@ -429,12 +434,12 @@ impl Builder<'_, '_> {
         let mut found = Vec::with_capacity(batch.columns.len());
         let words = match self.plan.groups.as_slice() {
             [path] => match &batch.columns[*path] {
-                Values::Words { keys, base: Some(base), .. } => Some((keys, *base as usize)),
+                Values::Words { keys, words, base: Some(base) } => Some((keys, *words, *base as usize)),
                 _ => None,
             },
             _ => None,
         };
-        let Some((keys, base)) = words else {
+        let Some((keys, words, base)) = words else {
             for &row in rows {
                 fill(batch, row as usize, &mut found);
                 groups.push(self.group_of(&found)? as u32);
@@ -462,8 +467,12 @@ impl Builder<'_, '_> {
                 match self.word_groups.get(word) {
                     Some(&group) if group != u32::MAX => group,
                     _ => {
-                        fill(batch, row, &mut found);
-                        let group = self.group_of(&found)? as u32;
+                        // The group of a word, as `group_of` makes it from `Found::Word`.
+                        let text = words.value(codes[row] as usize);
+                        self.key.clear();
+                        text_key(4, text, &mut self.key);
+                        let group =
+                            self.partial.group(&self.key, || vec![Value::String(text.to_owned())]) as u32;
                         if self.word_groups.len() <= word {
                             self.word_groups.resize(word + 1, u32::MAX);
                         }
@@ -475,6 +484,29 @@ impl Builder<'_, '_> {
             groups.push(group);
         }
         Ok(groups)
+    }
+}
+
+/// Keeps the rows of `selection` whose number in `values` passes `test` (rows without one:
+/// `missing`), in a loop of its own per comparison.
+fn keep_numbers(selection: &mut Vec<u32>, values: &Float64Array, missing: bool, test: NumberTest) {
+    fn keep(selection: &mut Vec<u32>, values: &Float64Array, missing: bool, passes: impl Fn(f64) -> bool) {
+        let numbers = values.values();
+        match values.nulls().filter(|nulls| nulls.null_count() > 0) {
+            None => selection.retain(|&row| passes(numbers[row as usize])),
+            Some(nulls) => selection.retain(|&row| match nulls.is_null(row as usize) {
+                true => missing,
+                false => passes(numbers[row as usize]),
+            }),
+        }
+    }
+    match test {
+        NumberTest::Equal(operand) => keep(selection, values, missing, |number| number == operand),
+        NumberTest::Unequal(operand) => keep(selection, values, missing, |number| number != operand),
+        NumberTest::Below(operand) => keep(selection, values, missing, |number| number < operand),
+        NumberTest::AtMost(operand) => keep(selection, values, missing, |number| number <= operand),
+        NumberTest::Above(operand) => keep(selection, values, missing, |number| number > operand),
+        NumberTest::AtLeast(operand) => keep(selection, values, missing, |number| number >= operand),
     }
 }
 

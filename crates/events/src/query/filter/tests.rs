@@ -546,7 +546,7 @@ fn numbers_pass_as_their_json_does() {
     ];
     let operators =
         ["eq", "ne", "lt", "lte", "gt", "gte", "exists", "in", "contains", "not_contains", "starts_with"];
-    let mut decided = 0;
+    let (mut decided, mut compared) = (0, 0);
     for operator in operators {
         for operand in &operands {
             let operand = match (operator, operand) {
@@ -565,10 +565,28 @@ fn numbers_pass_as_their_json_does() {
                     decided += 1;
                     assert_eq!(passed, filters[0].passes(Some(number)), "{operator} {operand} on {number}");
                 }
+                // The comparison the columnar scan runs in a loop of its own.
+                if let Some(test) = filters[0].number_test() {
+                    compared += 1;
+                    let passed = match test {
+                        NumberTest::Equal(operand) => float == operand,
+                        NumberTest::Unequal(operand) => float != operand,
+                        NumberTest::Below(operand) => float < operand,
+                        NumberTest::AtMost(operand) => float <= operand,
+                        NumberTest::Above(operand) => float > operand,
+                        NumberTest::AtLeast(operand) => float >= operand,
+                    };
+                    assert_eq!(
+                        passed,
+                        filters[0].passes(Some(number)),
+                        "{test:?} for {operator} {operand} on {number}"
+                    );
+                }
             }
         }
     }
     assert!(decided > 300, "only {decided} answers came without JSON");
+    assert!(compared > 150, "only {compared} answers came from one comparison");
     let huge = parse_filters(Some(&json!([filter("n", "gt", json!(9_007_199_254_740_993_u64))]))).unwrap();
     assert_eq!(huge[0].passes_number(1.0), None, "an integer past 2^53 needs the exact comparison");
 }
