@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::writer::commit;
 use super::*;
 use crate::{EventContext, prepare};
 
