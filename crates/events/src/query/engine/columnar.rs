@@ -215,6 +215,20 @@ impl Builder<'_, '_> {
                 Values::Words { keys, words, base: Some(base) } => {
                     let missing = filter.passes(None);
                     let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+                    if words.len() <= 2 * batch.rows.len() {
+                        // Each word tested up front (as `count_by_words` does), then a lookup
+                        // per row.
+                        memo.test_words(filter, words, *base);
+                        let passed = &memo.words[*base as usize..*base as usize + words.len()];
+                        match nulls {
+                            false => selection.retain(|&row| passed[codes[row as usize] as usize] == 2),
+                            true => selection.retain(|&row| match keys.is_null(row as usize) {
+                                true => missing,
+                                false => passed[codes[row as usize] as usize] == 2,
+                            }),
+                        }
+                        return;
+                    }
                     selection.retain(|&row| {
                         let row = row as usize;
                         if nulls && keys.is_null(row) {
