@@ -39,12 +39,16 @@ impl Default for QueryLimits {
 /// A query's response body: `result`, and for funnels `steps` and `actors` too.
 #[derive(Debug)]
 pub struct QueryResponse {
-    pub result: Answer,
-    /// The keys beside `result`.
-    pub more: Map<String, Value>,
+    result: Answer,
+    /// The keys beside `result` (never `result` itself).
+    more: Map<String, Value>,
 }
 
 impl QueryResponse {
+    pub fn result(&self) -> &Answer {
+        &self.result
+    }
+
     /// The body as JSON, the result's text as the engine keeps it (not written again when
     /// the answer came from its cache).
     pub fn to_json(&self) -> String {
@@ -261,7 +265,7 @@ impl Switchboard {
                             .analyze(&step.collection, range, Timezone::default(), filters, &analysis, stop)
                             .map_err(engine_error)
                     })?;
-                    let result = body.remove("result").unwrap_or_default();
+                    let result = body.shift_remove("result").unwrap_or_default();
                     Ok(QueryResponse { result: Answer::new(result), more: body })
                 })
                 .await?
@@ -361,10 +365,10 @@ impl PreparedScan {
                 let answers = store
                     .analyze_all(&collection, range, timezone, &filters, &each, stop)
                     .map_err(engine_error)?;
-                let results: Vec<(String, Value)> = analyses
+                let results: Vec<(&str, &Value)> = analyses
                     .iter()
-                    .map(|(label, _)| label.clone())
-                    .zip(answers.into_iter().map(Answer::into_value))
+                    .map(|(label, _)| label.as_str())
+                    .zip(answers.iter().map(|a| &**a))
                     .collect();
                 Ok(Answer::new(multi::merge(&results, grouped, series)))
             }
@@ -372,5 +376,23 @@ impl PreparedScan {
                 store.extract(&collection, range, &filters, &extraction, stop).map_err(engine_error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_response_written_as_json_is_its_object() {
+        let more = json!({"steps": [{"event_collection": "a\"b"}], "we\"ird\\key": [null, 1.5]});
+        let response =
+            QueryResponse { result: Answer::new(json!([3, 2, 1])), more: more.as_object().unwrap().clone() };
+        let written: Value = serde_json::from_str(&response.to_json()).unwrap();
+        assert_eq!(written, Value::Object(response.into_map()));
+        assert_eq!(written["result"], json!([3, 2, 1]));
+        assert_eq!(written["we\"ird\\key"], json!([null, 1.5]));
     }
 }

@@ -22,7 +22,8 @@ impl Answer {
         Answer(Arc::new(Shared { value, text: OnceLock::new() }))
     }
 
-    /// The value, copied only when the cache or another query shares it.
+    /// The value, copied when another holder shares it (the cache holds every answer it
+    /// keeps, so those are copied).
     pub fn into_value(self) -> Value {
         Arc::try_unwrap(self.0).map_or_else(|shared| shared.value.clone(), |own| own.value)
     }
@@ -38,12 +39,6 @@ impl Deref for Answer {
 
     fn deref(&self) -> &Value {
         &self.0.value
-    }
-}
-
-impl From<Value> for Answer {
-    fn from(value: Value) -> Answer {
-        Answer::new(value)
     }
 }
 

@@ -222,6 +222,9 @@ impl Builder<'_, '_> {
 
     /// Keeps the rows of `selection` that pass `check`.
     fn keep(&mut self, check: &Check<'_>, batch: &Batch<'_>, selection: &mut Vec<u32>) {
+        if selection.is_empty() {
+            return;
+        }
         if let Check::Property { path, leaf, filter } = check {
             let memo = &mut self.memos[*leaf];
             match &batch.columns[*path] {

@@ -99,6 +99,9 @@ fn query() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
     let filters = vec![
         json!(null),
         json!([{"property_name": "n", "operator": "gt", "property_value": 1}]),
+        json!([{"property_name": "n", "operator": "lt", "property_value": 4}]),
+        json!([{"property_name": "n", "operator": "lte", "property_value": 3},
+               {"property_name": "n", "operator": "ne", "property_value": 2}]),
         json!([{"property_name": "g", "operator": "eq", "property_value": "red"}]),
         json!([{"property_name": "a", "operator": "exists", "property_value": true}]),
         json!([{"property_name": "a", "operator": "eq", "property_value": 1}]),
