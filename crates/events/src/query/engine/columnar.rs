@@ -238,17 +238,15 @@ impl Builder<'_, '_> {
                     let missing = filter.passes(None);
                     let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
                     if words.len() <= 2 * batch.rows.len() {
-                        // Each word tested up front (as `count_by_words` does), then a lookup
-                        // per row.
+                        // Each word tested up front, then a lookup per row, as `count_by_words`.
                         memo.test_words(filter, words, *base);
-                        let passed = &memo.words[*base as usize..*base as usize + words.len()];
-                        match nulls {
-                            false => selection.retain(|&row| passed[codes[row as usize] as usize] == 2),
-                            true => selection.retain(|&row| match keys.is_null(row as usize) {
-                                true => missing,
-                                false => passed[codes[row as usize] as usize] == 2,
-                            }),
-                        }
+                        let table = Table {
+                            passed: &memo.words[*base as usize..*base as usize + words.len()],
+                            codes,
+                            nulls: nulls.then(|| keys.keys()),
+                            missing,
+                        };
+                        selection.retain(|&row| passing(std::slice::from_ref(&table), row as usize));
                         return;
                     }
                     selection.retain(|&row| {
