@@ -21,6 +21,10 @@ pub(crate) fn presented_key<'a>(headers: &'a HeaderMap, api_key: Option<&'a str>
 
 /// The access a request has to project `project`: 404 for a malformed or unknown project or
 /// another project's key, 401 for a missing, unknown or revoked key.
+///
+/// A key of the project proves that the project exists (a workspace's keys go with it), so a
+/// request with a good key reads the control database once; the project is looked up only when
+/// the key does not open it, to answer 404 before 401 as Keen does.
 pub(crate) async fn project_access(
     state: &AppState,
     project: &str,
@@ -28,7 +32,13 @@ pub(crate) async fn project_access(
     api_key: Option<&str>,
 ) -> Result<Access, KeenError> {
     let id = WorkspaceId::parse(project).map_err(|_| KeenError::not_found())?;
-    if !state.switchboard.workspace_exists(id).await? {
+    let key = presented_key(headers, api_key);
+    let authenticated = match key {
+        Some(key) => Some(state.switchboard.authenticate_project_key(id, key).await),
+        None => None,
+    };
+    let opens = matches!(&authenticated, Some(Ok(access)) if access.workspace() == id);
+    if !opens && !state.switchboard.workspace_exists(id).await? {
         return Err(KeenError::not_found());
     }
     if !state.keen_rate.admit(project) {
@@ -38,14 +48,14 @@ pub(crate) async fn project_access(
             "this project is sending requests faster than the server accepts; slow down and retry",
         ));
     }
-    let Some(key) = presented_key(headers, api_key) else {
+    let Some(authenticated) = authenticated else {
         return Err(KeenError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "InvalidApiKeyError",
             "an API key is required: send it in the Authorization header or as api_key",
         ));
     };
-    let access = state.switchboard.authenticate_project_key(id, key).await?;
+    let access = authenticated?;
     if access.workspace() != id {
         return Err(KeenError::not_found());
     }
