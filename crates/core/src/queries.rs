@@ -258,13 +258,25 @@ impl Switchboard {
         match prepared {
             Prepared::Funnel(funnel) => {
                 self.run_bounded(move |stop| {
-                    let mut body = funnel.evaluate(|step| {
-                        let analysis = step.actor_analysis();
-                        let (range, filters) = (step.range, &step.filters);
-                        store
-                            .analyze(&step.collection, range, Timezone::default(), filters, &analysis, stop)
-                            .map_err(engine_error)
-                    })?;
+                    let mut body = match funnel.lists_actors() {
+                        true => funnel.evaluate(|step| {
+                            let analysis = step.actor_analysis();
+                            let (range, filters) = (step.range, &step.filters);
+                            store
+                                .analyze(
+                                    &step.collection,
+                                    range,
+                                    Timezone::default(),
+                                    filters,
+                                    &analysis,
+                                    stop,
+                                )
+                                .map_err(engine_error)
+                        })?,
+                        false => {
+                            funnel.count(|step| store.funnel_actors(step, stop).map_err(engine_error))?
+                        }
+                    };
                     let result = body.shift_remove("result").unwrap_or_default();
                     Ok(QueryResponse { result: Answer::new(result), more: body })
                 })

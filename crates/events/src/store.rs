@@ -32,6 +32,7 @@ use crate::query::answer::Answer;
 use crate::query::engine::{self, AnalyzeError, PartialCache};
 use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
+use crate::query::funnel::{ActorSet, FunnelStep};
 use crate::query::timeframe::{TimeRange, Timezone};
 use crate::timestamp::parse_keen_timestamp;
 use crate::wal::Wal;
@@ -444,6 +445,24 @@ impl EventStore {
         let version = format!("{collection}#{version}");
         let query = engine::Query { filters, range, timezone, stop, version: &version };
         engine::analyze(&parts, &tail, &self.partials, analyses, &query)
+    }
+
+    /// The actors of a funnel step (`Funnel::count`): the distinct values of its actor
+    /// property among the events of its collection in its timeframe that pass its filters, as
+    /// a set; or `AnalyzeError::Stopped` once `stop` is raised. CPU-bound: call it off the async
+    /// reactor.
+    pub fn funnel_actors(&self, step: &FunnelStep, stop: &AtomicBool) -> Result<ActorSet, AnalyzeError> {
+        let (parts, tail, version) =
+            self.versioned_snapshot(&step.collection, step.range).unwrap_or_default();
+        let version = format!("{}#{version}", step.collection);
+        let query = engine::Query {
+            filters: &step.filters,
+            range: step.range,
+            timezone: Timezone::default(),
+            stop,
+            version: &version,
+        };
+        engine::actor_set(&parts, &tail, &self.partials, &step.actor_count(), &query)
     }
 
     /// The `result` of `extraction` over the events of `collection` in `range` that pass every

@@ -31,6 +31,7 @@
 mod aggregate;
 mod cache;
 mod columnar;
+mod distinct;
 mod extract;
 mod memo;
 mod pieces;
@@ -56,6 +57,7 @@ use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, answer_bytes, lock};
+pub use distinct::ActorSet;
 pub(crate) use extract::extract;
 use memo::{Memo, passes};
 use pieces::{Abandon, Budget, part_partials, within_memory};
@@ -241,6 +243,58 @@ pub(crate) fn analyze(
     if open.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
+    let totals = scan(parts, tail, cache, &plans, &open, &paths, query)?;
+    for (i, owner) in owners {
+        let (plan, analysis, total) = (&plans[i], plans[i].analysis, &totals[owner]);
+        let groups: Vec<&[Value]> = total.groups.iter().map(|(_, values)| values.as_slice()).collect();
+        let empty = Acc::new(analysis.kind);
+        let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
+            total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
+        });
+        let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
+        lock(cache).put(answer_keys[i].clone(), Cached::Answer(answer.clone(), bytes));
+        answers[i] = Some(answer);
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// The distinct values of the target of `analysis` (a count_unique) over `parts` and then
+/// `tail`, as a set: a funnel step's actors. Parts' partials are those of the count_unique
+/// (and shared with it); the whole set is cached under the data's version.
+pub(crate) fn actor_set(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    cache: &std::sync::Mutex<PartialCache>,
+    analysis: &Analysis,
+    query: &Query<'_>,
+) -> Result<ActorSet, AnalyzeError> {
+    debug_assert_eq!(analysis.kind, AnalysisType::CountUnique, "actors are counted as count_unique counts");
+    let mut paths = Vec::new();
+    let plan = Plan::new(analysis, query.filters, query.range, query.timezone, &mut paths)?;
+    let key = (query.version.to_owned(), format!("actors|{}|{:?}", plan.identity, query.range));
+    if let Some(Cached::Actors(set)) = lock(cache).get(&key) {
+        return Ok(set);
+    }
+    let total = scan(parts, tail, cache, std::slice::from_ref(&plan), &[0], &paths, query)?.pop();
+    let cell = total.and_then(|total| total.cells.into_iter().next()?.into_iter().next());
+    let set = ActorSet::new(cell.and_then(Acc::into_distinct).unwrap_or_default());
+    lock(cache).put(key, Cached::Actors(set.clone()));
+    Ok(set)
+}
+
+/// The merged partials of the `open` plans (positions in `plans`, whose properties are at
+/// `paths`) over `parts` and then `tail`: each part's from the cache, or read (in parallel, in
+/// one scan for all the open plans it is missing for) and cached.
+fn scan(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    cache: &std::sync::Mutex<PartialCache>,
+    plans: &[Plan<'_>],
+    open: &[usize],
+    paths: &[Vec<String>],
+    query: &Query<'_>,
+) -> Result<Vec<Partial>, AnalyzeError> {
+    let range = query.range;
     // Each part's span within the timeframe, and per open analysis its buckets there, its
     // cache key and its cached partial.
     let mut jobs = Vec::with_capacity(parts.len());
@@ -257,7 +311,7 @@ pub(crate) fn analyze(
             continue;
         }
         let mut each = Vec::with_capacity(open.len());
-        for &i in &open {
+        for &i in open {
             let plan = &plans[i];
             let local: Vec<TimeRange> = plan
                 .buckets
@@ -328,7 +382,7 @@ pub(crate) fn analyze(
                 .filter(|(_, (_, _, cached))| cached.is_none())
                 .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
                 .collect();
-            let partials = part_partials(builders, &paths, &part.file, *clip, piece.clone(), &budget);
+            let partials = part_partials(builders, paths, &part.file, *clip, piece.clone(), &budget);
             if sender.send((i, partials)).is_err() {
                 break;
             }
@@ -365,7 +419,7 @@ pub(crate) fn analyze(
                 holding = now;
             }
             let mut fresh = fresh.into_iter();
-            for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(&open).zip(each) {
+            for ((total, &i), (_, key, cached)) in totals.iter_mut().zip(open).zip(each) {
                 let partial = match cached {
                     Some(partial) => partial.clone(),
                     None => {
@@ -399,7 +453,7 @@ pub(crate) fn analyze(
         .collect();
     let mut found = Vec::with_capacity(paths.len());
     for (row, event) in tail.iter().enumerate() {
-        look_up(&event.body(), &paths, &mut found);
+        look_up(&event.body(), paths, &mut found);
         for builder in &mut builders {
             builder.add(event.timestamp_ms, &found)?;
         }
@@ -407,22 +461,11 @@ pub(crate) fn analyze(
             within_memory(totals.iter().chain(builders.iter().map(|b| &b.partial)).map(|p| p.bytes))?;
         }
     }
-    for ((total, builder), &i) in totals.iter_mut().zip(builders).zip(&open) {
+    for ((total, builder), &i) in totals.iter_mut().zip(builders).zip(open) {
         total.absorb(&builder.finish(), plans[i].analysis)?;
     }
     within_memory(totals.iter().map(|total| total.bytes))?;
-    for (i, owner) in owners {
-        let (plan, analysis, total) = (&plans[i], plans[i].analysis, &totals[owner]);
-        let groups: Vec<&[Value]> = total.groups.iter().map(|(_, values)| values.as_slice()).collect();
-        let empty = Acc::new(analysis.kind);
-        let answer = analysis.present(plan.buckets.as_deref(), &groups, |bucket, group| {
-            total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
-        });
-        let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
-        lock(cache).put(answer_keys[i].clone(), Cached::Answer(answer.clone(), bytes));
-        answers[i] = Some(answer);
-    }
-    Ok(answers.into_iter().flatten().collect())
+    Ok(totals)
 }
 
 /// The values at `paths` in a parsed event.

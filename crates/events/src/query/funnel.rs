@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::analysis::values::canonical;
 use super::analysis::{Analysis, AnalysisType};
 use super::answer::Answer;
+pub use super::engine::ActorSet;
 use super::filter::{Filter, parse_filters};
 use super::timeframe::{TimeRange, Timezone, resolve};
 use crate::CollectionName;
@@ -126,55 +127,114 @@ impl Funnel {
         Ok(Funnel { steps: parsed })
     }
 
+    /// Whether a step asks for its actors. Then every step's actors are needed in order
+    /// (`evaluate`); otherwise sets of them do (`count`), which are cheaper to make.
+    pub fn lists_actors(&self) -> bool {
+        self.steps.iter().any(|step| step.with_actors)
+    }
+
     /// The response body: `result` (one count per step), `steps` echoed, and `actors` when a
-    /// step asked for them. `actors(step)` gives the distinct values of the step's actor
-    /// property among its events (collection, timeframe and filters applied), in first-seen
-    /// order (`FunnelStep::actor_analysis` computes them, as an array), or the error that stops
-    /// the funnel. The actors are read where the answers hold them, and copied only for
-    /// `with_actors`.
+    /// step asked for them. `actors_of_step(step)` gives the distinct values of the step's
+    /// actor property among its events (collection, timeframe and filters applied), in
+    /// first-seen order (`FunnelStep::actor_analysis` computes them, as an array), or the error
+    /// that stops the funnel. The actors are read where the answers hold them, and copied only
+    /// for `with_actors`.
     pub fn evaluate<E>(
         &self,
         actors_of_step: impl FnMut(&FunnelStep) -> Result<Answer, E>,
     ) -> Result<Map<String, Value>, E> {
         let answers = self.steps.iter().map(actors_of_step).collect::<Result<Vec<Answer>, E>>()?;
-        // The actors still in the funnel, distinct, in the first step's order.
-        let mut survivors: Option<Vec<&Value>> = None;
-        let mut counts = Vec::with_capacity(self.steps.len());
+        let did = answers
+            .iter()
+            .map(|answer| Ordered(answer.as_array().map_or(Vec::new(), |a| a.iter().collect())));
         let mut actors = Vec::with_capacity(self.steps.len());
-        for (step, answer) in self.steps.iter().zip(&answers) {
-            let did = answer.as_array().map_or(&[][..], Vec::as_slice);
-            let matched: Vec<&Value> = match survivors.take() {
-                None => did.iter().collect(),
-                Some(before) => {
-                    let did: HashSet<Actor<'_>, foldhash::fast::RandomState> =
-                        did.iter().map(actor).collect();
-                    let keep = |value: &&Value| did.contains(&actor(value)) != step.inverted;
-                    if step.optional {
-                        // Counted, without narrowing the funnel for the steps after it.
-                        let kept = before.iter().copied().filter(keep).collect();
-                        survivors = Some(before);
-                        kept
-                    } else {
-                        before.into_iter().filter(keep).collect()
-                    }
-                }
-            };
-            counts.push(Value::from(matched.len()));
+        let counts = self.narrow(did, |step, matched| {
             actors.push(match step.with_actors {
-                true => Value::Array(matched.iter().map(|&value| value.clone()).collect()),
+                true => Value::Array(matched.0.iter().map(|&value| value.clone()).collect()),
                 false => Value::Null,
             });
-            if survivors.is_none() {
+        });
+        Ok(self.body(counts, self.lists_actors().then_some(actors)))
+    }
+
+    /// The response body of a funnel whose steps do not list their actors (`lists_actors`):
+    /// as `evaluate`, from each step's actors as a set (`FunnelStep::actor_count` is the
+    /// count_unique whose values they are).
+    pub fn count<E>(
+        &self,
+        actors_of_step: impl FnMut(&FunnelStep) -> Result<ActorSet, E>,
+    ) -> Result<Map<String, Value>, E> {
+        let did = self.steps.iter().map(actors_of_step).collect::<Result<Vec<ActorSet>, E>>()?;
+        let counts = self.narrow(did.into_iter(), |_, _| {});
+        Ok(self.body(counts, None))
+    }
+
+    /// Each step's count: the actors still in the funnel (those of the first step, narrowed
+    /// by each step that is not optional) who did the step, or with `inverted` did not.
+    /// `each` sees every step's actors.
+    fn narrow<A: Actors>(
+        &self,
+        did: impl Iterator<Item = A>,
+        mut each: impl FnMut(&FunnelStep, &A),
+    ) -> Vec<Value> {
+        let mut survivors: Option<A> = None;
+        let mut counts = Vec::with_capacity(self.steps.len());
+        for (step, did) in self.steps.iter().zip(did) {
+            let matched = match &survivors {
+                None => did,
+                Some(before) => before.narrowed(&did, step.inverted),
+            };
+            counts.push(Value::from(matched.len()));
+            each(step, &matched);
+            // An optional step is counted without narrowing the funnel for the steps after it.
+            if survivors.is_none() || !step.optional {
                 survivors = Some(matched);
             }
         }
+        counts
+    }
+
+    fn body(&self, counts: Vec<Value>, actors: Option<Vec<Value>>) -> Map<String, Value> {
         let mut body = Map::new();
         body.insert("result".into(), Value::Array(counts));
         body.insert("steps".into(), Value::Array(self.steps.iter().map(|s| s.echo.clone()).collect()));
-        if self.steps.iter().any(|s| s.with_actors) {
+        if let Some(actors) = actors {
             body.insert("actors".into(), Value::Array(actors));
         }
-        Ok(body)
+        body
+    }
+}
+
+/// A step's actors as the funnel narrows them.
+trait Actors {
+    fn len(&self) -> usize;
+    /// Those of these actors who are in `did` (with `inverted`, who are not), in this order.
+    fn narrowed(&self, did: &Self, inverted: bool) -> Self;
+}
+
+/// Actors in order: the step's answer's values, or the first step's as the funnel narrows
+/// them.
+struct Ordered<'a>(Vec<&'a Value>);
+
+impl Actors for Ordered<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn narrowed(&self, did: &Self, inverted: bool) -> Self {
+        let did: HashSet<Actor<'_>, foldhash::fast::RandomState> =
+            did.0.iter().map(|value| actor(value)).collect();
+        Ordered(self.0.iter().copied().filter(|value| did.contains(&actor(value)) != inverted).collect())
+    }
+}
+
+impl Actors for ActorSet {
+    fn len(&self) -> usize {
+        ActorSet::len(self)
+    }
+
+    fn narrowed(&self, did: &Self, inverted: bool) -> Self {
+        ActorSet::narrowed(self, did, inverted)
     }
 }
 
@@ -201,9 +261,19 @@ impl FunnelStep {
     /// The analysis whose result is the step's actors: `select_unique` of the actor property
     /// (distinct values in first-seen order, missing and null skipped).
     pub fn actor_analysis(&self) -> Analysis {
+        self.analysis_of_actors(AnalysisType::SelectUnique)
+    }
+
+    /// The count_unique of the actor property, whose distinct values are the step's actors as
+    /// a set (`Funnel::count`).
+    pub fn actor_count(&self) -> Analysis {
+        self.analysis_of_actors(AnalysisType::CountUnique)
+    }
+
+    fn analysis_of_actors(&self, kind: AnalysisType) -> Analysis {
         let params =
             Map::from_iter([("target_property".to_owned(), Value::from(self.actor_property.join(".")))]);
-        Analysis::parse(AnalysisType::SelectUnique, &params).expect("an actor property is a property path")
+        Analysis::parse(kind, &params).expect("an actor property is a property path")
     }
 }
 

@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::ActorSet;
 use super::aggregate::Partial;
 use crate::query::answer::Answer;
 
 /// The most memory the cache of partials may take.
 const CACHE_BYTES: usize = 512 << 20;
 
-/// Recently used partials, by part file and query shape, and answers, by the collection's
-/// version and query shape, within `CACHE_BYTES`.
+/// Recently used partials, by part file and query shape, and answers and funnel steps' actors,
+/// by the collection's version and query shape, within `CACHE_BYTES`.
 #[derive(Default)]
 pub(crate) struct PartialCache {
     entries: HashMap<(String, String), (Cached, u64)>,
@@ -26,6 +27,7 @@ pub(crate) struct PartialCache {
 pub(super) enum Cached {
     Partial(Arc<Partial>),
     Answer(Answer, usize),
+    Actors(ActorSet),
 }
 
 impl Cached {
@@ -33,6 +35,7 @@ impl Cached {
         match self {
             Cached::Partial(partial) => partial.bytes,
             Cached::Answer(_, bytes) => *bytes,
+            Cached::Actors(set) => set.bytes(),
         }
     }
 }

@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::{AnalyzeError, PartialCache, Query, analyze, extract};
+use super::{AnalyzeError, PartialCache, Query, actor_set, analyze, extract};
 use crate::manifest::PartEntry;
 use crate::part::{PartBuilder, PartFile, ROW_GROUP_ROWS};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
 use crate::query::filter::parse_filters;
+use crate::query::funnel::Funnel;
 use crate::query::timeframe::{TimeRange, Timezone};
 use crate::store::{Part, StoredEvent};
 
@@ -83,20 +84,9 @@ fn tidy_event() -> impl Strategy<Value = (i64, Value)> {
         })
 }
 
-fn query() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
-    let kinds = vec![
-        "count",
-        "count_unique",
-        "minimum",
-        "maximum",
-        "sum",
-        "average",
-        "median",
-        "percentile",
-        "standard_deviation",
-        "select_unique",
-    ];
-    let filters = vec![
+/// Filters of every kind the scans test differently.
+fn filters() -> Vec<Value> {
+    vec![
         json!(null),
         json!([{"property_name": "n", "operator": "gt", "property_value": 1}]),
         json!([{"property_name": "n", "operator": "lt", "property_value": 4}]),
@@ -112,7 +102,23 @@ fn query() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
             {"property_name": "n", "operator": "lt", "property_value": 0}]}]),
         json!([{"property_name": "g", "operator": "regex", "property_value": "^(r|g)"},
                {"property_name": "n", "operator": "gte", "property_value": 0}]),
+    ]
+}
+
+fn query() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
+    let kinds = vec![
+        "count",
+        "count_unique",
+        "minimum",
+        "maximum",
+        "sum",
+        "average",
+        "median",
+        "percentile",
+        "standard_deviation",
+        "select_unique",
     ];
+    let filters = filters();
     (
         prop::sample::select(kinds),
         prop::sample::select(vec!["n", "a", "o.p", "g", "o", "none"]),
@@ -359,6 +365,65 @@ proptest! {
         prop_assert_eq!(&*got, &expected);
         let cached = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
         prop_assert_eq!(cached.into_value(), expected, "answered from the cache");
+    }
+}
+
+/// A funnel step: its actor property, filters, flags and timeframe.
+fn funnel_step() -> impl Strategy<Value = (Value, Option<TimeRange>)> {
+    (
+        prop::sample::select(vec!["g", "a", "o.p", "n", "o"]),
+        prop::sample::select(filters()),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of((0..12 * DAY_MS, 1..12 * DAY_MS)),
+    )
+        .prop_map(|(actor, filters, optional, inverted, window)| {
+            let step = json!({"event_collection": "events", "actor_property": actor, "filters": filters,
+                              "optional": optional, "inverted": inverted});
+            let range = window.map(|(start, length)| TimeRange {
+                start_ms: START_MS - DAY_MS + start,
+                end_ms: START_MS - DAY_MS + start + length,
+            });
+            (step, range)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// A funnel counted from its steps' actors as sets (`Funnel::count` over `actor_set`) gives
+    /// the reference's counts (`Funnel::evaluate` over each step's select_unique of parsed
+    /// events), first, from cached partials and from the cached sets.
+    #[test]
+    fn funnel_counts_from_actor_sets_are_the_references(
+        events in prop_oneof![prop::collection::vec(event(), 0..120), prop::collection::vec(tidy_event(), 0..300)],
+        cuts in prop::collection::vec(0usize..300, 0..7),
+        steps in prop::collection::vec(funnel_step(), 1..4),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let (parts, tail) = store(dir.path(), &events, &cuts);
+        let mut params = json!({"steps": steps.iter().map(|(step, _)| step.clone()).collect::<Vec<_>>()});
+        params["steps"][0]["optional"] = json!(false);
+        params["steps"][0]["inverted"] = json!(false);
+        let mut funnel = Funnel::parse(params.as_object().unwrap(), 0).unwrap();
+        for (step, (_, range)) in funnel.steps.iter_mut().zip(&steps) {
+            step.range = *range;
+        }
+        let expected = funnel.evaluate(|step| {
+            reference(&parts, &tail, &step.actor_analysis(), &step.filters, step.range).map(Answer::new)
+        });
+        let cache = Mutex::new(PartialCache::default());
+        let stop = AtomicBool::new(false);
+        for (attempt, version) in [("first run", "v1"), ("cached partials", "v2"), ("cached sets", "v2")] {
+            let got = funnel.count(|step| {
+                let query =
+                    Query { filters: &step.filters, range: step.range, timezone: Timezone::Offset(0), stop: &stop, version };
+                actor_set(&parts, &tail, &cache, &step.actor_count(), &query).map_err(|e| e.to_string())
+            });
+            prop_assert_eq!(&got, &expected, "{}", attempt);
+        }
     }
 }
 
