@@ -194,6 +194,10 @@ pub(crate) struct PartFile {
     /// picked out (`time_rows`, `rows`), by one thread while the others wait (`loading`).
     indexed: std::sync::OnceLock<ArrowReaderMetadata>,
     loading: std::sync::Mutex<()>,
+    /// What `first_row_at` found by reading timestamps, by its arguments (a part never
+    /// changes), so that a timeframe's edges are read once: repeated and dashboard queries
+    /// share them.
+    first_rows: std::sync::Mutex<std::collections::HashMap<(usize, std::ops::Range<usize>, i64), usize>>,
 }
 
 fn corrupt(path: &Path, what: &str) -> io::Error {
@@ -265,6 +269,7 @@ impl PartFile {
             shapes,
             indexed: Default::default(),
             loading: Default::default(),
+            first_rows: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::ops::Range;
+use std::sync::PoisonError;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
@@ -13,6 +14,9 @@ use parquet::file::statistics::Statistics;
 
 use super::{PartFile, TIMESTAMP};
 use crate::query::timeframe::TimeRange;
+
+/// The most rows `first_row_at` remembers per part (it forgets them all past it).
+const FIRST_ROWS_KEPT: usize = 1024;
 
 impl PartFile {
     /// The row groups that may hold events in `range`.
@@ -91,6 +95,10 @@ impl PartFile {
         if page.is_empty() {
             return Ok(page.start);
         }
+        let key = (group, page.clone(), ms);
+        if let Some(&row) = self.first_rows.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(row);
+        }
         let mut before = 0;
         let selection = self.selection(&[(group, page.clone())]);
         for batch in self.reader_with(indexed, vec![group], Some(vec![TIMESTAMP]), Some(selection))? {
@@ -101,6 +109,11 @@ impl PartFile {
                 .values()
                 .partition_point(|&t| t < ms);
         }
+        let mut memo = self.first_rows.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.len() >= FIRST_ROWS_KEPT {
+            memo.clear();
+        }
+        memo.insert(key, page.start + before);
         Ok(page.start + before)
     }
 }
