@@ -393,3 +393,49 @@ fn keen_ids_are_written_without_a_dictionary_and_read_back() {
     assert_eq!(read, expected);
     assert!(expected.iter().all(|event| event["keen"]["id"].is_string()));
 }
+
+/// Parts are written with LZ4; a part that an earlier version wrote with zstd reads the same.
+#[test]
+fn parts_are_lz4_and_zstd_parts_still_read() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+
+    let events: Vec<(i64, String)> = (0..50)
+        .map(|i| stored(json!({"user": format!("u{}", i % 7), "n": i, "l": [i]}), 1_700_000_000_000 + i))
+        .collect();
+    let (dir, part, _) = write(&events);
+    let reader = |path: &Path| ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let codecs = |path: &Path| -> Vec<Compression> {
+        reader(path).metadata().row_group(0).columns().iter().map(|column| column.compression()).collect()
+    };
+    let path = dir.path().join("part.parquet");
+    assert!(codecs(&path).iter().all(|codec| *codec == Compression::LZ4_RAW), "{:?}", codecs(&path));
+    // The same columns and footer, written with zstd as earlier versions did.
+    let original = reader(&path);
+    let kept: Vec<KeyValue> = original
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .filter(|pair| pair.key != "ARROW:schema")
+        .cloned()
+        .collect();
+    let old = dir.path().join("old.parquet");
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap()))
+        .set_key_value_metadata(Some(kept))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(&old).unwrap(), original.schema().clone(), Some(properties))
+            .unwrap();
+    for batch in original.build().unwrap() {
+        writer.write(&batch.unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+    assert!(codecs(&old).iter().all(|codec| matches!(codec, Compression::ZSTD(_))), "{:?}", codecs(&old));
+    assert_eq!(read_all(&PartFile::open(&old).unwrap(), None), read_all(&part, None));
+}

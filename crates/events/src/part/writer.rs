@@ -14,7 +14,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
@@ -374,7 +374,7 @@ impl PartBuilder {
         let (batch, layout) = self.batch()?;
         let schema = batch.schema();
         let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(io::Error::other)?))
+            .set_compression(Compression::LZ4_RAW)
             .set_max_row_group_row_count(Some(row_group_rows))
             .set_dictionary_page_size_limit(4 * 1024 * 1024)
             .set_column_encoding(ColumnPath::from(FIXED[TIMESTAMP].0), Encoding::DELTA_BINARY_PACKED)
