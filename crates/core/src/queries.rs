@@ -258,25 +258,8 @@ impl Switchboard {
         match prepared {
             Prepared::Funnel(funnel) => {
                 self.run_bounded(move |stop| {
-                    let mut body = match funnel.lists_actors() {
-                        true => funnel.evaluate(|step| {
-                            let analysis = step.actor_analysis();
-                            let (range, filters) = (step.range, &step.filters);
-                            store
-                                .analyze(
-                                    &step.collection,
-                                    range,
-                                    Timezone::default(),
-                                    filters,
-                                    &analysis,
-                                    stop,
-                                )
-                                .map_err(engine_error)
-                        })?,
-                        false => {
-                            funnel.count(|step| store.funnel_actors(step, stop).map_err(engine_error))?
-                        }
-                    };
+                    let body = store.funnel(&funnel, stop).map_err(engine_error)?.into_value();
+                    let Value::Object(mut body) = body else { unreachable!("a funnel's body is an object") };
                     let result = body.shift_remove("result").unwrap_or_default();
                     Ok(QueryResponse { result: Answer::new(result), more: body })
                 })

@@ -32,7 +32,7 @@ use crate::query::answer::Answer;
 use crate::query::engine::{self, AnalyzeError, PartialCache};
 use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
-use crate::query::funnel::{ActorSet, FunnelStep};
+use crate::query::funnel::{ActorSet, Funnel, FunnelStep};
 use crate::query::timeframe::{TimeRange, Timezone};
 use crate::timestamp::parse_keen_timestamp;
 use crate::wal::Wal;
@@ -445,6 +445,29 @@ impl EventStore {
         let version = format!("{collection}#{version}");
         let query = engine::Query { filters, range, timezone, stop, version: &version };
         engine::analyze(&parts, &tail, &self.partials, analyses, &query)
+    }
+
+    /// A funnel's response body: `Funnel::count` over each step's actors as a set, or
+    /// `Funnel::evaluate` over each step's `select_unique` when a step lists its actors. Cached
+    /// whole under the versions of the steps' collections, so a repeated funnel costs a lookup
+    /// while nothing changed; or `AnalyzeError::Stopped` once `stop` is raised. CPU-bound: call
+    /// it off the async reactor.
+    pub fn funnel(&self, funnel: &Funnel, stop: &AtomicBool) -> Result<Answer, AnalyzeError> {
+        let versions: Vec<String> = {
+            let state = self.shared.read();
+            let version = |step: &FunnelStep| state.collections.get(&step.collection).map(|c| c.version);
+            funnel.steps.iter().map(|step| format!("{}#{:?}", step.collection, version(step))).collect()
+        };
+        engine::cached_answer(&self.partials, (versions.join(" "), format!("funnel|{funnel:?}")), || {
+            let body = match funnel.lists_actors() {
+                true => funnel.evaluate(|step| {
+                    let (range, filters, analysis) = (step.range, &step.filters, step.actor_analysis());
+                    self.analyze(&step.collection, range, Timezone::default(), filters, &analysis, stop)
+                })?,
+                false => funnel.count(|step| self.funnel_actors(step, stop))?,
+            };
+            Ok(Answer::new(Value::Object(body)))
+        })
     }
 
     /// The actors of a funnel step (`Funnel::count`): the distinct values of its actor

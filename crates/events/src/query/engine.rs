@@ -258,6 +258,21 @@ pub(crate) fn analyze(
     Ok(answers.into_iter().flatten().collect())
 }
 
+/// The answer cached under `key` (the versions of the data it reads, and what it asks), or
+/// the one `compute` gives, then cached.
+pub(crate) fn cached_answer(
+    cache: &std::sync::Mutex<PartialCache>,
+    key: (String, String),
+    compute: impl FnOnce() -> Result<Answer, AnalyzeError>,
+) -> Result<Answer, AnalyzeError> {
+    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&key) {
+        return Ok(answer);
+    }
+    let answer = compute()?;
+    lock(cache).put(key, Cached::Answer(answer.clone(), answer_bytes(&answer)));
+    Ok(answer)
+}
+
 /// The distinct values of the target of `analysis` (a count_unique) over `parts` and then
 /// `tail`, as a set: a funnel step's actors. Parts' partials are those of the count_unique
 /// (and shared with it); the whole set is cached under the data's version.

@@ -283,3 +283,33 @@ async fn a_full_disk_refuses_the_write_and_stores_nothing() {
     assert!(error.to_string().contains("cannot write the event log"), "{error}");
     assert_eq!(store.count(&purchases(), None).unwrap(), 0, "nothing unacknowledged is visible");
 }
+
+/// A funnel's answer is cached under its collections' versions: asked again it is the same,
+/// and an event stored in any step's collection changes it (counted from sets, and listed).
+#[tokio::test]
+async fn a_cached_funnel_stays_exact_as_events_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
+    let signups = CollectionName::parse("signups").unwrap();
+    let user = |id: &str| event(json!({"user": id}));
+    let written =
+        vec![(signups, vec![user("ann"), user("bob"), user("cy")]), (purchases(), vec![user("bob")])];
+    store.write(written, 0).await.unwrap();
+    let funnel = |with_actors: bool| {
+        let params = json!({"steps": [
+            {"event_collection": "signups", "actor_property": "user"},
+            {"event_collection": "purchases", "actor_property": "user", "with_actors": with_actors},
+        ]});
+        Funnel::parse(params.as_object().unwrap(), 0).unwrap()
+    };
+    let (sets, listed) = (funnel(false), funnel(true));
+    let no_stop = AtomicBool::new(false);
+    let ask = |funnel: &Funnel| Value::clone(&store.funnel(funnel, &no_stop).unwrap());
+    for _ in 0..2 {
+        assert_eq!(ask(&sets)["result"], json!([3, 1]));
+        assert_eq!(ask(&listed)["actors"], json!([null, ["bob"]]));
+    }
+    store.write(vec![(purchases(), vec![user("cy"), user("zed")])], 0).await.unwrap();
+    assert_eq!(ask(&sets)["result"], json!([3, 2]));
+    assert_eq!(ask(&listed)["actors"], json!([null, ["bob", "cy"]]));
+}
