@@ -197,8 +197,11 @@ pub(crate) struct PartFile {
     /// What `first_row_at` found by reading timestamps, by its arguments (a part never
     /// changes), so that a timeframe's edges are read once: repeated and dashboard queries
     /// share them.
-    first_rows: std::sync::Mutex<std::collections::HashMap<(usize, std::ops::Range<usize>, i64), usize>>,
+    first_rows: std::sync::Mutex<std::collections::HashMap<FirstRowAsked, usize>>,
 }
+
+/// What `first_row_at` is asked: the row group, the rows of the page it reads, the time.
+type FirstRowAsked = (usize, std::ops::Range<usize>, i64);
 
 fn corrupt(path: &Path, what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("event part {}: {what}", path.display()))
