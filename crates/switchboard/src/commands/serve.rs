@@ -28,6 +28,9 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    // Watched before the banner says the server serves: a signal sent as soon as it does stops
+    // the server cleanly instead of killing it.
+    let signal = watch_signals().context("cannot watch SIGINT and SIGTERM")?;
     if let Some(first) = &first_start {
         print_first_start(first, address);
     }
@@ -60,7 +63,7 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
             let _ = shutdown.wait_for(|stop| *stop).await;
         });
     let signals = tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
@@ -129,23 +132,24 @@ async fn deliver_webhooks(switchboard: Switchboard, mut stop: watch::Receiver<bo
     }
 }
 
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+/// Starts watching SIGINT and SIGTERM now; the future ends at the first one.
+#[cfg(unix)]
+fn watch_signals() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+fn watch_signals() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
