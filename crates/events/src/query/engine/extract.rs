@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
-use super::cache::{Cached, answer_bytes, lock};
-use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, look_up, passes};
+use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
@@ -37,9 +36,22 @@ pub(crate) fn extract(
     let mut paths = Vec::new();
     let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
-    if let Some(Cached::Answer(answer, _)) = lock(cache).get(&answer_key) {
-        return Ok(answer);
-    }
+    cached_answer(cache, answer_key, || {
+        Ok(Answer::new(find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
+    })
+}
+
+/// The extraction's result: the rows that pass `plan`'s filters (whose properties are at
+/// `paths`), found by their filter columns only, then just the events returned rebuilt.
+fn find_and_rebuild(
+    parts: &[Arc<Part>],
+    tail: &[StoredEvent],
+    extraction: &Extraction,
+    query: &Query<'_>,
+    plan: &Plan<'_>,
+    paths: &[Vec<String>],
+) -> Result<Value, AnalyzeError> {
+    let range = query.range;
     let mut memos = (0..plan.leaves).map(|_| Memo::default()).collect::<Vec<_>>();
     let mut key = Vec::new();
     // (timestamp, source, row): the source numbers the parts, and `parts.len()` is the tail.
@@ -54,7 +66,7 @@ pub(crate) fn extract(
         if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
             continue;
         }
-        look_up(&event.body(), &paths, &mut found);
+        look_up(&event.body(), paths, &mut found);
         if plan.checks.iter().all(|check| passes(check, &found, &mut memos, &mut key)) {
             matched.push((event.timestamp_ms, parts.len(), row));
         }
@@ -91,7 +103,7 @@ pub(crate) fn extract(
         memos.iter_mut().for_each(Memo::forget_words);
         let mut earliest = latest;
         let file = &parts[source].file;
-        file.scan_groups(vec![(group, start..end)], range, &paths, |row, timestamp_ms, found| {
+        file.scan_groups(vec![(group, start..end)], range, paths, |row, timestamp_ms, found| {
             if query.stop.load(Ordering::Relaxed) {
                 return Err(AnalyzeError::Stopped);
             }
@@ -129,8 +141,5 @@ pub(crate) fn extract(
             events[position] = Some(tail[*row].body());
         }
     }
-    let answer = extraction.present(events.into_iter().flatten());
-    let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
-    lock(cache).put(answer_key, Cached::Answer(answer.clone(), bytes));
-    Ok(answer)
+    Ok(extraction.present(events.into_iter().flatten()))
 }
