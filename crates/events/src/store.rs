@@ -474,7 +474,7 @@ impl EventStore {
     /// property among the events of its collection in its timeframe that pass its filters, as
     /// a set; or `AnalyzeError::Stopped` once `stop` is raised. CPU-bound: call it off the async
     /// reactor.
-    pub fn funnel_actors(&self, step: &FunnelStep, stop: &AtomicBool) -> Result<ActorSet, AnalyzeError> {
+    fn funnel_actors(&self, step: &FunnelStep, stop: &AtomicBool) -> Result<ActorSet, AnalyzeError> {
         let (parts, tail, version) =
             self.versioned_snapshot(&step.collection, step.range).unwrap_or_default();
         let version = format!("{}#{version}", step.collection);
