@@ -122,16 +122,15 @@ pub(super) struct Acc {
 #[derive(Debug, Clone)]
 pub(super) enum State {
     Count,
-    Sum {
+    /// For sum and average: how many numbers, their sum while every one is an integer and it
+    /// fits, and their sum as floats.
+    Moments {
+        n: u64,
         integer: Option<i64>,
         float: f64,
     },
     Minimum(Option<(f64, Stored)>),
     Maximum(Option<(f64, Stored)>),
-    Mean {
-        n: u64,
-        sum: f64,
-    },
     /// Welford's running mean and sum of squared deviations.
     Deviation {
         n: u64,
@@ -151,10 +150,11 @@ impl Acc {
     pub(super) fn new(kind: AnalysisType) -> Acc {
         let state = match kind {
             AnalysisType::Count => State::Count,
-            AnalysisType::Sum => State::Sum { integer: Some(0), float: 0.0 },
+            AnalysisType::Sum | AnalysisType::Average => {
+                State::Moments { n: 0, integer: Some(0), float: 0.0 }
+            }
             AnalysisType::Minimum => State::Minimum(None),
             AnalysisType::Maximum => State::Maximum(None),
-            AnalysisType::Average => State::Mean { n: 0, sum: 0.0 },
             AnalysisType::StandardDeviation => State::Deviation { n: 0, mean: 0.0, m2: 0.0 },
             AnalysisType::Median | AnalysisType::Percentile => {
                 State::Ranked { pending: Box::default(), runs: Vec::new() }
@@ -211,7 +211,8 @@ impl Acc {
     pub(super) fn add_number(&mut self, value: f64, stored: Stored) {
         match &mut self.state {
             State::Count | State::Unique(_) => {}
-            State::Sum { integer, float } => {
+            State::Moments { n, integer, float } => {
+                *n += 1;
                 *integer = integer.and_then(|total| total.checked_add(stored.as_i64(value)?));
                 *float += value;
             }
@@ -224,10 +225,6 @@ impl Acc {
                 if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) {
                     *best = Some((value, stored));
                 }
-            }
-            State::Mean { n, sum } => {
-                *n += 1;
-                *sum += value;
             }
             State::Deviation { n, mean, m2 } => {
                 *n += 1;
@@ -255,7 +252,11 @@ impl Acc {
     pub(super) fn absorb(&mut self, other: &Acc) {
         self.count += other.count;
         match (&mut self.state, &other.state) {
-            (State::Sum { integer, float }, State::Sum { integer: more, float: more_float }) => {
+            (
+                State::Moments { n, integer, float },
+                State::Moments { n: more_n, integer: more, float: more_float },
+            ) => {
+                *n += more_n;
                 *integer = integer.zip(*more).and_then(|(a, b)| a.checked_add(b));
                 *float += more_float;
             }
@@ -268,10 +269,6 @@ impl Acc {
                 if best.as_ref().is_none_or(|(b, _)| value.total_cmp(b).is_ge()) =>
             {
                 *best = Some((*value, stored.clone()));
-            }
-            (State::Mean { n, sum }, State::Mean { n: more, sum: more_sum }) => {
-                *n += more;
-                *sum += more_sum;
             }
             (State::Deviation { n, mean, m2 }, State::Deviation { n: nb, mean: mb, m2: m2b }) if *nb > 0 => {
                 let total = *n + nb;
@@ -306,13 +303,15 @@ impl Acc {
     pub(super) fn result(&self, analysis: &Analysis) -> Value {
         match &self.state {
             State::Count => self.count.into(),
-            State::Sum { integer: Some(total), .. } => (*total).into(),
-            State::Sum { float, .. } => Value::from(*float),
+            State::Moments { n, integer, float } => match analysis.kind {
+                AnalysisType::Average if *n == 0 => Value::Null,
+                AnalysisType::Average => Value::from(float / *n as f64),
+                _ => integer.map_or(Value::from(*float), Value::from),
+            },
             State::Minimum(best) | State::Maximum(best) => {
                 best.as_ref().map_or(Value::Null, |(value, stored)| stored.value(*value))
             }
-            State::Mean { n: 0, .. } | State::Deviation { n: 0, .. } => Value::Null,
-            State::Mean { n, sum } => Value::from(sum / *n as f64),
+            State::Deviation { n: 0, .. } => Value::Null,
             State::Deviation { n, m2, .. } => Value::from((m2.max(0.0) / *n as f64).sqrt()),
             State::Ranked { runs, .. } => {
                 let total: usize = runs.iter().map(|run| run.len()).sum();
