@@ -337,7 +337,8 @@ pub(crate) fn actor_set(
         return Ok(set);
     }
     let total = scan(parts, tail, cache, std::slice::from_ref(&plan), &[0], &paths, query)?.pop();
-    let cell = total.and_then(|total| total.cells.into_iter().next()?.into_iter().next());
+    let cell =
+        total.and_then(|total| Arc::unwrap_or_clone(total).cells.into_iter().next()?.into_iter().next());
     let set = ActorSet::new(cell.and_then(Acc::into_distinct).unwrap_or_default());
     lock(cache).put(key, Cached::Actors(set.clone()));
     Ok(set)

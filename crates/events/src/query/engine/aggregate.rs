@@ -18,6 +18,7 @@ const RESERVED_GROUPS: usize = 1 << 14;
 
 /// What one part (or the tail) contributes: its groups in first-seen order, and per bucket
 /// (one when there is no interval) and group an aggregate.
+#[derive(Clone)]
 pub(crate) struct Partial {
     /// The buckets this partial covers, clipped to its span; empty without an interval.
     pub(super) buckets: Vec<TimeRange>,
@@ -69,10 +70,33 @@ impl Partial {
         &mut row[group]
     }
 
+    /// Whether nothing was added to the partial.
+    fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.cells.iter().all(Vec::is_empty)
+    }
+
+    /// Merges `other` into the total `shared` (whose buckets are the query's): while the total
+    /// is empty, it becomes `other` itself, shared (with the cache) rather than copied; it is
+    /// copied only when a second partial with rows is merged into it.
+    pub(super) fn absorb_shared(
+        shared: &mut Arc<Partial>,
+        other: &Arc<Partial>,
+        analysis: &Analysis,
+    ) -> Result<(), AnalysisError> {
+        if other.is_empty() {
+            return Ok(());
+        }
+        if shared.is_empty() && shared.buckets == other.buckets {
+            *shared = other.clone();
+            return Ok(());
+        }
+        Arc::make_mut(shared).absorb(other, analysis)
+    }
+
     /// Merges a later partial into this one (whose buckets are the query's). Its groups come
     /// after the groups already seen, in its own first-seen order.
     pub(super) fn absorb(&mut self, other: &Partial, analysis: &Analysis) -> Result<(), AnalysisError> {
-        if self.groups.is_empty() && self.buckets == other.buckets && self.cells.iter().all(Vec::is_empty) {
+        if self.is_empty() && self.buckets == other.buckets {
             // Nothing to merge with: a copy, without finding each group again.
             self.groups.clone_from(&other.groups);
             self.positions.clone_from(&other.positions);
@@ -206,8 +230,9 @@ impl Acc {
         }
     }
 
-    /// Adds a number to the state (the row is counted by the caller).
-    #[inline]
+    /// Adds a number to the state (the row is counted by the caller): in the loops over a
+    /// batch's rows, inlined.
+    #[inline(always)]
     pub(super) fn add_number(&mut self, value: f64, stored: Stored) {
         match &mut self.state {
             State::Count | State::Unique(_) => {}

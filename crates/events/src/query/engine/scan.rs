@@ -12,7 +12,8 @@ use crate::part::GroupRows;
 use crate::query::timeframe::TimeRange;
 use crate::store::{Part, StoredEvent};
 
-/// The merged partials of the `open` plans (positions in `plans`, whose properties are at
+/// The merged partials of the `open` plans (shared with the cache where a single partial
+/// has rows) (positions in `plans`, whose properties are at
 /// `paths`) over `parts` and then `tail`: each part's from the cache, or read (in parallel, in
 /// one scan for all the open plans it is missing for) and cached.
 pub(super) fn scan(
@@ -23,7 +24,7 @@ pub(super) fn scan(
     open: &[usize],
     paths: &[Vec<String>],
     query: &Query<'_>,
-) -> Result<Vec<Partial>, AnalyzeError> {
+) -> Result<Vec<Arc<Partial>>, AnalyzeError> {
     let range = query.range;
     // Each part's span within the timeframe, and per open analysis its buckets there, its
     // cache key and its cached partial.
@@ -118,8 +119,8 @@ pub(super) fn scan(
             }
         }
     };
-    let mut totals: Vec<Partial> =
-        open.iter().map(|&i| Partial::new(plans[i].buckets.clone().unwrap_or_default())).collect();
+    let mut totals: Vec<Arc<Partial>> =
+        open.iter().map(|&i| Arc::new(Partial::new(plans[i].buckets.clone().unwrap_or_default()))).collect();
     let mut arrived: Vec<Option<Result<Vec<Partial>, AnalyzeError>>> = pieces.iter().map(|_| None).collect();
     let mut merge = || -> Result<(), AnalyzeError> {
         let mut piece = 0;
@@ -144,7 +145,11 @@ pub(super) fn scan(
                         partial.absorb(more, plans[i].analysis)?;
                     }
                 }
-                let now = totals.iter().chain(&fresh).map(|partial| partial.bytes).sum();
+                let now = totals
+                    .iter()
+                    .map(|total| total.bytes)
+                    .chain(fresh.iter().map(|partial| partial.bytes))
+                    .sum();
                 budget.change(holding + read, now)?;
                 holding = now;
             }
@@ -158,7 +163,7 @@ pub(super) fn scan(
                         partial
                     }
                 };
-                total.absorb(&partial, plans[i].analysis)?;
+                Partial::absorb_shared(total, &partial, plans[i].analysis)?;
             }
             // The part's partials are the cache's now.
             let now = totals.iter().map(|total| total.bytes).sum();
@@ -188,11 +193,13 @@ pub(super) fn scan(
             builder.add(event.timestamp_ms, &found)?;
         }
         if row.is_multiple_of(MEMORY_CHECK_ROWS) {
-            within_memory(totals.iter().chain(builders.iter().map(|b| &b.partial)).map(|p| p.bytes))?;
+            let partials =
+                totals.iter().map(|total| total.bytes).chain(builders.iter().map(|b| b.partial.bytes));
+            within_memory(partials)?;
         }
     }
     for ((total, builder), &i) in totals.iter_mut().zip(builders).zip(open) {
-        total.absorb(&builder.finish(), plans[i].analysis)?;
+        Partial::absorb_shared(total, &Arc::new(builder.finish()), plans[i].analysis)?;
     }
     within_memory(totals.iter().map(|total| total.bytes))?;
     Ok(totals)
