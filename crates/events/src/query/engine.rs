@@ -9,7 +9,9 @@
 //! in the tail or in new parts. The tail is never cached.
 //!
 //! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
-//! partials would be equal (a median and percentiles of one target) share them.
+//! partials would be equal (a median and percentiles of one target, a sum and an average)
+//! share them. A filter on a group_by property is tested per group once the partials are
+//! merged (`Plan::present`), so those partials are the unfiltered query's.
 //!
 //! A scan reads only the columns the query's properties lead to. Where every shape in a part
 //! keeps each of those properties in one column (most collections), the part is read a batch of
