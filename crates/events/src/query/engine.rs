@@ -10,8 +10,9 @@
 //!
 //! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
 //! partials would be equal (a median and percentiles of one target, a sum and an average)
-//! share them. A filter on a group_by property is tested per group once the partials are
-//! merged (`Plan::present`), so those partials are the unfiltered query's.
+//! share them. A filter on a group_by property is also tested per group once the partials are
+//! merged (`Plan::present`), so the partials of the query without it serve where cached (an
+//! average over the top groups of a sum reads the sum's).
 //!
 //! A scan reads only the columns the query's properties lead to. Where every shape in a part
 //! keeps each of those properties in one column (most collections), the part is read a batch of
@@ -64,7 +65,7 @@ pub use distinct::ActorSet;
 pub(crate) use extract::extract;
 use memo::{Memo, passes};
 use scan::scan;
-use values::{group_key, holds_object, is_object_or_holds_one, to_json};
+use values::{group_key, holds_object, to_json};
 
 /// The most memory one query's aggregates may take.
 pub(crate) const MEMORY_LIMIT: usize = 1 << 30;
@@ -124,12 +125,15 @@ struct Plan<'q> {
     target: Option<usize>,
     groups: Vec<usize>,
     checks: Vec<Check<'q>>,
-    /// Filters tested per group once the partials are merged: (position in `groups`, filter).
+    /// The filters on a group_by property that are also tested per group once the partials
+    /// are merged: (position in `groups`, filter).
     group_checks: Vec<(usize, &'q Filter)>,
     leaves: usize,
-    /// What the partials depend on besides the part and its span (not the percentile, nor
-    /// the filters in `group_checks`).
+    /// What the partials depend on besides the part and its span (not the percentile).
     identity: String,
+    /// With `group_checks`, the identity of the partials of the query without them, which
+    /// serve this query too (their groups are tested in `present`).
+    unfiltered: Option<String>,
 }
 
 /// A filter compiled against the plan's paths; `leaf` numbers the property tests for memos.
@@ -149,35 +153,24 @@ impl<'q> Plan<'q> {
     ) -> Result<Plan<'q>, AnalysisError> {
         // A filter on a group_by property gives every row of a group the same answer (their
         // values share the group's key), except that a missing property and a null share one
-        // group: where the filter tells those apart, it is tested row by row.
-        let (group_checks, row_filters): (Vec<_>, Vec<_>) = filters
+        // group. Such a filter that does not tell those apart is also tested per group, so
+        // that the partials of the query without it serve too.
+        let group_checks: Vec<(usize, &Filter)> = filters
             .iter()
-            .map(|filter| match filter.node() {
+            .filter_map(|filter| match filter.node() {
                 FilterNode::Property(segments)
                     if filter.passes(None) == filter.passes(Some(&Value::Null)) =>
                 {
-                    (analysis.group_by.iter().position(|group| group.segments == segments), filter)
+                    Some((analysis.group_by.iter().position(|group| group.segments == segments)?, filter))
                 }
-                _ => (None, filter),
+                _ => None,
             })
-            .partition(|(group, _)| group.is_some());
-        let row_filters: Vec<&Filter> = row_filters.into_iter().map(|(_, filter)| filter).collect();
-        let mut plan = Plan {
-            analysis,
-            range,
-            buckets: analysis.buckets(range, timezone)?,
-            target: None,
-            groups: Vec::new(),
-            checks: Vec::new(),
-            group_checks: group_checks
-                .into_iter()
-                .filter_map(|(group, filter)| Some((group?, filter)))
-                .collect(),
-            leaves: 0,
-            // Median and percentile keep the same values, and so do sum and average: one
-            // partial serves both.
-            identity: format!(
+            .collect();
+        let identity = |filters: Vec<&Filter>| {
+            format!(
                 "{}|{:?}|{:?}|{:?}",
+                // Median and percentile keep the same values, and so do sum and average: one
+                // partial serves both.
                 match analysis.kind {
                     AnalysisType::Median | AnalysisType::Percentile => "Ranked".to_owned(),
                     AnalysisType::Sum | AnalysisType::Average => "Moments".to_owned(),
@@ -185,38 +178,54 @@ impl<'q> Plan<'q> {
                 },
                 analysis.target.as_ref().map(|t| &t.name),
                 analysis.group_by.iter().map(|g| &g.name).collect::<Vec<_>>(),
-                row_filters
-            ),
+                filters
+            )
+        };
+        let unfiltered = (!group_checks.is_empty()).then(|| {
+            identity(
+                filters
+                    .iter()
+                    .filter(|filter| !group_checks.iter().any(|(_, tested)| std::ptr::eq(*tested, *filter)))
+                    .collect(),
+            )
+        });
+        let mut plan = Plan {
+            analysis,
+            range,
+            buckets: analysis.buckets(range, timezone)?,
+            target: None,
+            groups: Vec::new(),
+            checks: Vec::new(),
+            identity: identity(filters.iter().collect()),
+            unfiltered,
+            group_checks,
+            leaves: 0,
         };
         plan.target = analysis.target.as_ref().map(|target| path(paths, &target.segments));
         plan.groups = analysis.group_by.iter().map(|group| path(paths, &group.segments)).collect();
-        plan.checks = row_filters.into_iter().map(|filter| plan.compile(filter, paths)).collect();
+        plan.checks = filters.iter().map(|filter| plan.compile(filter, paths)).collect();
         Ok(plan)
     }
 
     /// The answer from the merged partial `total`, over the groups that pass the filters
-    /// tested per group; an error if one of them is a group of objects.
-    fn present(&self, total: &Partial) -> Result<Value, AnalysisError> {
+    /// tested per group (all of them, unless some partials were the unfiltered query's).
+    fn present(&self, total: &Partial) -> Value {
         let analysis = self.analysis;
-        let mut positions = Vec::new();
-        let mut groups: Vec<&[Value]> = Vec::new();
-        for (position, (_, values)) in total.groups.iter().enumerate() {
-            if !self.group_checks.iter().all(|(group, filter)| filter.passes(values.get(*group))) {
-                continue;
-            }
-            if let Some(index) = values.iter().position(is_object_or_holds_one) {
-                let property = analysis.group_by[index].name.clone();
-                return Err(AnalysisError::GroupByObject { property });
-            }
-            positions.push(position);
-            groups.push(values);
-        }
+        let (positions, groups): (Vec<usize>, Vec<&[Value]>) = total
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, values))| {
+                self.group_checks.iter().all(|(group, filter)| filter.passes(values.get(*group)))
+            })
+            .map(|(position, (_, values))| (position, values.as_slice()))
+            .unzip();
         let empty = Acc::new(analysis.kind);
-        Ok(analysis.present(self.buckets.as_deref(), &groups, |bucket, group| {
+        analysis.present(self.buckets.as_deref(), &groups, |bucket, group| {
             // Without group_by, the one cell is the partial's group 0.
             let group = if self.groups.is_empty() { 0 } else { positions[group] };
             total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
-        }))
+        })
     }
 
     fn compile(&mut self, filter: &'q Filter, paths: &mut Vec<Vec<String>>) -> Check<'q> {
@@ -266,11 +275,10 @@ pub(crate) fn analyze(
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(plans.len());
     let mut answer_keys = Vec::with_capacity(plans.len());
     for plan in &plans {
-        // The whole analysis: its percentile, order_by, limit and every filter shape the
-        // answer too.
+        // The whole analysis: its percentile, order_by and limit shape the answer too.
         let key = (
             query.version.to_owned(),
-            format!("{}|{:?}|{:?}|{range:?}|{:?}", plan.identity, query.filters, plan.analysis, plan.buckets),
+            format!("{}|{:?}|{range:?}|{:?}", plan.identity, plan.analysis, plan.buckets),
         );
         answers.push(match lock(cache).get(&key) {
             Some(Cached::Answer(answer, _)) => Some(answer),
@@ -298,7 +306,7 @@ pub(crate) fn analyze(
     }
     let totals = scan(parts, tail, cache, &plans, &open, &paths, query)?;
     for (i, owner) in owners {
-        let answer = plans[i].present(&totals[owner])?;
+        let answer = plans[i].present(&totals[owner]);
         let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
         lock(cache).put(answer_keys[i].clone(), Cached::Answer(answer.clone(), bytes));
         answers[i] = Some(answer);
@@ -477,9 +485,7 @@ impl<'p, 'q> Builder<'p, 'q> {
         let plan = self.plan;
         self.key.clear();
         for (&path, segments) in plan.groups.iter().zip(&plan.analysis.group_by) {
-            // With filters tested per group, a group of objects is only an error if it passes
-            // them (`Plan::present`): the partial may serve a query without those filters.
-            if plan.group_checks.is_empty() && holds_object(&found[path]) {
+            if holds_object(&found[path]) {
                 return Err(AnalysisError::GroupByObject { property: segments.name.clone() }.into());
             }
             group_key(&found[path], &mut self.key);

@@ -34,20 +34,14 @@ pub(super) fn to_json(found: &Found<'_>) -> Option<Value> {
 
 /// Whether a group_by value is an object or a list holding one (which cannot be grouped by).
 pub(super) fn holds_object(found: &Found<'_>) -> bool {
-    match found {
-        Found::Json(text) => {
-            serde_json::from_str::<Value>(text).is_ok_and(|value| is_object_or_holds_one(&value))
-        }
-        Found::Value(value) => is_object_or_holds_one(value),
-        _ => false,
-    }
-}
-
-/// `holds_object` for a value.
-pub(super) fn is_object_or_holds_one(value: &Value) -> bool {
-    match value {
+    let check = |value: &Value| match value {
         Value::Object(_) => true,
         Value::Array(items) => items.iter().any(Value::is_object),
+        _ => false,
+    };
+    match found {
+        Found::Json(text) => serde_json::from_str::<Value>(text).is_ok_and(|value| check(&value)),
+        Found::Value(value) => check(value),
         _ => false,
     }
 }
