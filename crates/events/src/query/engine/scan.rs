@@ -12,10 +12,10 @@ use crate::part::GroupRows;
 use crate::query::timeframe::TimeRange;
 use crate::store::{Part, StoredEvent};
 
-/// The merged partials of the `open` plans (shared with the cache where a single partial
-/// has rows) (positions in `plans`, whose properties are at
+/// The merged partials of the `open` plans (positions in `plans`, whose properties are at
 /// `paths`) over `parts` and then `tail`: each part's from the cache, or read (in parallel, in
-/// one scan for all the open plans it is missing for) and cached.
+/// one scan for all the open plans it is missing for) and cached. Where a single partial has
+/// rows, the merged one is that partial, shared with the cache.
 pub(super) fn scan(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
