@@ -1,0 +1,235 @@
+//! The engine on worked examples: caching as events arrive, partials shared between
+//! analyses and with filters on a group_by property, the stop flag, dictionary words, events
+//! kept whole, and the memory budget.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{Map, Value, json};
+
+use super::{DAY_MS, START_MS, reference, run, store};
+use crate::query::analysis::{Analysis, AnalysisType};
+use crate::query::answer::Answer;
+use crate::query::engine::pieces::Budget;
+use crate::query::engine::{AnalyzeError, MEMORY_LIMIT, PartialCache, Query, analyze, extract};
+use crate::query::extraction::Extraction;
+use crate::query::filter::parse_filters;
+use crate::query::timeframe::{TimeRange, Timezone};
+use crate::store::StoredEvent;
+
+#[test]
+fn a_cached_query_stays_exact_as_events_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let colours = ["red", "blue"];
+    let events: Vec<(i64, Value)> =
+        (0..50).map(|i| (START_MS + i * 3_600_000, json!({"n": i, "g": colours[i as usize % 2]}))).collect();
+    let (parts, mut tail) = store(dir.path(), &events, &[20, 40]);
+    let params = json!({"target_property": "n", "group_by": "g"}).as_object().unwrap().clone();
+    let analysis = Analysis::parse(AnalysisType::Sum, &params).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    let before = run(&parts, &tail, &cache, &analysis, &[], None, "v1").unwrap();
+    assert_eq!(before, json!([{"g": "red", "result": 600}, {"g": "blue", "result": 625}]));
+    tail.push(StoredEvent::from_value(START_MS, &json!({"n": 1000, "g": "green"})));
+    let after = run(&parts, &tail, &cache, &analysis, &[], None, "v2").unwrap();
+    assert_eq!(after, reference(&parts, &tail, &analysis, &[], None).unwrap());
+    assert_eq!(after[2], json!({"g": "green", "result": 1000}));
+}
+
+/// A filter on the group_by property is also tested per group, so an average filtered to
+/// some groups is answered from the partials of the unfiltered sum (sum and average keep the
+/// same ones): with the stop flag raised, it reads no part. A filter that tells a missing
+/// property from a null is not.
+#[test]
+fn a_filter_on_the_group_by_property_reads_the_unfiltered_partials() {
+    let dir = tempfile::tempdir().unwrap();
+    let colours = [json!("red"), json!("blue"), json!(null), json!("green")];
+    let events: Vec<(i64, Value)> = (0..60)
+        .map(|i| {
+            let mut body = json!({"n": i});
+            if i % 5 != 4 {
+                body["g"] = colours[i as usize % 4].clone();
+            }
+            (START_MS + i * 60_000, body)
+        })
+        .collect();
+    let (parts, tail) = store(dir.path(), &events, &[25, 60]);
+    assert!(tail.is_empty());
+    let parse = |kind, params: Value| Analysis::parse(kind, params.as_object().unwrap()).unwrap();
+    let sum = parse(AnalysisType::Sum, json!({"target_property": "n", "group_by": "g"}));
+    let average = parse(AnalysisType::Average, json!({"target_property": "n", "group_by": "g"}));
+    let cache = Mutex::new(PartialCache::default());
+    let expected = reference(&parts, &tail, &sum, &[], None).unwrap();
+    assert_eq!(run(&parts, &tail, &cache, &sum, &[], None, "v1").unwrap(), expected);
+    let stop = AtomicBool::new(true);
+    let answer = |filters: &Value| {
+        let filters = parse_filters(Some(filters)).unwrap();
+        let query = Query {
+            filters: &filters,
+            range: None,
+            timezone: Timezone::Offset(0),
+            stop: &stop,
+            version: "v1",
+        };
+        let got = analyze(&parts, &tail, &cache, &[&average], &query)
+            .map(|mut answers| answers.remove(0).into_value());
+        (got, reference(&parts, &tail, &average, &filters, None).unwrap())
+    };
+    for filters in [
+        json!([{"property_name": "g", "operator": "in", "property_value": ["blue", "green"]}]),
+        json!([{"property_name": "g", "operator": "ne", "property_value": "red"}]),
+    ] {
+        let (got, expected) = answer(&filters);
+        assert_eq!(got.unwrap(), expected, "{filters}");
+    }
+    // `exists` tells the rows without `g` from those where it is null, which share a group.
+    let (got, _) = answer(&json!([{"property_name": "g", "operator": "exists", "property_value": true}]));
+    assert!(matches!(got, Err(AnalyzeError::Stopped)), "{got:?}");
+}
+
+/// A distinct set's bytes shrink when the strings it gathered are added to its tables and most
+/// were already there: a count_unique over many repeats of one value (here in the tail, read
+/// row by row) once underflowed the partial's byte count.
+#[test]
+fn distinct_values_gathered_and_found_again_shrink_the_bytes_counted() {
+    let events: Vec<(i64, Value)> =
+        (0..70_000).map(|i| (START_MS + i, json!({"u": if i % 1000 == 0 { "b" } else { "a" }}))).collect();
+    let tail: Vec<StoredEvent> = events.iter().map(|(ts, body)| StoredEvent::from_value(*ts, body)).collect();
+    let params = json!({"target_property": "u"}).as_object().unwrap().clone();
+    let analysis = Analysis::parse(AnalysisType::CountUnique, &params).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    assert_eq!(run(&[], &tail, &cache, &analysis, &[], None, "v1").unwrap(), json!(2));
+}
+
+#[test]
+fn a_median_and_percentiles_read_together_rank_each_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1..=2000 in a scrambled order, over three parts and the tail.
+    let events: Vec<(i64, Value)> =
+        (0..2000).map(|i| (START_MS + i, json!({"n": (i * 7919) % 2000 + 1}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[500, 1200, 1900]);
+    let target = json!({"target_property": "n"}).as_object().unwrap().clone();
+    let median = Analysis::parse(AnalysisType::Median, &target).unwrap();
+    let with = |percentile: f64| {
+        let mut params = target.clone();
+        params.insert("percentile".into(), json!(percentile));
+        Analysis::parse(AnalysisType::Percentile, &params).unwrap()
+    };
+    let (p95, p10) = (with(95.0), with(10.0));
+    let stop = AtomicBool::new(false);
+    let query =
+        Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+    let cache = Mutex::new(PartialCache::default());
+    let answers = analyze(&parts, &tail, &cache, &[&median, &p95, &p10], &query).unwrap();
+    let answers: Vec<Value> = answers.into_iter().map(Answer::into_value).collect();
+    assert_eq!(answers, vec![json!(1000), json!(1900), json!(200)]);
+    // Each alone, from the partials the first query left.
+    for (analysis, expected) in [(&p95, 1900), (&median, 1000), (&p10, 200)] {
+        assert_eq!(run(&parts, &tail, &cache, analysis, &[], None, "v2").unwrap(), json!(expected));
+    }
+}
+
+#[test]
+fn answers_cached_under_one_version_keep_their_order_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = ["a", "b", "b", "c", "c", "c"];
+    let events: Vec<(i64, Value)> =
+        (0..30).map(|i| (START_MS + i, json!({"g": groups[i as usize % 6]}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[10]);
+    let cache = Mutex::new(PartialCache::default());
+    let parse = |params: Value| Analysis::parse(AnalysisType::Count, params.as_object().unwrap()).unwrap();
+    let top = parse(
+        json!({"group_by": "g", "order_by": {"property_name": "result", "direction": "DESC"}, "limit": 1}),
+    );
+    let all = parse(json!({"group_by": "g"}));
+    assert_eq!(run(&parts, &tail, &cache, &top, &[], None, "v1").unwrap(), json!([{"g": "c", "result": 15}]));
+    assert_eq!(
+        run(&parts, &tail, &cache, &all, &[], None, "v1").unwrap(),
+        json!([{"g": "a", "result": 5}, {"g": "b", "result": 10}, {"g": "c", "result": 15}])
+    );
+}
+
+#[test]
+fn events_kept_whole_are_read_through_their_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide: Map<String, Value> = (0..5000).map(|i| (format!("p{i}"), json!(i))).collect();
+    let mut events = vec![(START_MS, json!({"n": 5, "g": "red"}))];
+    let mut wide = Value::Object(wide);
+    wide["n"] = json!(7);
+    wide["g"] = json!("red");
+    events.push((START_MS + 1, wide));
+    let (parts, tail) = store(dir.path(), &events, &[2]);
+    let params = json!({"target_property": "n", "group_by": "g"}).as_object().unwrap().clone();
+    let analysis = Analysis::parse(AnalysisType::Sum, &params).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    let got = run(&parts, &tail, &cache, &analysis, &[], None, "v1").unwrap();
+    assert_eq!(got, json!([{"g": "red", "result": 12}]));
+}
+
+#[test]
+fn a_raised_stop_flag_stops_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<(i64, Value)> = (0..10).map(|i| (START_MS + i, json!({"n": i}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[5]);
+    let analysis = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
+    let stop = AtomicBool::new(true);
+    let query =
+        Query { filters: &[], range: None, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+    let cache = Mutex::new(PartialCache::default());
+    assert!(matches!(analyze(&parts, &tail, &cache, &[&analysis], &query), Err(AnalyzeError::Stopped)));
+    let extraction = Extraction::parse(&Map::new()).unwrap();
+    assert!(matches!(extract(&parts, &tail, &cache, &extraction, &query), Err(AnalyzeError::Stopped)));
+}
+
+#[test]
+fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = ["ana", "bo", "cy", "di", "ed", "flo", "gus"];
+    let plans = ["free", "pro"];
+    let events: Vec<(i64, Value)> = (0..400)
+        .map(|i: usize| {
+            let ts = START_MS + i as i64 * 1_800_000;
+            let mut event =
+                json!({"user": users[i * 7 % 11 % users.len()], "plan": plans[i / 3 % 2], "n": i % 5});
+            // A team on most events: the column holds nulls, and their rows group apart.
+            if !i.is_multiple_of(7) {
+                event["team"] = json!(["red", "blue", "green"][i % 3]);
+            }
+            (ts, event)
+        })
+        .collect();
+    let (parts, tail) = store(dir.path(), &events, &[100, 250, 390]);
+    let range = Some(TimeRange { start_ms: START_MS, end_ms: START_MS + 9 * DAY_MS });
+    let pro =
+        parse_filters(Some(&json!([{"property_name": "plan", "operator": "eq", "property_value": "pro"}])))
+            .unwrap();
+    for params in [
+        json!({"kind": "count_unique", "target_property": "user"}),
+        json!({"kind": "count_unique", "target_property": "user", "group_by": "plan", "interval": "daily"}),
+        json!({"kind": "select_unique", "target_property": "user", "group_by": "n"}),
+        json!({"kind": "count", "group_by": "user", "interval": "daily"}),
+        json!({"kind": "count", "group_by": "team"}),
+        json!({"kind": "count", "group_by": "team", "interval": "daily"}),
+    ] {
+        let params = params.as_object().unwrap().clone();
+        let analysis =
+            Analysis::parse(AnalysisType::parse(params["kind"].as_str().unwrap()).unwrap(), &params).unwrap();
+        for filters in [&[][..], &pro[..]] {
+            let cache = Mutex::new(PartialCache::default());
+            let got = run(&parts, &tail, &cache, &analysis, filters, range, "v1").unwrap();
+            assert_eq!(got, reference(&parts, &tail, &analysis, filters, range).unwrap(), "{params:?}");
+        }
+    }
+}
+
+#[test]
+fn a_budget_counts_every_holder_and_what_they_give_back() {
+    let budget = Budget::default();
+    let half = MEMORY_LIMIT / 2;
+    // Two readers each under the limit, and the merge taking over one reader's bytes.
+    assert!(budget.change(0, half).is_ok());
+    assert!(budget.change(0, half).is_ok());
+    assert!(budget.change(0, 1).is_err(), "together they pass the limit");
+    assert!(budget.change(half + 1, 10).is_ok(), "a merged piece gives its bytes back");
+    assert!(budget.change(0, half - 20).is_ok());
+    assert!(budget.change(0, 20).is_err());
+}
