@@ -54,13 +54,13 @@ pub(super) fn scan(
                     end_ms: b.end_ms.min(clip.end_ms),
                 })
                 .collect();
-            let key = |identity: &str| (part.entry.file.clone(), format!("{identity}|{clip:?}|{local:?}"));
+            let key_of = |identity: &str| (part.entry.file.clone(), format!("{identity}|{clip:?}|{local:?}"));
             let find = |key: &(String, String)| match lock(cache).get(key) {
                 Some(Cached::Partial(partial)) => Some(partial),
                 _ => None,
             };
             // Else the partial of the query without the filters also tested per group.
-            let (key, unfiltered) = (key(&plan.identity), plan.unfiltered.as_deref().map(key));
+            let (key, unfiltered) = (key_of(&plan.identity), plan.unfiltered.as_deref().map(key_of));
             let cached = find(&key).or_else(|| find(unfiltered.as_ref()?));
             each.push((local, key, cached));
         }
