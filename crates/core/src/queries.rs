@@ -13,7 +13,7 @@ use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
 use sb_events::query::multi;
 use sb_events::query::timeframe::{TimeRange, Timezone, resolve};
-use sb_events::{AnalyzeError, CollectionName, EventStore};
+use sb_events::{AnalyzeError, CollectionName, EventStore, Reach};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
@@ -104,6 +104,9 @@ fn engine_error(error: AnalyzeError) -> CoreError {
         AnalyzeError::Extraction(e) => query(e.keen_error_code(), e.to_string()),
         AnalyzeError::Stopped => query("QueryTimeoutError", "the query was stopped at its deadline"),
         AnalyzeError::Store(e) => CoreError::Events(e),
+        AnalyzeError::NotCached => {
+            CoreError::Secret("a query that may read events asked the cache only".into())
+        }
     }
 }
 
@@ -257,18 +260,32 @@ impl Switchboard {
         let store = self.event_store(access.workspace()).await?;
         match prepared {
             Prepared::Funnel(funnel) => {
-                self.run_bounded(move |stop| {
-                    let body = store.funnel(&funnel, stop).map_err(engine_error)?.into_value();
-                    let Value::Object(mut body) = body else { unreachable!("a funnel's body is an object") };
-                    let result = body.shift_remove("result").unwrap_or_default();
-                    Ok(QueryResponse { result: Answer::new(result), more: body })
-                })
-                .await?
+                let body = self.cached_or_bounded(move |reach| store.funnel(&funnel, reach)).await?;
+                let Value::Object(mut body) = body.into_value() else {
+                    unreachable!("a funnel's body is an object")
+                };
+                let result = body.shift_remove("result").unwrap_or_default();
+                Ok(QueryResponse { result: Answer::new(result), more: body })
             }
             Prepared::Scan(scan) => {
-                let result = self.run_bounded(move |stop| scan.run(&store, stop)).await??;
+                let result = self.cached_or_bounded(move |reach| scan.answer(&store, reach)).await?;
                 Ok(QueryResponse { result, more: Map::new() })
             }
+        }
+    }
+
+    /// What `ask` answers from the cache alone, on this thread: a repeated query is answered
+    /// without a hop to the blocking pool or a query slot. Else `ask` runs there, within the
+    /// query bounds (`run_bounded`).
+    async fn cached_or_bounded<T: Send + 'static>(
+        &self,
+        ask: impl Fn(Reach<'_>) -> Result<T, AnalyzeError> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        match ask(Reach::CachedOnly) {
+            Err(AnalyzeError::NotCached) => {
+                self.run_bounded(move |stop| ask(Reach::Compute(stop))).await?.map_err(engine_error)
+            }
+            answered => answered.map_err(engine_error),
         }
     }
 }
@@ -340,35 +357,28 @@ fn prepare(
 }
 
 impl PreparedScan {
-    /// Evaluates the query over `store`'s events (CPU work: on the blocking pool).
-    fn run(self, store: &EventStore, stop: &AtomicBool) -> Result<Answer, CoreError> {
+    /// Evaluates the query over `store`'s events as far as `reach` lets it go (with
+    /// `Reach::Compute`, CPU work: on the blocking pool).
+    fn answer(&self, store: &EventStore, reach: Reach<'_>) -> Result<Answer, AnalyzeError> {
         let PreparedScan { collection, range, timezone, filters, plan } = self;
-        let scan = match plan {
-            Plan::PlainCount(_) if filters.is_empty() => {
-                return Ok(Answer::new(Value::from(store.count(&collection, range)?)));
+        let (range, timezone) = (*range, *timezone);
+        match plan {
+            Plan::PlainCount(_) if filters.is_empty() => store.count(collection, range, reach),
+            Plan::PlainCount(analysis) | Plan::Scan(Scan::Single(analysis)) => {
+                store.analyze(collection, range, timezone, filters, analysis, reach)
             }
-            Plan::PlainCount(analysis) => Scan::Single(analysis),
-            Plan::Scan(scan) => scan,
-        };
-        let evaluate = |analysis: &Analysis| {
-            store.analyze(&collection, range, timezone, &filters, analysis, stop).map_err(engine_error)
-        };
-        match scan {
-            Scan::Single(analysis) => evaluate(&analysis),
-            Scan::Multi { analyses, grouped, series } => {
+            Plan::Scan(Scan::Multi { analyses, grouped, series }) => {
                 let each: Vec<&Analysis> = analyses.iter().map(|(_, analysis)| analysis).collect();
-                let answers = store
-                    .analyze_all(&collection, range, timezone, &filters, &each, stop)
-                    .map_err(engine_error)?;
+                let answers = store.analyze_all(collection, range, timezone, filters, &each, reach)?;
                 let results: Vec<(&str, &Value)> = analyses
                     .iter()
                     .map(|(label, _)| label.as_str())
                     .zip(answers.iter().map(|a| &**a))
                     .collect();
-                Ok(Answer::new(multi::merge(&results, grouped, series)))
+                Ok(Answer::new(multi::merge(&results, *grouped, *series)))
             }
-            Scan::Extraction(extraction) => {
-                store.extract(&collection, range, &filters, &extraction, stop).map_err(engine_error)
+            Plan::Scan(Scan::Extraction(extraction)) => {
+                store.extract(collection, range, filters, extraction, reach)
             }
         }
     }
@@ -379,6 +389,71 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_repeated_query_is_answered_while_every_query_slot_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sb_store::Store::open(dir.path(), &sb_config::Database::Sqlite).await.unwrap();
+        let secret = crate::ServerSecret::load_or_create(&dir.path().join("secret")).unwrap();
+        let switchboard = Switchboard::from_parts(store, secret);
+        let created = switchboard.create_workspace("Acme", None).await.unwrap();
+        let access = switchboard.operator_access(created.workspace.id).await.unwrap();
+        let record = async |collection: &str, events: Vec<Value>| {
+            let context = sb_events::EventContext::new("127.0.0.1".into(), "test".into(), 1_700_000_000_000);
+            switchboard.record_events(&access, vec![(collection.to_owned(), events)], context).await.unwrap();
+        };
+        let plans = ["free", "pro"];
+        record(
+            "purchases",
+            (0..300).map(|i| json!({"price": i % 7, "user": {"id": i % 9}, "plan": plans[i % 2]})).collect(),
+        )
+        .await;
+        record("signups", vec![json!({"user": {"id": 3}}), json!({"user": {"id": 40}})]).await;
+        let pro = json!([{"property_name": "plan", "operator": "eq", "property_value": "pro"}]);
+        let sum = json!({"event_collection": "purchases", "target_property": "price", "group_by": "plan"});
+        let queries = [
+            ("count", json!({"event_collection": "purchases"})),
+            ("count", json!({"event_collection": "purchases", "filters": pro})),
+            ("sum", sum.clone()),
+            (
+                "multi_analysis",
+                json!({"event_collection": "purchases", "analyses": {
+                "total": {"analysis_type": "sum", "target_property": "price"},
+                "buyers": {"analysis_type": "count_unique", "target_property": "user.id"}}}),
+            ),
+            ("extraction", json!({"event_collection": "purchases", "filters": pro, "latest": 3})),
+            (
+                "funnel",
+                json!({"steps": [
+                {"event_collection": "signups", "actor_property": "user.id"},
+                {"event_collection": "purchases", "actor_property": "user.id"}]}),
+            ),
+        ];
+        let ask = async |analysis: &str, parameters: &Value| {
+            let parameters = parameters.as_object().unwrap().clone();
+            switchboard.run_analysis(&access, analysis, parameters, 1_700_000_000_000).await
+        };
+        let mut first = Vec::new();
+        for (analysis, parameters) in &queries {
+            first.push(ask(analysis, parameters).await.unwrap().to_json());
+        }
+        // Every slot taken: a query that has to read events waits for one until its deadline;
+        // a repeated one is answered from the cache on this thread.
+        let slots = switchboard.inner.queries.slots.clone();
+        let _busy = slots.clone().acquire_many_owned(slots.available_permits() as u32).await.unwrap();
+        switchboard.set_query_timeout(Duration::from_millis(300));
+        for ((analysis, parameters), first) in queries.iter().zip(&first) {
+            let again = ask(analysis, parameters).await;
+            assert_eq!(&again.unwrap().to_json(), first, "{analysis} {parameters}");
+        }
+        let timed_out = |answer: Result<QueryResponse, CoreError>| {
+            matches!(answer, Err(CoreError::Query { code: "QueryTimeoutError", .. }))
+        };
+        let average = json!({"event_collection": "purchases", "target_property": "price"});
+        assert!(timed_out(ask("average", &average).await), "not asked before: it needs a slot");
+        record("purchases", vec![json!({"price": 1})]).await;
+        assert!(timed_out(ask("sum", &sum).await), "a new event: the cached answer no longer serves");
+    }
 
     #[test]
     fn a_response_written_as_json_is_its_object() {

@@ -19,7 +19,7 @@ pub use event::{
     EventContext, MAX_DEPTH, MAX_EVENT_BYTES, MAX_PROPERTIES, MAX_PROPERTY_NAME, MAX_STRING_VALUE,
     PreparedEvent, Rejection, prepare,
 };
-pub use query::engine::AnalyzeError;
+pub use query::engine::{AnalyzeError, Reach};
 pub use sql::{MAX_SQL_ROWS, SqlAnswer, SqlError, run_sql};
 pub use store::{EventStore, EventStoreOptions, MAX_REQUEST_BYTES, StoredEvent, UNIQUENESS_WINDOW_MS};
 

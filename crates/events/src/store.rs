@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -29,7 +29,7 @@ use crate::manifest::{Manifest, PartEntry};
 use crate::part::PartFile;
 use crate::query::analysis::Analysis;
 use crate::query::answer::Answer;
-use crate::query::engine::{self, AnalyzeError, PartialCache};
+use crate::query::engine::{self, AnalyzeError, PartialCache, Reach};
 use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
 use crate::query::funnel::{ActorSet, Funnel, FunnelStep};
@@ -372,6 +372,25 @@ impl EventStore {
         self.versioned_snapshot(collection, range).map(|(parts, tail, _)| (parts, tail))
     }
 
+    /// What a query of `collection` over `range` reads: its `snapshot`, and its version (the
+    /// collection and its `Collection::version`, which every cached answer is kept under);
+    /// with `Reach::CachedOnly`, which reads nothing, only the version.
+    fn reading(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+        reach: Reach<'_>,
+    ) -> (Vec<Arc<Part>>, Vec<StoredEvent>, String) {
+        let (parts, tail, version) = match reach {
+            Reach::Compute(_) => self.versioned_snapshot(collection, range).unwrap_or_default(),
+            Reach::CachedOnly => {
+                let version = self.shared.read().collections.get(collection).map(|c| c.version);
+                (Vec::new(), Vec::new(), version.unwrap_or_default())
+            }
+        };
+        (parts, tail, format!("{collection}#{version}"))
+    }
+
     /// `snapshot`, with the collection's version at that instant.
     fn versioned_snapshot(
         &self,
@@ -398,25 +417,31 @@ impl EventStore {
         self.snapshot(collection, None)
     }
 
-    /// How many events of `collection` fall in `range`: from the parts' row-group statistics
-    /// where a row group lies inside it, else from timestamps. CPU-bound: call it off the async
-    /// reactor.
+    /// How many events of `collection` fall in `range`, as an answer: from the parts' row-group
+    /// statistics where a row group lies inside it, else from timestamps; cached under the
+    /// collection's version. With `Reach::Compute`, CPU-bound: call it off the async reactor.
     pub fn count(
         &self,
         collection: &CollectionName,
         range: Option<TimeRange>,
-    ) -> Result<u64, EventStoreError> {
-        let Some((parts, tail)) = self.snapshot(collection, range) else { return Ok(0) };
-        let mut total = tail.len() as u64;
-        for part in parts {
-            total += part.file.count(range).map_err(unreadable)?;
-        }
-        Ok(total)
+        reach: Reach<'_>,
+    ) -> Result<Answer, AnalyzeError> {
+        let (parts, tail, version) = self.reading(collection, range, reach);
+        engine::cached_answer(&self.partials, (version, format!("count|{range:?}")), reach, || {
+            let mut total = tail.len() as u64;
+            for part in parts {
+                if reach.stop().load(Ordering::Relaxed) {
+                    return Err(AnalyzeError::Stopped);
+                }
+                total += part.file.count(range).map_err(unreadable)?;
+            }
+            Ok(Answer::new(Value::from(total)))
+        })
     }
 
     /// The `result` of `analysis` over the events of `collection` in `range` that pass every
-    /// filter, by the query engine (`query::engine`); it gives up with `AnalyzeError::Stopped`
-    /// once `stop` is raised. CPU-bound: call it off the async reactor.
+    /// filter, by the query engine (`query::engine`), as far as `reach` lets it go. With
+    /// `Reach::Compute`, CPU-bound: call it off the async reactor.
     pub fn analyze(
         &self,
         collection: &CollectionName,
@@ -424,9 +449,9 @@ impl EventStore {
         timezone: Timezone,
         filters: &[Filter],
         analysis: &Analysis,
-        stop: &AtomicBool,
+        reach: Reach<'_>,
     ) -> Result<Answer, AnalyzeError> {
-        let mut answers = self.analyze_all(collection, range, timezone, filters, &[analysis], stop)?;
+        let mut answers = self.analyze_all(collection, range, timezone, filters, &[analysis], reach)?;
         Ok(answers.pop().unwrap_or_else(|| Answer::new(Value::Null)))
     }
 
@@ -439,32 +464,32 @@ impl EventStore {
         timezone: Timezone,
         filters: &[Filter],
         analyses: &[&Analysis],
-        stop: &AtomicBool,
+        reach: Reach<'_>,
     ) -> Result<Vec<Answer>, AnalyzeError> {
-        let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
-        let version = format!("{collection}#{version}");
-        let query = engine::Query { filters, range, timezone, stop, version: &version };
+        let (parts, tail, version) = self.reading(collection, range, reach);
+        let query = engine::Query { filters, range, timezone, reach, version: &version };
         engine::analyze(&parts, &tail, &self.partials, analyses, &query)
     }
 
     /// A funnel's response body: `Funnel::count` over each step's actors as a set, or
     /// `Funnel::evaluate` over each step's `select_unique` when a step lists its actors. Cached
     /// whole under the versions of the steps' collections, so a repeated funnel costs a lookup
-    /// while nothing changed; or `AnalyzeError::Stopped` once `stop` is raised. CPU-bound: call
-    /// it off the async reactor.
-    pub fn funnel(&self, funnel: &Funnel, stop: &AtomicBool) -> Result<Answer, AnalyzeError> {
+    /// while nothing changed (and can be asked for with `Reach::CachedOnly`). With
+    /// `Reach::Compute`, CPU-bound: call it off the async reactor.
+    pub fn funnel(&self, funnel: &Funnel, reach: Reach<'_>) -> Result<Answer, AnalyzeError> {
         let versions: Vec<String> = {
             let state = self.shared.read();
             let version = |step: &FunnelStep| state.collections.get(&step.collection).map(|c| c.version);
             funnel.steps.iter().map(|step| format!("{}#{:?}", step.collection, version(step))).collect()
         };
-        engine::cached_answer(&self.partials, (versions.join(" "), format!("funnel|{funnel:?}")), || {
+        let key = (versions.join(" "), format!("funnel|{funnel:?}"));
+        engine::cached_answer(&self.partials, key, reach, || {
             let body = match funnel.lists_actors() {
                 true => funnel.evaluate(|step| {
                     let (range, filters, analysis) = (step.range, &step.filters, step.actor_analysis());
-                    self.analyze(&step.collection, range, Timezone::default(), filters, &analysis, stop)
+                    self.analyze(&step.collection, range, Timezone::default(), filters, &analysis, reach)
                 })?,
-                false => funnel.count(|step| self.funnel_actors(step, stop))?,
+                false => funnel.count(|step| self.funnel_actors(step, reach))?,
             };
             Ok(Answer::new(Value::Object(body)))
         })
@@ -472,24 +497,21 @@ impl EventStore {
 
     /// The actors of a funnel step (`Funnel::count`): the distinct values of its actor
     /// property among the events of its collection in its timeframe that pass its filters, as
-    /// a set; or `AnalyzeError::Stopped` once `stop` is raised. CPU-bound: call it off the async
-    /// reactor.
-    fn funnel_actors(&self, step: &FunnelStep, stop: &AtomicBool) -> Result<ActorSet, AnalyzeError> {
-        let (parts, tail, version) =
-            self.versioned_snapshot(&step.collection, step.range).unwrap_or_default();
-        let version = format!("{}#{version}", step.collection);
+    /// a set; or `AnalyzeError::Stopped` once the stop flag of `reach` is raised.
+    fn funnel_actors(&self, step: &FunnelStep, reach: Reach<'_>) -> Result<ActorSet, AnalyzeError> {
+        let (parts, tail, version) = self.reading(&step.collection, step.range, reach);
         let query = engine::Query {
             filters: &step.filters,
             range: step.range,
             timezone: Timezone::default(),
-            stop,
+            reach,
             version: &version,
         };
         engine::actor_set(&parts, &tail, &self.partials, &step.actor_count(), &query)
     }
 
     /// The `result` of `extraction` over the events of `collection` in `range` that pass every
-    /// filter (`query::engine::extract`), or `AnalyzeError::Stopped` once `stop` is raised.
+    /// filter (`query::engine::extract`), as far as `reach` lets it go. With `Reach::Compute`,
     /// CPU-bound: call it off the async reactor.
     pub fn extract(
         &self,
@@ -497,11 +519,10 @@ impl EventStore {
         range: Option<TimeRange>,
         filters: &[Filter],
         extraction: &Extraction,
-        stop: &AtomicBool,
+        reach: Reach<'_>,
     ) -> Result<Answer, AnalyzeError> {
-        let (parts, tail, version) = self.versioned_snapshot(collection, range).unwrap_or_default();
-        let version = format!("{collection}#{version}");
-        let query = engine::Query { filters, range, timezone: Timezone::default(), stop, version: &version };
+        let (parts, tail, version) = self.reading(collection, range, reach);
+        let query = engine::Query { filters, range, timezone: Timezone::default(), reach, version: &version };
         engine::extract(&parts, &tail, &self.partials, extraction, &query)
     }
 

@@ -98,15 +98,50 @@ pub enum AnalyzeError {
     /// The caller raised the stop flag (the query's deadline passed).
     #[error("the query was stopped")]
     Stopped,
+    /// Only a cached answer was asked for (`Reach::CachedOnly`), and none is cached.
+    #[error("the answer is not cached")]
+    NotCached,
 }
 
-/// What every query has: its filters, timeframe and timezone, the flag that stops it, and
-/// the version of the data it reads (the collection and its `Collection::version`).
+/// How far a query may go to answer.
+#[derive(Clone, Copy)]
+pub enum Reach<'a> {
+    /// Reads the events the cache does not cover (CPU and disk: off the async reactor), and
+    /// gives up with `AnalyzeError::Stopped` once the flag is raised.
+    Compute(&'a AtomicBool),
+    /// Answers only with a whole answer cached for the data as it is now, else
+    /// `AnalyzeError::NotCached`: it never reads a part or the tail, so a repeated query can be
+    /// answered on the thread that received it.
+    CachedOnly,
+}
+
+impl<'a> Reach<'a> {
+    /// The flag that stops the work (raised for `CachedOnly`, which starts none).
+    pub(crate) fn stop(self) -> &'a AtomicBool {
+        static RAISED: AtomicBool = AtomicBool::new(true);
+        match self {
+            Reach::Compute(stop) => stop,
+            Reach::CachedOnly => &RAISED,
+        }
+    }
+
+    /// Whether events may be read: `NotCached` for `CachedOnly`. Called where a query would
+    /// start reading them.
+    fn may_read(self) -> Result<(), AnalyzeError> {
+        match self {
+            Reach::Compute(_) => Ok(()),
+            Reach::CachedOnly => Err(AnalyzeError::NotCached),
+        }
+    }
+}
+
+/// What every query has: its filters, timeframe and timezone, how far it may go, and the
+/// version of the data it reads (the collection and its `Collection::version`).
 pub(crate) struct Query<'q> {
     pub filters: &'q [Filter],
     pub range: Option<TimeRange>,
     pub timezone: Timezone,
-    pub stop: &'q AtomicBool,
+    pub reach: Reach<'q>,
     pub version: &'q str,
 }
 
@@ -304,6 +339,7 @@ pub(crate) fn analyze(
     if open.is_empty() {
         return Ok(answers.into_iter().flatten().collect());
     }
+    query.reach.may_read()?;
     let totals = scan(parts, tail, cache, &plans, &open, &paths, query)?;
     for (i, owner) in owners {
         let answer = plans[i].present(&totals[owner]);
@@ -315,15 +351,17 @@ pub(crate) fn analyze(
 }
 
 /// The answer cached under `key` (the versions of the data it reads, and what it asks), or
-/// the one `compute` gives, then cached.
+/// the one `compute` gives, then cached (where `reach` lets it read events).
 pub(crate) fn cached_answer(
     cache: &std::sync::Mutex<PartialCache>,
     key: (String, String),
+    reach: Reach<'_>,
     compute: impl FnOnce() -> Result<Answer, AnalyzeError>,
 ) -> Result<Answer, AnalyzeError> {
     if let Some(Cached::Answer(answer, _)) = lock(cache).get(&key) {
         return Ok(answer);
     }
+    reach.may_read()?;
     let answer = compute()?;
     lock(cache).put(key, Cached::Answer(answer.clone(), answer_bytes(&answer)));
     Ok(answer)

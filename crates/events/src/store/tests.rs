@@ -1,6 +1,8 @@
 //! Tests of `store.rs`: the event store: writes, replay after a crash, compaction, merges and the
 //! folder's leftovers.
 
+use std::sync::atomic::AtomicBool;
+
 use serde_json::json;
 
 use super::writer::commit;
@@ -9,6 +11,12 @@ use crate::{EventContext, prepare};
 
 fn event(value: Value) -> PreparedEvent {
     prepare(value, &EventContext::new(String::new(), String::new(), 1_700_000_000_000)).unwrap()
+}
+
+/// How many purchases `store` holds in `range`, computed (or cached) as a query would.
+fn purchases_in(store: &EventStore, range: Option<TimeRange>) -> u64 {
+    let answer = store.count(&purchases(), range, Reach::Compute(&AtomicBool::new(false))).unwrap();
+    answer.as_u64().expect("a count is a whole number")
 }
 
 fn purchases() -> CollectionName {
@@ -47,7 +55,7 @@ async fn writes_are_visible_at_once_and_after_reopening() {
     let stored =
         store.write(vec![(purchases(), vec![event(json!({"n": 1})), event(json!({"n": 2}))])], 0).await;
     assert_eq!(stored.unwrap(), vec![vec![true, true]]);
-    assert_eq!(store.count(&purchases(), None).unwrap(), 2);
+    assert_eq!(purchases_in(&store, None), 2);
     store.close();
     let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
     let ns: Vec<_> = reopened.events(&purchases()).unwrap().iter().map(|e| e.body()["n"].clone()).collect();
@@ -75,11 +83,14 @@ async fn compaction_moves_the_tail_into_parts_and_every_event_stays_exactly_once
     let no_stop = AtomicBool::new(false);
     // Asked again and again, so that a stale cached answer would show.
     let odd_count = || {
-        store.analyze(&purchases(), None, Timezone::default(), &odd, &count, &no_stop).unwrap().into_value()
+        store
+            .analyze(&purchases(), None, Timezone::default(), &odd, &count, Reach::Compute(&no_stop))
+            .unwrap()
+            .into_value()
     };
     let everything = Extraction::parse(&serde_json::Map::new()).unwrap();
     let odd_events = || {
-        let events = store.extract(&purchases(), None, &odd, &everything, &no_stop).unwrap();
+        let events = store.extract(&purchases(), None, &odd, &everything, Reach::Compute(&no_stop)).unwrap();
         events.as_array().map_or(0, Vec::len)
     };
     let mut written = Vec::new();
@@ -102,9 +113,10 @@ async fn compaction_moves_the_tail_into_parts_and_every_event_stays_exactly_once
     assert_eq!(texts(&store.events(&purchases()).unwrap()), written);
     assert_eq!(odd_count(), 75);
     let day = TimeRange { start_ms: 1_704_758_400_000, end_ms: 1_704_844_800_000 };
-    assert_eq!(store.count(&purchases(), Some(day)).unwrap(), 50, "2024-01-09 only");
-    let extracted =
-        store.extract(&purchases(), Some(day), &odd, &everything, &AtomicBool::new(false)).unwrap();
+    assert_eq!(purchases_in(&store, Some(day)), 50, "2024-01-09 only");
+    let extracted = store
+        .extract(&purchases(), Some(day), &odd, &everything, Reach::Compute(&AtomicBool::new(false)))
+        .unwrap();
     assert_eq!(extracted.as_array().unwrap().len(), 25);
     let latest = store.latest(&purchases(), 3).unwrap();
     assert!(latest.iter().all(|e| e.body()["round"] == 0), "round 0 has the newest timestamps");
@@ -175,7 +187,7 @@ async fn leftovers_of_an_interrupted_compaction_are_removed_and_nothing_is_lost(
     std::fs::write(dir.path().join("manifest.json.next"), b"{\"version\"").unwrap();
     std::fs::write(wal_path(dir.path(), 0), b"old").unwrap();
     let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
-    assert_eq!(reopened.count(&purchases(), None).unwrap(), 1);
+    assert_eq!(purchases_in(&reopened, None), 1);
     assert!(!dir.path().join(PARTS).join("0000000099.parquet").exists());
     assert!(!dir.path().join("manifest.json.next").exists());
     assert!(!wal_path(dir.path(), 0).exists());
@@ -193,7 +205,7 @@ async fn parts_of_a_first_compaction_cut_short_are_removed() {
     std::fs::write(dir.path().join(PARTS).join("0000000001.parquet"), b"half a part").unwrap();
     assert!(!dir.path().join("manifest.json").exists());
     let reopened = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
-    assert_eq!(reopened.count(&purchases(), None).unwrap(), 1);
+    assert_eq!(purchases_in(&reopened, None), 1);
     assert!(!dir.path().join(PARTS).join("0000000001.parquet").exists());
 }
 
@@ -239,7 +251,7 @@ async fn concurrent_duplicates_of_a_uniqueness_token_store_one_event() {
         stored += write.await.unwrap()[0].iter().filter(|kept| **kept).count();
     }
     assert_eq!(stored, 1);
-    assert_eq!(store.count(&purchases(), None).unwrap(), 1);
+    assert_eq!(purchases_in(&store, None), 1);
     let later = 1_700_000_000_000 + UNIQUENESS_WINDOW_MS;
     let again =
         store.write(vec![(purchases(), vec![event(json!({"keen": {"uniqueness_token": "t"}}))])], later);
@@ -281,7 +293,7 @@ async fn a_full_disk_refuses_the_write_and_stores_nothing() {
     let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
     let error = store.write(vec![(purchases(), vec![event(json!({"n": 1}))])], 0).await.unwrap_err();
     assert!(error.to_string().contains("cannot write the event log"), "{error}");
-    assert_eq!(store.count(&purchases(), None).unwrap(), 0, "nothing unacknowledged is visible");
+    assert_eq!(purchases_in(&store, None), 0, "nothing unacknowledged is visible");
 }
 
 /// A funnel's answer is cached under its collections' versions: asked again it is the same,
@@ -304,7 +316,7 @@ async fn a_cached_funnel_stays_exact_as_events_arrive() {
     };
     let (sets, listed) = (funnel(false), funnel(true));
     let no_stop = AtomicBool::new(false);
-    let ask = |funnel: &Funnel| Value::clone(&store.funnel(funnel, &no_stop).unwrap());
+    let ask = |funnel: &Funnel| Value::clone(&store.funnel(funnel, Reach::Compute(&no_stop)).unwrap());
     for _ in 0..2 {
         assert_eq!(ask(&sets)["result"], json!([3, 1]));
         assert_eq!(ask(&listed)["actors"], json!([null, ["bob"]]));
@@ -312,4 +324,31 @@ async fn a_cached_funnel_stays_exact_as_events_arrive() {
     store.write(vec![(purchases(), vec![user("cy"), user("zed")])], 0).await.unwrap();
     assert_eq!(ask(&sets)["result"], json!([3, 2]));
     assert_eq!(ask(&listed)["actors"], json!([null, ["bob", "cy"]]));
+}
+
+#[tokio::test]
+async fn cached_only_answers_what_is_cached_for_the_data_as_it_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
+    let write = |n: i64| store.write(vec![(purchases(), vec![event(json!({"n": n}))])], 0);
+    write(1).await.unwrap();
+    write(2).await.unwrap();
+    let parameters = json!({"target_property": "n"});
+    let sum = Analysis::parse(crate::query::analysis::AnalysisType::Sum, parameters.as_object().unwrap());
+    let sum = sum.unwrap();
+    let no_stop = AtomicBool::new(false);
+    let total = |reach| store.analyze(&purchases(), None, Timezone::default(), &[], &sum, reach);
+    let count = |reach| store.count(&purchases(), None, reach);
+    let not_cached = |answer: Result<Answer, AnalyzeError>| matches!(answer, Err(AnalyzeError::NotCached));
+    assert!(not_cached(total(Reach::CachedOnly)), "nothing asked yet");
+    assert!(not_cached(count(Reach::CachedOnly)), "nothing asked yet");
+    assert_eq!(total(Reach::Compute(&no_stop)).unwrap().as_f64(), Some(3.0));
+    assert_eq!(*count(Reach::Compute(&no_stop)).unwrap(), json!(2));
+    assert_eq!(total(Reach::CachedOnly).unwrap().as_f64(), Some(3.0), "the same data: cached");
+    assert_eq!(*count(Reach::CachedOnly).unwrap(), json!(2), "the same data: cached");
+    write(4).await.unwrap();
+    assert!(not_cached(total(Reach::CachedOnly)), "a new event: the cached answer no longer serves");
+    assert!(not_cached(count(Reach::CachedOnly)), "a new event: the cached answer no longer serves");
+    assert_eq!(total(Reach::Compute(&no_stop)).unwrap().as_f64(), Some(7.0));
+    assert_eq!(purchases_in(&store, None), 3);
 }

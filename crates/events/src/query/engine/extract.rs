@@ -36,7 +36,7 @@ pub(crate) fn extract(
     let mut paths = Vec::new();
     let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
-    cached_answer(cache, answer_key, || {
+    cached_answer(cache, answer_key, query.reach, || {
         Ok(Answer::new(find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
     })
 }
@@ -60,7 +60,7 @@ fn find_and_rebuild(
     let mut matched: Vec<(i64, usize, usize)> = Vec::new();
     let mut found = Vec::with_capacity(paths.len());
     for (row, event) in tail.iter().enumerate() {
-        if query.stop.load(Ordering::Relaxed) {
+        if query.reach.stop().load(Ordering::Relaxed) {
             return Err(AnalyzeError::Stopped);
         }
         if range.is_some_and(|r| !r.contains(event.timestamp_ms)) {
@@ -104,7 +104,7 @@ fn find_and_rebuild(
         let mut earliest = latest;
         let file = &parts[source].file;
         file.scan_groups(vec![(group, start..end)], range, paths, |row, timestamp_ms, found| {
-            if query.stop.load(Ordering::Relaxed) {
+            if query.reach.stop().load(Ordering::Relaxed) {
                 return Err(AnalyzeError::Stopped);
             }
             earliest = earliest.min(timestamp_ms);

@@ -114,7 +114,7 @@ pub(super) fn scan(
                 .iter()
                 .zip(each)
                 .filter(|(_, (_, _, cached))| cached.is_none())
-                .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.stop))
+                .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.reach.stop()))
                 .collect();
             let partials = part_partials(builders, paths, &part.file, *clip, piece.clone(), &budget);
             if sender.send((i, partials)).is_err() {
@@ -187,7 +187,7 @@ pub(super) fn scan(
     })?;
     let mut builders: Vec<Builder<'_, '_>> = open
         .iter()
-        .map(|&i| Builder::new(&plans[i], plans[i].buckets.clone().unwrap_or_default(), query.stop))
+        .map(|&i| Builder::new(&plans[i], plans[i].buckets.clone().unwrap_or_default(), query.reach.stop()))
         .collect();
     let mut found = Vec::with_capacity(paths.len());
     for (row, event) in tail.iter().enumerate() {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::{PartialCache, Query, actor_set, analyze, extract};
+use super::{PartialCache, Query, Reach, actor_set, analyze, extract};
 use crate::manifest::PartEntry;
 use crate::part::{PartBuilder, PartFile, ROW_GROUP_ROWS};
 use crate::query::analysis::{Analysis, AnalysisType};
@@ -260,7 +260,8 @@ fn run(
     version: &str,
 ) -> Result<Value, String> {
     let stop = AtomicBool::new(false);
-    let query = Query { filters, range, timezone: Timezone::Offset(0), stop: &stop, version };
+    let query =
+        Query { filters, range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version };
     analyze(parts, tail, cache, &[analysis], &query)
         .map(|mut answers| answers.remove(0).into_value())
         .map_err(|e| e.to_string())
@@ -298,7 +299,13 @@ fn answers_as_the_reference(
     // the second shares the first's partials), on a fresh cache.
     let count = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
     let stop = AtomicBool::new(false);
-    let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+    let query = Query {
+        filters: &filters,
+        range,
+        timezone: Timezone::Offset(0),
+        reach: Reach::Compute(&stop),
+        version: "v1",
+    };
     let fresh = Mutex::new(PartialCache::default());
     let together = analyze(&parts, &tail, &fresh, &[&count, &analysis, &analysis], &query);
     for position in [1, 2] {
@@ -371,7 +378,7 @@ proptest! {
         matched.retain(|(_, body)| filters.iter().all(|f| f.matches(body)));
         let expected = extraction.evaluate(matched).unwrap();
         let stop = AtomicBool::new(false);
-        let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), stop: &stop, version: "v1" };
+        let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version: "v1" };
         let cache = Mutex::new(PartialCache::default());
         let got = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
         prop_assert_eq!(&*got, &expected);
@@ -431,7 +438,7 @@ proptest! {
         for (attempt, version) in [("first run", "v1"), ("cached partials", "v2"), ("cached sets", "v2")] {
             let got = funnel.count(|step| {
                 let query =
-                    Query { filters: &step.filters, range: step.range, timezone: Timezone::Offset(0), stop: &stop, version };
+                    Query { filters: &step.filters, range: step.range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version };
                 actor_set(&parts, &tail, &cache, &step.actor_count(), &query).map_err(|e| e.to_string())
             });
             prop_assert_eq!(&got, &expected, "{}", attempt);
