@@ -7,6 +7,12 @@ use serde_json::json;
 
 use super::writer::commit;
 use super::*;
+use crate::query::analysis::Analysis;
+use crate::query::answer::Answer;
+use crate::query::engine::{AnalyzeError, Reach};
+use crate::query::extraction::Extraction;
+use crate::query::funnel::Funnel;
+use crate::query::timeframe::Timezone;
 use crate::{EventContext, prepare};
 
 fn event(value: Value) -> PreparedEvent {
