@@ -2,6 +2,7 @@
 //! sent them. The common parameters (collection, timeframe, timezone, filters) are read here;
 //! each analysis's own parameters by its module in `sb_events::query`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,40 +37,46 @@ impl Default for QueryLimits {
     }
 }
 
-/// A query's response body: `result`, and for funnels `steps` and `actors` too.
+/// A query's response body: `{"result": …}`, or for funnels the engine's whole body (`result`,
+/// `steps`, and `actors` when asked for). Either is shared with the engine's cache, and its text
+/// is written once for every request it answers.
 #[derive(Debug)]
-pub struct QueryResponse {
-    result: Answer,
-    /// The keys beside `result` (never `result` itself).
-    more: Map<String, Value>,
+pub struct QueryResponse(Body);
+
+#[derive(Debug)]
+enum Body {
+    /// The result alone.
+    Result(Answer),
+    /// An object holding `result` and the keys beside it.
+    Whole(Answer),
 }
 
 impl QueryResponse {
-    pub fn result(&self) -> &Answer {
-        &self.result
+    /// The result as JSON text.
+    pub fn result_text(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Body::Result(result) => Cow::Borrowed(result.text()),
+            Body::Whole(body) => Cow::Owned(body["result"].to_string()),
+        }
     }
 
-    /// The body as JSON, the result's text as the engine keeps it (not written again when
-    /// the answer came from its cache).
+    /// The body as JSON.
     pub fn to_json(&self) -> String {
-        let mut body = String::with_capacity(self.result.text().len() + 16);
-        body.push_str("{\"result\":");
-        body.push_str(self.result.text());
-        for (key, value) in &self.more {
-            body.push(',');
-            body.push_str(&Value::from(key.as_str()).to_string());
-            body.push(':');
-            body.push_str(&value.to_string());
+        match &self.0 {
+            Body::Result(result) => format!("{{\"result\":{}}}", result.text()),
+            Body::Whole(body) => body.text().to_owned(),
         }
-        body.push('}');
-        body
     }
 
     /// The body as a JSON object.
     pub fn into_map(self) -> Map<String, Value> {
-        let mut body = Map::from_iter([("result".to_owned(), self.result.into_value())]);
-        body.extend(self.more);
-        body
+        match self.0 {
+            Body::Result(result) => Map::from_iter([("result".to_owned(), result.into_value())]),
+            Body::Whole(body) => match body.into_value() {
+                Value::Object(body) => body,
+                other => Map::from_iter([("result".to_owned(), other)]),
+            },
+        }
     }
 }
 
@@ -261,15 +268,11 @@ impl Switchboard {
         match prepared {
             Prepared::Funnel(funnel) => {
                 let body = self.cached_or_bounded(move |reach| store.funnel(&funnel, reach)).await?;
-                let Value::Object(mut body) = body.into_value() else {
-                    unreachable!("a funnel's body is an object")
-                };
-                let result = body.shift_remove("result").unwrap_or_default();
-                Ok(QueryResponse { result: Answer::new(result), more: body })
+                Ok(QueryResponse(Body::Whole(body)))
             }
             Prepared::Scan(scan) => {
                 let result = self.cached_or_bounded(move |reach| scan.answer(&store, reach)).await?;
-                Ok(QueryResponse { result, more: Map::new() })
+                Ok(QueryResponse(Body::Result(result)))
             }
         }
     }
@@ -457,12 +460,22 @@ mod tests {
 
     #[test]
     fn a_response_written_as_json_is_its_object() {
-        let more = json!({"steps": [{"event_collection": "a\"b"}], "we\"ird\\key": [null, 1.5]});
-        let response =
-            QueryResponse { result: Answer::new(json!([3, 2, 1])), more: more.as_object().unwrap().clone() };
-        let written: Value = serde_json::from_str(&response.to_json()).unwrap();
-        assert_eq!(written, Value::Object(response.into_map()));
-        assert_eq!(written["result"], json!([3, 2, 1]));
-        assert_eq!(written["we\"ird\\key"], json!([null, 1.5]));
+        let funnel =
+            json!({"result": [3, 2], "steps": [{"event_collection": "a\"b"}], "we\"ird\\key": [null]});
+        for (response, result) in [
+            (QueryResponse(Body::Result(Answer::new(json!([{"a\"b": 1.5}])))), json!([{"a\"b": 1.5}])),
+            (QueryResponse(Body::Whole(Answer::new(funnel.clone()))), json!([3, 2])),
+        ] {
+            let written: Value = serde_json::from_str(&response.to_json()).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&response.result_text()).unwrap(), result);
+            assert_eq!(written["result"], result);
+            assert_eq!(written, Value::Object(response.into_map()));
+        }
+        let whole = QueryResponse(Body::Whole(Answer::new(funnel.clone()))).to_json();
+        assert_eq!(
+            serde_json::from_str::<Value>(&whole).unwrap(),
+            funnel,
+            "a funnel's body is written whole"
+        );
     }
 }

@@ -100,7 +100,7 @@ pub(crate) async fn dashboard(
             .run_analysis(&shell.access, query.analysis_type(), query.parameters(), now)
             .await;
         let (result, error) = match run {
-            Ok(body) => (Some(body.result().text().to_owned()), None),
+            Ok(body) => (Some(body.result_text().into_owned()), None),
             Err(e) => (None, Some(crate::error::public_message(&e))),
         };
         let title = query.metadata.get("display_name").and_then(|v| v.as_str()).filter(|t| !t.is_empty());
