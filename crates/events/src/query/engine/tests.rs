@@ -243,6 +243,17 @@ fn same(left: &Value, right: &Value) -> bool {
 }
 
 /// Whether the engine's answer (or error) is the reference's.
+/// A query of every event (no filters, no timeframe) of version "v1", stopped by `stop`.
+fn everything(stop: &AtomicBool) -> Query<'_> {
+    Query {
+        filters: &[],
+        range: None,
+        timezone: Timezone::Offset(0),
+        reach: Reach::Compute(stop),
+        version: "v1",
+    }
+}
+
 fn agrees(got: &Result<Value, String>, expected: &Result<Value, String>) -> bool {
     match (got, expected) {
         (Ok(got), Ok(expected)) => same(got, expected),

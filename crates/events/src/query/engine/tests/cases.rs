@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::{Map, Value, json};
 
-use super::{DAY_MS, START_MS, reference, run, store};
+use super::{DAY_MS, START_MS, everything, reference, run, store};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::engine::pieces::Budget;
@@ -116,13 +116,7 @@ fn a_median_and_percentiles_read_together_rank_each_their_own() {
     };
     let (p95, p10) = (with(95.0), with(10.0));
     let stop = AtomicBool::new(false);
-    let query = Query {
-        filters: &[],
-        range: None,
-        timezone: Timezone::Offset(0),
-        reach: Reach::Compute(&stop),
-        version: "v1",
-    };
+    let query = everything(&stop);
     let cache = Mutex::new(PartialCache::default());
     let answers = analyze(&parts, &tail, &cache, &[&median, &p95, &p10], &query).unwrap();
     let answers: Vec<Value> = answers.into_iter().map(Answer::into_value).collect();
@@ -177,13 +171,7 @@ fn a_raised_stop_flag_stops_the_query() {
     let (parts, tail) = store(dir.path(), &events, &[5]);
     let analysis = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
     let stop = AtomicBool::new(true);
-    let query = Query {
-        filters: &[],
-        range: None,
-        timezone: Timezone::Offset(0),
-        reach: Reach::Compute(&stop),
-        version: "v1",
-    };
+    let query = everything(&stop);
     let cache = Mutex::new(PartialCache::default());
     assert!(matches!(analyze(&parts, &tail, &cache, &[&analysis], &query), Err(AnalyzeError::Stopped)));
     let extraction = Extraction::parse(&Map::new()).unwrap();
