@@ -416,8 +416,10 @@ struct Builder<'p, 'q> {
     /// For count_unique and select_unique, per word number the last cell it was added to (its
     /// bucket in the high 12 bits, its group in the low 20, plus one; 0: none yet).
     last_cells: Vec<u32>,
-    /// Per key of a group's dictionary, the rows counted in a bucket (`count_by_words`).
+    /// Per key of a group's dictionary, the rows counted in a bucket (`add_by_words`).
     key_counts: Vec<u32>,
+    /// Per key of a group's dictionary, the aggregate of a bucket's rows (`add_by_words`).
+    key_accs: Vec<Acc>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -431,6 +433,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             word_groups: Vec::new(),
             last_cells: Vec::new(),
             key_counts: Vec::new(),
+            key_accs: Vec::new(),
         }
     }
 

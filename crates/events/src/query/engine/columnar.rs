@@ -2,8 +2,14 @@
 //! a selection of rows, column by column (a string filter is tested once per dictionary word,
 //! a number filter on the float); the interval's buckets cut the selection by binary search in
 //! the sorted timestamps; a group is looked up by word number; a count adds no value per row.
-//! Each row ends in the same aggregate, in the same order, as `Builder::add` would put it.
+//! Where the group and every filter are read from dictionary columns, rows are added per key of
+//! the group's dictionary instead (`words`). Each row ends in the same aggregate as
+//! `Builder::add` would put it, and groups come in the same order (sums of floats are added in
+//! another order).
 
+mod words;
+
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 
 use arrow_array::types::Int32Type;
@@ -29,7 +35,7 @@ pub(super) fn add_batch(
         if builder.stop.load(Ordering::Relaxed) {
             return Err(AnalyzeError::Stopped);
         }
-        if builder.count_by_words(batch)? {
+        if builder.add_by_words(batch)? {
             continue;
         }
         if !selected {
@@ -46,158 +52,9 @@ pub(super) fn add_batch(
 }
 
 impl Builder<'_, '_> {
-    /// A count whose filters each test one property and whose group (if any) is one property,
-    /// all read from dictionary columns with word numbers: each bucket's rows are counted per
-    /// key of the group's dictionary in one pass, without a row selection. False (nothing
-    /// added) when the query is not such a count, or the dictionary of the group or of a
-    /// filter holds more words than twice the batch's rows.
-    fn count_by_words(&mut self, batch: &Batch<'_>) -> Result<bool, AnalyzeError> {
-        let plan = self.plan;
-        if plan.target.is_some() || plan.groups.len() > 1 {
-            return Ok(false);
-        }
-        let mut tests = Vec::with_capacity(plan.checks.len());
-        for check in &plan.checks {
-            let Check::Property { path, leaf, filter } = check else { return Ok(false) };
-            match &batch.columns[*path] {
-                Values::Missing if filter.passes(None) => {}
-                Values::Missing => return Ok(true),
-                // Each word of the dictionary is tested up front: not for far more words than
-                // rows.
-                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
-                    tests.push((*leaf, *filter, *keys, *words, *base));
-                }
-                _ => return Ok(false),
-            }
-        }
-        let group = match plan.groups.first() {
-            None => None,
-            Some(&path) => match &batch.columns[path] {
-                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
-                    Some((*keys, words.len(), *base as usize))
-                }
-                _ => return Ok(false),
-            },
-        };
-        for &(leaf, filter, _, words, base) in &tests {
-            self.memos[leaf].test_words(filter, words, base);
-        }
-        // The memos are read, not written, while the rows are counted.
-        let memos = std::mem::take(&mut self.memos);
-        let tables: Vec<Table<'_>> = tests
-            .iter()
-            .map(|&(leaf, filter, keys, words, base)| Table {
-                passed: &memos[leaf].words[base as usize..base as usize + words.len()],
-                codes: keys.keys().values(),
-                nulls: (keys.null_count() > 0).then(|| keys.keys()),
-                missing: filter.passes(None),
-            })
-            .collect();
-        let counted = self.count_passing(batch, &tables, group);
-        self.memos = memos;
-        counted.map(|()| true)
-    }
-
-    /// Counts the rows of `batch` that pass `tables`, per bucket, and per key of `group` (its
-    /// keys, how many words its dictionary holds, the word number of key 0) when there is one.
-    fn count_passing(
-        &mut self,
-        batch: &Batch<'_>,
-        tables: &[Table<'_>],
-        group: Option<(&DictionaryArray<Int32Type>, usize, usize)>,
-    ) -> Result<(), AnalyzeError> {
-        let kind = self.plan.analysis.kind;
-        for (bucket, rows) in self.segments(batch) {
-            let Some((keys, words, base)) = group else {
-                let passed = match tables {
-                    [] => rows.len(),
-                    [Table { passed, codes, nulls: None, .. }] => {
-                        rows.filter(|&row| passed[codes[row] as usize] == 2).count()
-                    }
-                    _ => rows.filter(|&row| passing(tables, row)).count(),
-                };
-                self.partial.cell(bucket, 0, kind).count += passed as u64;
-                continue;
-            };
-            // Per key of the group's dictionary (and one more for rows without the property),
-            // how many rows passed.
-            let mut counts = std::mem::take(&mut self.key_counts);
-            counts.clear();
-            counts.resize(words + 1, 0);
-            let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
-            let key_of = |row: usize| if nulls && keys.is_null(row) { words } else { codes[row] as usize };
-            if tables.is_empty() {
-                // Every row by its key, in a loop without tests; then the few rows without
-                // the property move to the last count (a null's key is any number).
-                for &code in &codes[rows.clone()] {
-                    if let Some(count) = counts.get_mut(code as usize) {
-                        *count += 1;
-                    }
-                }
-                if let Some(present) = keys.nulls().filter(|_| nulls) {
-                    let absent = !&present.inner().slice(rows.start, rows.len());
-                    for row in absent.set_indices().map(|offset| rows.start + offset) {
-                        if let Some(count) = counts.get_mut(codes[row] as usize) {
-                            *count -= 1;
-                        }
-                        counts[words] += 1;
-                    }
-                }
-            } else {
-                for row in rows.clone() {
-                    if passing(tables, row) {
-                        counts[key_of(row)] += 1;
-                    }
-                }
-            }
-            // Keys whose group is not known yet take one in the order their first rows come.
-            let known = |key: usize, word_groups: &[u32]| {
-                key < words && word_groups.get(base + key).is_some_and(|&group| group != u32::MAX)
-            };
-            let mut new = vec![false; words + 1];
-            let mut left = 0;
-            for key in (0..=words).filter(|&key| counts[key] > 0 && !known(key, &self.word_groups)) {
-                new[key] = true;
-                left += 1;
-            }
-            let mut firsts = Vec::with_capacity(left);
-            for row in rows {
-                if left == 0 {
-                    break;
-                }
-                let key = key_of(row);
-                if new[key] && passing(tables, row) {
-                    firsts.push((key, row));
-                    new[key] = false;
-                    left -= 1;
-                }
-            }
-            let mut found = Vec::with_capacity(batch.columns.len());
-            for (key, row) in firsts {
-                fill(batch, row, &mut found);
-                let group = self.group_of(&found)? as u32;
-                if key < words {
-                    if self.word_groups.len() <= base + key {
-                        self.word_groups.resize(base + key + 1, u32::MAX);
-                    }
-                    self.word_groups[base + key] = group;
-                } else {
-                    let passed = std::mem::take(&mut counts[key]);
-                    self.partial.cell(bucket, group as usize, kind).count += u64::from(passed);
-                }
-            }
-            for key in (0..words).filter(|&key| counts[key] > 0) {
-                let group = self.word_groups[base + key] as usize;
-                self.partial.cell(bucket, group, kind).count += u64::from(counts[key]);
-            }
-            self.key_counts = counts;
-        }
-        Ok(())
-    }
-
     /// The rows of `batch` in each of the plan's buckets (the one bucket without an interval),
     /// as (bucket number, rows), in time order.
-    fn segments(&self, batch: &Batch<'_>) -> Vec<(usize, std::ops::Range<usize>)> {
+    fn segments(&self, batch: &Batch<'_>) -> Vec<(usize, Range<usize>)> {
         if self.plan.buckets.is_none() {
             return vec![(0, batch.rows.clone())];
         }
@@ -238,7 +95,7 @@ impl Builder<'_, '_> {
                     let missing = filter.passes(None);
                     let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
                     if words.len() <= 2 * batch.rows.len() {
-                        // Each word tested up front, then a lookup per row, as `count_by_words`.
+                        // Each word tested up front, then a lookup per row, as `add_by_words`.
                         memo.test_words(filter, words, *base);
                         let table = Table {
                             passed: &memo.words[*base as usize..*base as usize + words.len()],

@@ -1,0 +1,305 @@
+//! Analyses added per key of the group's dictionary: where the group and every filter are
+//! read from dictionary columns, a count, sum, average, minimum, maximum or standard deviation
+//! adds each row of a bucket to an aggregate per key (a count per key, for a count), without a
+//! row selection; each key's aggregate then goes into its group's cell, and keys new to the
+//! partial take their groups in the order of their first rows.
+
+use std::ops::Range;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray, Float64Array};
+
+use super::{Table, fill, passing};
+use crate::part::{Batch, Values};
+use crate::query::analysis::AnalysisType;
+use crate::query::engine::aggregate::Acc;
+use crate::query::engine::values::Stored;
+use crate::query::engine::{AnalyzeError, Builder, Check};
+
+/// The fewest rows per key of a group's dictionary, on average in each bucket of a batch, for
+/// numbers to be added per key (`Builder::add_by_words`): moving a key's aggregate into its
+/// group's cell costs about as much as adding that many rows to the cell one by one. One in
+/// tests, whose batches are small.
+#[cfg(not(test))]
+const ROWS_PER_KEY: usize = 16;
+#[cfg(test)]
+const ROWS_PER_KEY: usize = 1;
+
+impl Builder<'_, '_> {
+    /// A count, or a sum, average, minimum, maximum or standard deviation of a number column
+    /// grouped by one property, whose filters each test one property, with the group and the
+    /// filters all read from dictionary columns with word numbers: each bucket's rows are
+    /// added per key of the group's dictionary in one pass, without a row selection. False
+    /// (nothing added) when the query is not such an analysis, when the dictionary of the group
+    /// or of a filter holds more words than twice the batch's rows, or when numbers would have
+    /// fewer than `ROWS_PER_KEY` rows per key of the group in each bucket.
+    pub(super) fn add_by_words(&mut self, batch: &Batch<'_>) -> Result<bool, AnalyzeError> {
+        let plan = self.plan;
+        if plan.groups.len() > 1 {
+            return Ok(false);
+        }
+        let numbers = match plan.target {
+            None => None,
+            Some(target) => match (&batch.columns[target], plan.analysis.kind) {
+                (
+                    Values::Nums { values, integer },
+                    AnalysisType::Sum
+                    | AnalysisType::Average
+                    | AnalysisType::Minimum
+                    | AnalysisType::Maximum
+                    | AnalysisType::StandardDeviation,
+                ) if plan.groups.len() == 1 => Some((*values, *integer)),
+                _ => return Ok(false),
+            },
+        };
+        let mut tests = Vec::with_capacity(plan.checks.len());
+        for check in &plan.checks {
+            let Check::Property { path, leaf, filter } = check else { return Ok(false) };
+            match &batch.columns[*path] {
+                Values::Missing if filter.passes(None) => {}
+                Values::Missing => return Ok(true),
+                // Each word of the dictionary is tested up front: not for far more words than
+                // rows.
+                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
+                    tests.push((*leaf, *filter, *keys, *words, *base));
+                }
+                _ => return Ok(false),
+            }
+        }
+        let group = match plan.groups.first() {
+            None => None,
+            Some(&path) => match &batch.columns[path] {
+                Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
+                    Some(Words { keys, words: words.len(), base: *base as usize })
+                }
+                _ => return Ok(false),
+            },
+        };
+        // Numbers go per key only where each key has rows enough in each bucket.
+        let segments = self.segments(batch);
+        if let Some(Words { words, .. }) = group.as_ref().filter(|_| numbers.is_some())
+            && words * ROWS_PER_KEY > batch.rows.len() / segments.len().max(1)
+        {
+            return Ok(false);
+        }
+        for &(leaf, filter, _, words, base) in &tests {
+            self.memos[leaf].test_words(filter, words, base);
+        }
+        // The memos are read, not written, while the rows are added.
+        let memos = std::mem::take(&mut self.memos);
+        let tables: Vec<Table<'_>> = tests
+            .iter()
+            .map(|&(leaf, filter, keys, words, base)| Table {
+                passed: &memos[leaf].words[base as usize..base as usize + words.len()],
+                codes: keys.keys().values(),
+                nulls: (keys.null_count() > 0).then(|| keys.keys()),
+                missing: filter.passes(None),
+            })
+            .collect();
+        // Numbers come with a group (above).
+        let added = match numbers.zip(group.as_ref()) {
+            Some((numbers, group)) => self.add_passing(batch, segments, &tables, group, numbers),
+            None => self.count_passing(batch, segments, &tables, group.as_ref()),
+        };
+        self.memos = memos;
+        added.map(|()| true)
+    }
+
+    /// Counts the rows of `batch` that pass `tables`, per bucket, and per key of `group` when
+    /// there is one.
+    fn count_passing(
+        &mut self,
+        batch: &Batch<'_>,
+        segments: Vec<(usize, Range<usize>)>,
+        tables: &[Table<'_>],
+        group: Option<&Words<'_>>,
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
+        for (bucket, rows) in segments {
+            let Some(group) = group else {
+                let passed = match tables {
+                    [] => rows.len(),
+                    [Table { passed, codes, nulls: None, .. }] => {
+                        rows.filter(|&row| passed[codes[row] as usize] == 2).count()
+                    }
+                    _ => rows.filter(|&row| passing(tables, row)).count(),
+                };
+                self.partial.cell(bucket, 0, kind).count += passed as u64;
+                continue;
+            };
+            // Per key of the group's dictionary (and one more for rows without the property),
+            // how many rows passed.
+            let Words { keys, words, .. } = *group;
+            let mut counts = std::mem::take(&mut self.key_counts);
+            counts.clear();
+            counts.resize(words + 1, 0);
+            let codes = keys.keys().values();
+            if tables.is_empty() {
+                // Every row by its key, in a loop without tests; then the few rows without
+                // the property move to the last count (a null's key is any number).
+                for &code in &codes[rows.clone()] {
+                    if let Some(count) = counts.get_mut(code as usize) {
+                        *count += 1;
+                    }
+                }
+                if let Some(present) = keys.nulls().filter(|_| keys.null_count() > 0) {
+                    let absent = !&present.inner().slice(rows.start, rows.len());
+                    for row in absent.set_indices().map(|offset| rows.start + offset) {
+                        if let Some(count) = counts.get_mut(codes[row] as usize) {
+                            *count -= 1;
+                        }
+                        counts[words] += 1;
+                    }
+                }
+            } else {
+                for row in rows.clone() {
+                    if passing(tables, row) {
+                        counts[group.key_of(row)] += 1;
+                    }
+                }
+            }
+            let groups = self.key_groups(batch, tables, rows, group, |key| counts[key] > 0);
+            let cells = groups.map(|groups| {
+                for (key, group) in groups {
+                    self.partial.cell(bucket, group, kind).count += u64::from(counts[key]);
+                }
+            });
+            self.key_counts = counts;
+            cells?;
+        }
+        Ok(())
+    }
+
+    /// Adds the numbers of `values` (integers or not) in the rows of `batch` that pass
+    /// `tables`, per bucket and key of `group`: each key's rows into an aggregate of their own
+    /// (in row order), which then goes into its group's cell.
+    fn add_passing(
+        &mut self,
+        batch: &Batch<'_>,
+        segments: Vec<(usize, Range<usize>)>,
+        tables: &[Table<'_>],
+        group: &Words<'_>,
+        (values, integer): (&Float64Array, bool),
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
+        let stored = || if integer { Stored::Integer } else { Stored::Float };
+        let Words { keys, words, .. } = *group;
+        // Between buckets every aggregate here is empty.
+        let mut accs = std::mem::take(&mut self.key_accs);
+        if accs.len() <= words {
+            accs.resize_with(words + 1, || Acc::new(kind));
+        }
+        let (codes, numbers) = (keys.keys().values(), values.values());
+        let absent = values.nulls().filter(|nulls| nulls.null_count() > 0);
+        let mut added = Ok(());
+        for (bucket, rows) in segments {
+            if tables.is_empty() && keys.null_count() == 0 && absent.is_none() {
+                // Every row has a key and a number: a loop without tests.
+                for row in rows.clone() {
+                    if let Some(acc) = accs.get_mut(codes[row] as usize) {
+                        acc.count += 1;
+                        acc.add_number(numbers[row], stored());
+                    }
+                }
+            } else {
+                for row in rows.clone().filter(|&row| passing(tables, row)) {
+                    let acc = &mut accs[group.key_of(row)];
+                    acc.count += 1;
+                    if absent.is_none_or(|absent| absent.is_valid(row)) {
+                        acc.add_number(numbers[row], stored());
+                    }
+                }
+            }
+            let groups = self.key_groups(batch, tables, rows, group, |key| accs[key].count > 0);
+            match groups {
+                Ok(groups) => {
+                    for (key, group) in groups {
+                        self.partial.cell(bucket, group, kind).absorb(&accs[key]);
+                    }
+                }
+                Err(error) => added = Err(error),
+            }
+            for acc in accs[..=words].iter_mut().filter(|acc| acc.count > 0) {
+                *acc = Acc::new(kind);
+            }
+            if added.is_err() {
+                break;
+            }
+        }
+        self.key_accs = accs;
+        added
+    }
+
+    /// The group of each key of `group` that has rows among `rows` (`used`), by key; keys
+    /// whose group is not known yet take one in the order their first passing rows come. The
+    /// key one past the dictionary's (rows without the property) has its group made anew from
+    /// its first row each time; the others are remembered by word number.
+    fn key_groups(
+        &mut self,
+        batch: &Batch<'_>,
+        tables: &[Table<'_>],
+        rows: Range<usize>,
+        group: &Words<'_>,
+        used: impl Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, usize)>, AnalyzeError> {
+        let Words { words, base, .. } = *group;
+        let known = |key: usize, word_groups: &[u32]| {
+            key < words && word_groups.get(base + key).is_some_and(|&group| group != u32::MAX)
+        };
+        let mut new = vec![false; words + 1];
+        let mut left = 0;
+        for key in (0..=words).filter(|&key| used(key) && !known(key, &self.word_groups)) {
+            new[key] = true;
+            left += 1;
+        }
+        let mut firsts = Vec::with_capacity(left);
+        for row in rows {
+            if left == 0 {
+                break;
+            }
+            let key = group.key_of(row);
+            if new[key] && passing(tables, row) {
+                firsts.push((key, row));
+                new[key] = false;
+                left -= 1;
+            }
+        }
+        let mut groups = Vec::with_capacity(words + 1);
+        let mut found = Vec::with_capacity(batch.columns.len());
+        for (key, row) in firsts {
+            fill(batch, row, &mut found);
+            let group = self.group_of(&found)?;
+            if key < words {
+                if self.word_groups.len() <= base + key {
+                    self.word_groups.resize(base + key + 1, u32::MAX);
+                }
+                self.word_groups[base + key] = group as u32;
+            } else {
+                groups.push((key, group));
+            }
+        }
+        groups.extend(
+            (0..words).filter(|&key| used(key)).map(|key| (key, self.word_groups[base + key] as usize)),
+        );
+        Ok(groups)
+    }
+}
+
+/// The one group_by property of a query, read from a dictionary column: its keys, how many
+/// words its dictionary holds, and the word number of key 0.
+struct Words<'a> {
+    keys: &'a DictionaryArray<Int32Type>,
+    words: usize,
+    base: usize,
+}
+
+impl Words<'_> {
+    /// The key of `row`, or the number of words when the row lacks the property.
+    #[inline]
+    fn key_of(&self, row: usize) -> usize {
+        match self.keys.is_null(row) {
+            true => self.words,
+            false => self.keys.keys().values()[row] as usize,
+        }
+    }
+}
