@@ -61,6 +61,7 @@ use crate::store::{Part, StoredEvent};
 use aggregate::{Acc, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, answer_bytes, lock};
+use columnar::PendingWords;
 pub use distinct::ActorSet;
 pub(crate) use extract::extract;
 use memo::{Memo, passes};
@@ -418,8 +419,8 @@ struct Builder<'p, 'q> {
     last_cells: Vec<u32>,
     /// Per key of a group's dictionary, the rows counted in a bucket (`add_by_words`).
     key_counts: Vec<u32>,
-    /// Per key of a group's dictionary, the aggregate of a bucket's rows (`add_by_words`).
-    key_accs: Vec<Acc>,
+    /// Per word of a group's dictionaries, the aggregate of a bucket's rows (`add_by_words`).
+    pending: PendingWords,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -433,12 +434,13 @@ impl<'p, 'q> Builder<'p, 'q> {
             word_groups: Vec::new(),
             last_cells: Vec::new(),
             key_counts: Vec::new(),
-            key_accs: Vec::new(),
+            pending: PendingWords::default(),
         }
     }
 
     /// The partial, its ranked values sorted.
     fn finish(mut self) -> Partial {
+        self.flush_words();
         for cell in self.partial.cells.iter_mut().flatten() {
             let before = cell.bytes();
             cell.seal();

@@ -9,6 +9,8 @@
 
 mod words;
 
+pub(super) use words::PendingWords;
+
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 
@@ -38,6 +40,7 @@ pub(super) fn add_batch(
         if builder.add_by_words(batch)? {
             continue;
         }
+        builder.flush_words();
         if !selected {
             selection.clear();
             selection.extend(batch.rows.start as u32..batch.rows.end as u32);

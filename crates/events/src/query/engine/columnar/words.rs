@@ -1,7 +1,9 @@
 //! Analyses added per key of the group's dictionary: where the group and every filter are
 //! read from dictionary columns, a count, sum, average, minimum, maximum or standard deviation
-//! adds each row of a bucket to an aggregate per key (a count per key, for a count), without a
-//! row selection; each key's aggregate then goes into its group's cell, and keys new to the
+//! adds each row to an aggregate per key, without a row selection. A count's per-key counts go
+//! into their groups' cells after each batch; the other analyses' aggregates are kept per word
+//! number across the batches of a piece until the bucket changes, so that a group_by property
+//! of thousands of words costs one move per word and bucket, not per batch. Keys new to the
 //! partial take their groups in the order of their first rows.
 
 use std::ops::Range;
@@ -16,23 +18,13 @@ use crate::query::engine::aggregate::Acc;
 use crate::query::engine::values::Stored;
 use crate::query::engine::{AnalyzeError, Builder, Check};
 
-/// The fewest rows per key of a group's dictionary, on average in each bucket of a batch, for
-/// numbers to be added per key (`Builder::add_by_words`): moving a key's aggregate into its
-/// group's cell costs about as much as adding that many rows to the cell one by one. One in
-/// tests, whose batches are small.
-#[cfg(not(test))]
-const ROWS_PER_KEY: usize = 16;
-#[cfg(test)]
-const ROWS_PER_KEY: usize = 1;
-
 impl Builder<'_, '_> {
     /// A count, or a sum, average, minimum, maximum or standard deviation of a number column
     /// grouped by one property, whose filters each test one property, with the group and the
     /// filters all read from dictionary columns with word numbers: each bucket's rows are
     /// added per key of the group's dictionary in one pass, without a row selection. False
-    /// (nothing added) when the query is not such an analysis, when the dictionary of the group
-    /// or of a filter holds more words than twice the batch's rows, or when numbers would have
-    /// fewer than `ROWS_PER_KEY` rows per key of the group in each bucket.
+    /// (nothing added) when the query is not such an analysis, or the dictionary of the group
+    /// or of a filter holds more words than twice the batch's rows.
     pub(super) fn add_by_words(&mut self, batch: &Batch<'_>) -> Result<bool, AnalyzeError> {
         let plan = self.plan;
         if plan.groups.len() > 1 {
@@ -75,13 +67,7 @@ impl Builder<'_, '_> {
                 _ => return Ok(false),
             },
         };
-        // Numbers go per key only where each key has rows enough in each bucket.
         let segments = self.segments(batch);
-        if let Some(Words { words, .. }) = group.as_ref().filter(|_| numbers.is_some())
-            && words * ROWS_PER_KEY > batch.rows.len() / segments.len().max(1)
-        {
-            return Ok(false);
-        }
         for &(leaf, filter, _, words, base) in &tests {
             self.memos[leaf].test_words(filter, words, base);
         }
@@ -171,8 +157,10 @@ impl Builder<'_, '_> {
     }
 
     /// Adds the numbers of `values` (integers or not) in the rows of `batch` that pass
-    /// `tables`, per bucket and key of `group`: each key's rows into an aggregate of their own
-    /// (in row order), which then goes into its group's cell.
+    /// `tables`, per bucket and word of `group`: each word's rows into an aggregate of its own
+    /// (in row order), kept across batches until the bucket changes or the piece ends
+    /// (`flush_words`). Words new to the partial take their groups in the order of their first
+    /// rows.
     fn add_passing(
         &mut self,
         batch: &Batch<'_>,
@@ -183,51 +171,108 @@ impl Builder<'_, '_> {
     ) -> Result<(), AnalyzeError> {
         let kind = self.plan.analysis.kind;
         let stored = || if integer { Stored::Integer } else { Stored::Float };
-        let Words { keys, words, .. } = *group;
-        // Between buckets every aggregate here is empty.
-        let mut accs = std::mem::take(&mut self.key_accs);
-        if accs.len() <= words {
-            accs.resize_with(words + 1, || Acc::new(kind));
-        }
+        let Words { keys, words, base } = *group;
         let (codes, numbers) = (keys.keys().values(), values.values());
         let absent = values.nulls().filter(|nulls| nulls.null_count() > 0);
-        let mut added = Ok(());
         for (bucket, rows) in segments {
+            if self.pending.bucket != bucket {
+                self.flush_words();
+                self.pending.bucket = bucket;
+            }
+            let mut pending = std::mem::take(&mut self.pending);
+            if pending.accs.len() < base + words {
+                pending.accs.resize_with(base + words, || Acc::new(kind));
+            }
+            // The rows whose words (or lack of the property) this bucket had no rows of yet.
+            let mut firsts = Vec::new();
+            let accs = &mut pending.accs[base..base + words];
             if tables.is_empty() && keys.null_count() == 0 && absent.is_none() {
                 // Every row has a key and a number: a loop without tests.
-                for row in rows.clone() {
+                for row in rows {
                     if let Some(acc) = accs.get_mut(codes[row] as usize) {
+                        if acc.count == 0 {
+                            firsts.push(row);
+                        }
                         acc.count += 1;
                         acc.add_number(numbers[row], stored());
                     }
                 }
             } else {
-                for row in rows.clone().filter(|&row| passing(tables, row)) {
-                    let acc = &mut accs[group.key_of(row)];
+                for row in rows.filter(|&row| passing(tables, row)) {
+                    let key = group.key_of(row);
+                    let acc = match accs.get_mut(key) {
+                        Some(acc) => acc,
+                        None => &mut pending.missing.get_or_insert_with(|| (usize::MAX, Acc::new(kind))).1,
+                    };
+                    if acc.count == 0 {
+                        firsts.push(row);
+                    }
                     acc.count += 1;
                     if absent.is_none_or(|absent| absent.is_valid(row)) {
                         acc.add_number(numbers[row], stored());
                     }
                 }
             }
-            let groups = self.key_groups(batch, tables, rows, group, |key| accs[key].count > 0);
-            match groups {
-                Ok(groups) => {
-                    for (key, group) in groups {
-                        self.partial.cell(bucket, group, kind).absorb(&accs[key]);
+            let made = self.first_groups(batch, group, &firsts, &mut pending);
+            self.pending = pending;
+            made?;
+        }
+        Ok(())
+    }
+
+    /// Notes the words of the rows `firsts` as pending, and gives each word new to the partial,
+    /// and the rows without the property, a group (in the rows' order).
+    fn first_groups(
+        &mut self,
+        batch: &Batch<'_>,
+        group: &Words<'_>,
+        firsts: &[usize],
+        pending: &mut PendingWords,
+    ) -> Result<(), AnalyzeError> {
+        let mut found = Vec::with_capacity(batch.columns.len());
+        for &row in firsts {
+            let key = group.key_of(row);
+            let known = self.word_groups.get(group.base + key).is_some_and(|&group| group != u32::MAX);
+            if key < group.words {
+                pending.touched.push(group.base + key);
+                if known {
+                    continue;
+                }
+            }
+            fill(batch, row, &mut found);
+            let position = self.group_of(&found)?;
+            match key < group.words {
+                true => {
+                    let word = group.base + key;
+                    if self.word_groups.len() <= word {
+                        self.word_groups.resize(word + 1, u32::MAX);
+                    }
+                    self.word_groups[word] = position as u32;
+                }
+                false => {
+                    if let Some((missing, _)) = &mut pending.missing {
+                        *missing = position;
                     }
                 }
-                Err(error) => added = Err(error),
-            }
-            for acc in accs[..=words].iter_mut().filter(|acc| acc.count > 0) {
-                *acc = Acc::new(kind);
-            }
-            if added.is_err() {
-                break;
             }
         }
-        self.key_accs = accs;
-        added
+        Ok(())
+    }
+
+    /// Moves the pending aggregates of words (and of rows without the group's property) into
+    /// their groups' cells, in the order of their first rows; before the rows of a batch are
+    /// added another way, and once the piece is read.
+    pub(in crate::query::engine) fn flush_words(&mut self) {
+        let kind = self.plan.analysis.kind;
+        let pending = &mut self.pending;
+        for word in pending.touched.drain(..) {
+            let acc = std::mem::replace(&mut pending.accs[word], Acc::new(kind));
+            let group = self.word_groups[word] as usize;
+            self.partial.cell(pending.bucket, group, kind).absorb(&acc);
+        }
+        if let Some((group, acc)) = pending.missing.take() {
+            self.partial.cell(pending.bucket, group, kind).absorb(&acc);
+        }
     }
 
     /// The group of each key of `group` that has rows among `rows` (`used`), by key; keys
@@ -302,4 +347,18 @@ impl Words<'_> {
             false => self.keys.keys().values()[row] as usize,
         }
     }
+}
+
+/// The aggregates of a bucket's rows per word of a group's dictionaries (`add_passing`), not
+/// yet in their groups' cells.
+#[derive(Default)]
+pub(in crate::query::engine) struct PendingWords {
+    /// Per word number, the aggregate of its rows; empty unless the word is in `touched`.
+    accs: Vec<Acc>,
+    /// The word numbers with rows, in the order of their first.
+    touched: Vec<usize>,
+    /// The group and aggregate of the rows without the property.
+    missing: Option<(usize, Acc)>,
+    /// The bucket the rows are in.
+    bucket: usize,
 }
