@@ -438,6 +438,14 @@ impl<'p, 'q> Builder<'p, 'q> {
         }
     }
 
+    /// Remembers that the rows of word number `word` are in group `group`.
+    fn set_word_group(&mut self, word: usize, group: usize) {
+        if self.word_groups.len() <= word {
+            self.word_groups.resize(word + 1, u32::MAX);
+        }
+        self.word_groups[word] = group as u32;
+    }
+
     /// The partial, its ranked values sorted.
     fn finish(mut self) -> Partial {
         self.flush_words();
@@ -484,10 +492,7 @@ impl<'p, 'q> Builder<'p, 'q> {
         } else {
             let position = self.group_of(found)?;
             if let Some(word) = word {
-                if self.word_groups.len() <= word {
-                    self.word_groups.resize(word + 1, u32::MAX);
-                }
-                self.word_groups[word] = position as u32;
+                self.set_word_group(word, position);
             }
             position
         };

@@ -367,10 +367,7 @@ impl Builder<'_, '_> {
                         text_key(4, text, &mut self.key);
                         let group =
                             self.partial.group(&self.key, || vec![Value::String(text.to_owned())]) as u32;
-                        if self.word_groups.len() <= word {
-                            self.word_groups.resize(word + 1, u32::MAX);
-                        }
-                        self.word_groups[word] = group;
+                        self.set_word_group(word, group as usize);
                         group
                     }
                 }

@@ -242,13 +242,7 @@ impl Builder<'_, '_> {
             fill(batch, row, &mut found);
             let position = self.group_of(&found)?;
             match key < group.words {
-                true => {
-                    let word = group.base + key;
-                    if self.word_groups.len() <= word {
-                        self.word_groups.resize(word + 1, u32::MAX);
-                    }
-                    self.word_groups[word] = position as u32;
-                }
+                true => self.set_word_group(group.base + key, position),
                 false => {
                     if let Some((missing, _)) = &mut pending.missing {
                         *missing = position;
@@ -315,10 +309,7 @@ impl Builder<'_, '_> {
             fill(batch, row, &mut found);
             let group = self.group_of(&found)?;
             if key < words {
-                if self.word_groups.len() <= base + key {
-                    self.word_groups.resize(base + key + 1, u32::MAX);
-                }
-                self.word_groups[base + key] = group as u32;
+                self.set_word_group(base + key, group);
             } else {
                 groups.push((key, group));
             }
