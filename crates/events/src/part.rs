@@ -64,8 +64,12 @@ const MAX_COLUMNS: usize = 4096;
 pub(crate) const ROW_GROUP_ROWS: usize = 1024 * 1024;
 /// Rows decoded at a time when reading whole events.
 const BATCH_ROWS: usize = 1024;
-/// Rows decoded at a time when reading some columns only (scans).
+/// Rows decoded at a time when reading some columns only (scans); few in tests, so that their
+/// small parts are scanned in several batches too.
+#[cfg(not(test))]
 const PROJECTED_BATCH_ROWS: usize = 32 * 1024;
+#[cfg(test)]
+const PROJECTED_BATCH_ROWS: usize = 8;
 /// Footer key of the part's columns and shapes.
 const LAYOUT_KEY: &str = "switchboard.layout";
 /// The shape of an event kept whole.

@@ -1,10 +1,10 @@
 //! Analyses added per key of the group's dictionary: where the group and every filter are
 //! read from dictionary columns, a count, sum, average, minimum, maximum or standard deviation
 //! adds each row to an aggregate per key, without a row selection. A count's per-key counts go
-//! into their groups' cells after each batch; the other analyses' aggregates are kept per word
-//! number across the batches of a piece until the bucket changes, so that a group_by property
-//! of thousands of words costs one move per word and bucket, not per batch. Keys new to the
-//! partial take their groups in the order of their first rows.
+//! into their groups' cells after each batch; the other analyses' aggregates are kept across
+//! the batches that share a dictionary (a row group's) until the bucket changes, so that a
+//! group_by property of thousands of words costs one move per word and bucket, not per batch.
+//! Keys new to the partial take their groups in the order of their first rows.
 
 use std::ops::Range;
 
@@ -158,8 +158,8 @@ impl Builder<'_, '_> {
 
     /// Adds the numbers of `values` (integers or not) in the rows of `batch` that pass
     /// `tables`, per bucket and word of `group`: each word's rows into an aggregate of its own
-    /// (in row order), kept across batches until the bucket changes or the piece ends
-    /// (`flush_words`). Words new to the partial take their groups in the order of their first
+    /// (in row order), kept across batches until the bucket or the dictionary changes or the
+    /// piece ends (`flush_words`). Words new to the partial take their groups in the order of their first
     /// rows.
     fn add_passing(
         &mut self,
@@ -175,17 +175,17 @@ impl Builder<'_, '_> {
         let (codes, numbers) = (keys.keys().values(), values.values());
         let absent = values.nulls().filter(|nulls| nulls.null_count() > 0);
         for (bucket, rows) in segments {
-            if self.pending.bucket != bucket {
+            if (self.pending.bucket, self.pending.base) != (bucket, base) {
                 self.flush_words();
-                self.pending.bucket = bucket;
+                (self.pending.bucket, self.pending.base) = (bucket, base);
             }
             let mut pending = std::mem::take(&mut self.pending);
-            if pending.accs.len() < base + words {
-                pending.accs.resize_with(base + words, || Acc::new(kind));
+            if pending.accs.len() < words {
+                pending.accs.resize_with(words, || Acc::new(kind));
             }
             // The rows whose words (or lack of the property) this bucket had no rows of yet.
             let mut firsts = Vec::new();
-            let accs = &mut pending.accs[base..base + words];
+            let accs = &mut pending.accs[..words];
             if tables.is_empty() && keys.null_count() == 0 && absent.is_none() {
                 // Every row has a key and a number: a loop without tests.
                 for row in rows {
@@ -234,7 +234,7 @@ impl Builder<'_, '_> {
             let key = group.key_of(row);
             let known = self.word_groups.get(group.base + key).is_some_and(|&group| group != u32::MAX);
             if key < group.words {
-                pending.touched.push(group.base + key);
+                pending.touched.push(key);
                 if known {
                     continue;
                 }
@@ -259,9 +259,9 @@ impl Builder<'_, '_> {
     pub(in crate::query::engine) fn flush_words(&mut self) {
         let kind = self.plan.analysis.kind;
         let pending = &mut self.pending;
-        for word in pending.touched.drain(..) {
-            let acc = std::mem::replace(&mut pending.accs[word], Acc::new(kind));
-            let group = self.word_groups[word] as usize;
+        for key in pending.touched.drain(..) {
+            let acc = std::mem::replace(&mut pending.accs[key], Acc::new(kind));
+            let group = self.word_groups[pending.base + key] as usize;
             self.partial.cell(pending.bucket, group, kind).absorb(&acc);
         }
         if let Some((group, acc)) = pending.missing.take() {
@@ -340,16 +340,20 @@ impl Words<'_> {
     }
 }
 
-/// The aggregates of a bucket's rows per word of a group's dictionaries (`add_passing`), not
-/// yet in their groups' cells.
+/// The aggregates of a bucket's rows per word of a group's dictionary (`add_passing`), not yet
+/// in their groups' cells: one dictionary at a time, so that their room is bounded by the
+/// largest dictionary, not by all the words a piece numbers.
 #[derive(Default)]
 pub(in crate::query::engine) struct PendingWords {
-    /// Per word number, the aggregate of its rows; empty unless the word is in `touched`.
+    /// Per key of the dictionary, the aggregate of its rows; empty unless the key is in
+    /// `touched`.
     accs: Vec<Acc>,
-    /// The word numbers with rows, in the order of their first.
+    /// The keys with rows, in the order of their first.
     touched: Vec<usize>,
     /// The group and aggregate of the rows without the property.
     missing: Option<(usize, Acc)>,
     /// The bucket the rows are in.
     bucket: usize,
+    /// The word number of the dictionary's key 0.
+    base: usize,
 }
