@@ -159,8 +159,8 @@ impl Builder<'_, '_> {
     /// Adds the numbers of `values` (integers or not) in the rows of `batch` that pass
     /// `tables`, per bucket and word of `group`: each word's rows into an aggregate of its own
     /// (in row order), kept across batches until the bucket or the dictionary changes or the
-    /// piece ends (`flush_words`). Words new to the partial take their groups in the order of their first
-    /// rows.
+    /// piece ends (`flush_words`). Words new to the partial take their groups in the order of
+    /// their first rows.
     fn add_passing(
         &mut self,
         batch: &Batch<'_>,
@@ -183,7 +183,7 @@ impl Builder<'_, '_> {
             if pending.accs.len() < words {
                 pending.accs.resize_with(words, || Acc::new(kind));
             }
-            // The rows whose words (or lack of the property) this bucket had no rows of yet.
+            // The rows whose words (or lack of the property) had no rows pending yet.
             let mut firsts = Vec::new();
             let accs = &mut pending.accs[..words];
             if tables.is_empty() && keys.null_count() == 0 && absent.is_none() {
