@@ -232,22 +232,20 @@ impl Builder<'_, '_> {
         let mut found = Vec::with_capacity(batch.columns.len());
         for &row in firsts {
             let key = group.key_of(row);
-            let known = self.word_groups.get(group.base + key).is_some_and(|&group| group != u32::MAX);
-            if key < group.words {
+            // The word's number; none for a row without the property.
+            let word = (key < group.words).then_some(group.base + key);
+            if let Some(word) = word {
                 pending.touched.push(key);
-                if known {
+                if self.word_groups.get(word).is_some_and(|&group| group != u32::MAX) {
                     continue;
                 }
             }
             fill(batch, row, &mut found);
             let position = self.group_of(&found)?;
-            match key < group.words {
-                true => self.set_word_group(group.base + key, position),
-                false => {
-                    if let Some((missing, _)) = &mut pending.missing {
-                        *missing = position;
-                    }
-                }
+            match (word, &mut pending.missing) {
+                (Some(word), _) => self.set_word_group(word, position),
+                (None, Some((missing, _))) => *missing = position,
+                (None, None) => {}
             }
         }
         Ok(())

@@ -224,8 +224,12 @@ fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
             let cache = Mutex::new(PartialCache::default());
             let got = run(&parts, &tail, &cache, &analysis, filters, range, "v1").unwrap();
             let expected = reference(&parts, &tail, &analysis, filters, range).unwrap();
-            // Standard deviations are merged in another order than the reference adds them.
-            assert!(same(&got, &expected), "{params:?}: {got} against {expected}");
+            // Standard deviations are merged in another order than the reference adds them;
+            // every other answer here (prices are quarters) is exact.
+            match params["kind"] == "standard_deviation" {
+                true => assert!(same(&got, &expected), "{params:?}: {got} against {expected}"),
+                false => assert_eq!(got, expected, "{params:?}"),
+            }
         }
     }
 }
