@@ -12,7 +12,6 @@ use sb_events::query::answer::Answer;
 use sb_events::query::extraction::Extraction;
 use sb_events::query::filter::{Filter, parse_filters};
 use sb_events::query::funnel::Funnel;
-use sb_events::query::multi;
 use sb_events::query::timeframe::{TimeRange, Timezone, resolve};
 use sb_events::{AnalyzeError, CollectionName, EventStore, Reach};
 use serde_json::{Map, Value};
@@ -370,16 +369,15 @@ impl PreparedScan {
             Plan::PlainCount(analysis) | Plan::Scan(Scan::Single(analysis)) => {
                 store.analyze(collection, range, timezone, filters, analysis, reach)
             }
-            Plan::Scan(Scan::Multi { analyses, grouped, series }) => {
-                let each: Vec<&Analysis> = analyses.iter().map(|(_, analysis)| analysis).collect();
-                let answers = store.analyze_all(collection, range, timezone, filters, &each, reach)?;
-                let results: Vec<(&str, &Value)> = analyses
-                    .iter()
-                    .map(|(label, _)| label.as_str())
-                    .zip(answers.iter().map(|a| &**a))
-                    .collect();
-                Ok(Answer::new(multi::merge(&results, *grouped, *series)))
-            }
+            Plan::Scan(Scan::Multi { analyses, grouped, series }) => store.analyze_multi(
+                collection,
+                range,
+                timezone,
+                filters,
+                analyses,
+                (*grouped, *series),
+                reach,
+            ),
             Plan::Scan(Scan::Extraction(extraction)) => {
                 store.extract(collection, range, filters, extraction, reach)
             }

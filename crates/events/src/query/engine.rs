@@ -359,10 +359,22 @@ pub(crate) fn cached_answer(
     reach: Reach<'_>,
     compute: impl FnOnce() -> Result<Answer, AnalyzeError>,
 ) -> Result<Answer, AnalyzeError> {
+    remembered_answer(cache, key, || {
+        reach.may_read()?;
+        compute()
+    })
+}
+
+/// As `cached_answer`, for a `compute` that keeps to its reach itself (it may answer from
+/// cached parts of the answer where it may not read events).
+pub(crate) fn remembered_answer(
+    cache: &std::sync::Mutex<PartialCache>,
+    key: (String, String),
+    compute: impl FnOnce() -> Result<Answer, AnalyzeError>,
+) -> Result<Answer, AnalyzeError> {
     if let Some(Cached::Answer(answer, _)) = lock(cache).get(&key) {
         return Ok(answer);
     }
-    reach.may_read()?;
     let answer = compute()?;
     lock(cache).put(key, Cached::Answer(answer.clone(), answer_bytes(&answer)));
     Ok(answer)

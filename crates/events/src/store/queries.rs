@@ -14,6 +14,7 @@ use crate::query::engine::{self, AnalyzeError, Reach};
 use crate::query::extraction::Extraction;
 use crate::query::filter::Filter;
 use crate::query::funnel::{ActorSet, Funnel, FunnelStep};
+use crate::query::multi;
 use crate::query::timeframe::{TimeRange, Timezone};
 
 impl EventStore {
@@ -88,6 +89,34 @@ impl EventStore {
         let (parts, tail, version) = self.reading(collection, range, reach);
         let query = engine::Query { filters, range, timezone, reach, version: &version };
         engine::analyze(&parts, &tail, &self.partials, analyses, &query)
+    }
+
+    /// A multi_analysis's result: `analyses` (labelled, each with the query's group_by and
+    /// interval) as `analyze_all` answers them, merged into one shape (`multi::merge`). The
+    /// merged answer is cached whole under the collection's version too, so that a repeated
+    /// multi_analysis is one lookup, not a merge and a serialisation of its sub-answers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn analyze_multi(
+        &self,
+        collection: &CollectionName,
+        range: Option<TimeRange>,
+        timezone: Timezone,
+        filters: &[Filter],
+        analyses: &[(String, Analysis)],
+        (grouped, series): (bool, bool),
+        reach: Reach<'_>,
+    ) -> Result<Answer, AnalyzeError> {
+        let (parts, tail, version) = self.reading(collection, range, reach);
+        let key = format!("multi|{range:?}|{timezone:?}|{filters:?}|{analyses:?}|{grouped}|{series}");
+        // The sub-answers may be cached where the merged one is not (other labels).
+        engine::remembered_answer(&self.partials, (version.clone(), key), || {
+            let query = engine::Query { filters, range, timezone, reach, version: &version };
+            let each: Vec<&Analysis> = analyses.iter().map(|(_, analysis)| analysis).collect();
+            let answers = engine::analyze(&parts, &tail, &self.partials, &each, &query)?;
+            let results: Vec<(&str, &Value)> =
+                analyses.iter().map(|(label, _)| label.as_str()).zip(answers.iter().map(|a| &**a)).collect();
+            Ok(Answer::new(multi::merge(&results, grouped, series)))
+        })
     }
 
     /// A funnel's response body: `Funnel::count` over each step's actors as a set, or

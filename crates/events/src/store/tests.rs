@@ -332,6 +332,58 @@ async fn a_cached_funnel_stays_exact_as_events_arrive() {
     assert_eq!(ask(&listed)["actors"], json!([null, ["bob", "cy"]]));
 }
 
+/// A multi_analysis's merged answer is cached whole under its collection's version: asked
+/// again it is answered from the cache alone, other labels or filters are other answers, and
+/// a new event changes it.
+#[tokio::test]
+async fn a_cached_multi_analysis_stays_exact_as_events_arrive() {
+    use crate::query::analysis::AnalysisType::{Count, Sum};
+    use crate::query::filter::{Filter, parse_filters};
+    let dir = tempfile::tempdir().unwrap();
+    let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
+    let write =
+        |events: Vec<Value>| store.write(vec![(purchases(), events.into_iter().map(event).collect())], 0);
+    write(vec![json!({"n": 1, "plan": "pro"}), json!({"n": 2, "plan": "free"})]).await.unwrap();
+    let parameters = json!({"target_property": "n", "group_by": "plan"});
+    let analysis = |kind| Analysis::parse(kind, parameters.as_object().unwrap()).unwrap();
+    let labelled = |sum: &str| vec![(sum.to_owned(), analysis(Sum)), ("buyers".to_owned(), analysis(Count))];
+    let (totals, sums) = (labelled("total"), labelled("sum"));
+    let pro =
+        parse_filters(Some(&json!([{"property_name": "plan", "operator": "eq", "property_value": "pro"}])));
+    let pro = pro.unwrap();
+    let no_stop = AtomicBool::new(false);
+    let ask = |analyses: &[(String, Analysis)], filters: &[Filter], reach| {
+        let answer = store.analyze_multi(
+            &purchases(),
+            None,
+            Timezone::default(),
+            filters,
+            analyses,
+            (true, false),
+            reach,
+        );
+        answer.map(|answer| Value::clone(&answer))
+    };
+    let both = json!([{"plan": "pro", "total": 1, "buyers": 1}, {"plan": "free", "total": 2, "buyers": 1}]);
+    assert!(matches!(ask(&totals, &[], Reach::CachedOnly), Err(AnalyzeError::NotCached)));
+    assert_eq!(ask(&totals, &[], Reach::Compute(&no_stop)).unwrap(), both);
+    assert_eq!(ask(&totals, &[], Reach::CachedOnly).unwrap(), both, "the same data: cached whole");
+    let renamed = json!([{"plan": "pro", "sum": 1, "buyers": 1}, {"plan": "free", "sum": 2, "buyers": 1}]);
+    assert_eq!(
+        ask(&sums, &[], Reach::CachedOnly).unwrap(),
+        renamed,
+        "its sub-answers are cached, not its labels"
+    );
+    assert_eq!(
+        ask(&totals, &pro, Reach::Compute(&no_stop)).unwrap(),
+        json!([{"plan": "pro", "total": 1, "buyers": 1}])
+    );
+    write(vec![json!({"n": 4, "plan": "pro"})]).await.unwrap();
+    assert!(matches!(ask(&totals, &[], Reach::CachedOnly), Err(AnalyzeError::NotCached)), "a new event");
+    let after = json!([{"plan": "pro", "total": 5, "buyers": 2}, {"plan": "free", "total": 2, "buyers": 1}]);
+    assert_eq!(ask(&totals, &[], Reach::Compute(&no_stop)).unwrap(), after);
+}
+
 #[tokio::test]
 async fn cached_only_answers_what_is_cached_for_the_data_as_it_is_now() {
     let dir = tempfile::tempdir().unwrap();
