@@ -129,6 +129,9 @@ pub struct Store {
     /// Held while a workspace database is opened, so that requests arriving together open it
     /// once (each open migrates it and, on SQLite, starts its own write turn).
     opening: tokio::sync::Mutex<()>,
+    /// On SQLite, the active keys remembered while the control database is unchanged.
+    #[cfg(target_os = "linux")]
+    keys: Option<control::key_cache::KeyCache>,
 }
 
 impl Store {
@@ -138,7 +141,19 @@ impl Store {
         let backend = Backend::prepare(data_dir, database)?;
         let control = backend.open_control().await?;
         migrate::run(&control, migrate::CONTROL).await?;
-        Ok(Store { backend, control, workspaces: Default::default(), opening: Default::default() })
+        #[cfg(target_os = "linux")]
+        let keys = match &backend {
+            Backend::Sqlite { data_dir } => control::key_cache::KeyCache::watching(data_dir),
+            Backend::Postgres { .. } => None,
+        };
+        Ok(Store {
+            backend,
+            control,
+            workspaces: Default::default(),
+            opening: Default::default(),
+            #[cfg(target_os = "linux")]
+            keys,
+        })
     }
 
     /// Which backend this store runs on.

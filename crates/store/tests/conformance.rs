@@ -45,6 +45,7 @@ backend_tests! {
     workspaces_are_created_listed_and_deleted,
     duplicate_workspace_names_conflict_and_change_nothing,
     keys_are_found_by_hash_until_revoked,
+    keys_changed_by_another_process_take_effect_at_the_next_lookup,
     keys_of_one_workspace_are_invisible_to_another,
     sessions_expire_and_end,
     reopening_keeps_everything_and_migrates_once,
@@ -124,6 +125,25 @@ async fn keys_are_found_by_hash_until_revoked(backend: &TestBackend) {
 
     let missing = store.insert_api_key(new_key(WorkspaceId::generate(), "h3")).await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
+}
+
+/// The admin CLI opens the same data folder from another process while the server runs: a key
+/// it revokes is refused at the server's next lookup, even one the server just found (and, on
+/// SQLite, remembers), and a key it creates is found at once.
+async fn keys_changed_by_another_process_take_effect_at_the_next_lookup(backend: &TestBackend) {
+    let (server, cli) = (open(backend).await, open(backend).await);
+    let acme = cli.create_workspace(&name("Acme"), None).await.unwrap();
+    let key = cli.insert_api_key(new_key(acme.id, "h1")).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(server.active_api_key_by_hash("h1").await.unwrap(), Some(key.clone()));
+    }
+    cli.revoke_api_key(acme.id, key.id).await.unwrap();
+    assert_eq!(server.active_api_key_by_hash("h1").await.unwrap(), None, "refused at the next lookup");
+    let other = cli.insert_api_key(new_key(acme.id, "h2")).await.unwrap();
+    assert_eq!(server.active_api_key_by_hash("h2").await.unwrap(), Some(other.clone()));
+    assert_eq!(server.active_api_key_by_hash("h2").await.unwrap(), Some(other));
+    cli.delete_workspace(acme.id).await.unwrap();
+    assert_eq!(server.active_api_key_by_hash("h2").await.unwrap(), None, "its workspace is gone");
 }
 
 async fn keys_of_one_workspace_are_invisible_to_another(backend: &TestBackend) {

@@ -3,6 +3,8 @@
 use sb_types::{ApiKeyId, KeyKind, Timestamp, WorkspaceId};
 use sqlx::any::AnyRow;
 
+#[cfg(target_os = "linux")]
+use super::key_cache::Lookup;
 use crate::{Store, StoreError, col, conflict_as, parsed, parsed_opt};
 
 /// A key to insert. The caller generates the secret and computes its hash and prefix.
@@ -98,11 +100,29 @@ impl Store {
         rows.iter().map(key_from_row).collect()
     }
 
-    /// The active key whose secret hashes to `secret_hash`, if any.
+    /// The active key whose secret hashes to `secret_hash`, if any: remembered while the
+    /// control database is unchanged, where it can be (`key_cache`).
     pub async fn active_api_key_by_hash(
         &self,
         secret_hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        #[cfg(target_os = "linux")]
+        if let Some(keys) = &self.keys {
+            let generation = match keys.get(secret_hash) {
+                Lookup::Remembered(record) => return Ok(Some(record)),
+                Lookup::Missing(generation) => generation,
+            };
+            let record = self.read_active_key(secret_hash).await?;
+            if let Some(record) = &record {
+                keys.remember(secret_hash, record, generation);
+            }
+            return Ok(record);
+        }
+        self.read_active_key(secret_hash).await
+    }
+
+    /// The active key whose secret hashes to `secret_hash`, read from the database.
+    async fn read_active_key(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let sql =
             format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = $1 AND k.revoked_at IS NULL");
         let row = sqlx::query(&sql)

@@ -1,14 +1,12 @@
 //! The admin commands, run beside a live server on the same data folder, on both backends.
 
-use std::time::{Duration, Instant};
-
 use sb_test_support::{TestBackend, backend_tests};
 
 use crate::support::{Server, bearer, login, run, run_json};
 
 backend_tests!(
     workspace_commands_take_effect_in_the_running_server,
-    key_commands_take_effect_in_the_running_server_within_a_second,
+    key_commands_take_effect_at_the_running_servers_next_request,
     user_commands_create_logins_and_reset_passwords,
     bad_arguments_get_clear_errors_and_change_nothing,
 );
@@ -43,7 +41,7 @@ async fn workspace_commands_take_effect_in_the_running_server(backend: &TestBack
     assert!(server.terminate().success());
 }
 
-async fn key_commands_take_effect_in_the_running_server_within_a_second(backend: &TestBackend) {
+async fn key_commands_take_effect_at_the_running_servers_next_request(backend: &TestBackend) {
     let server = Server::start(backend);
     let created = run_json(backend, &["workspace", "create", "Acme", "--json"]);
     let id = created["id"].as_str().unwrap();
@@ -59,11 +57,7 @@ async fn key_commands_take_effect_in_the_running_server_within_a_second(backend:
     let revoked =
         run_json(backend, &["key", "revoke", "--workspace", id, key["id"].as_str().unwrap(), "--json"]);
     assert!(revoked["revoked_at"].is_string());
-    let start = Instant::now();
-    while api(&server, id, secret) != 401 {
-        assert!(start.elapsed() < Duration::from_secs(1), "revocation took effect within a second");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_eq!(api(&server, id, secret), 401, "refused at the next request, though just used");
 
     let list = run_json(backend, &["key", "list", "--workspace", id, "--json"]);
     let keys = list.as_array().unwrap();
