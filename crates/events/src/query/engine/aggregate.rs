@@ -230,6 +230,18 @@ impl Acc {
         }
     }
 
+    /// Adds a number to a sum or average's state as `add_number` does (`integer`: stored as an
+    /// integer), and nothing to another state: for a loop over a batch's rows that knows its
+    /// analysis, so that it does not match the state's kind per row.
+    #[inline(always)]
+    pub(super) fn add_moment(&mut self, value: f64, integer: bool) {
+        if let State::Moments { n, integer: total, float } = &mut self.state {
+            *n += 1;
+            *total = total.filter(|_| integer).and_then(|total| total.checked_add(value as i64));
+            *float += value;
+        }
+    }
+
     /// Adds a number to the state (the row is counted by the caller): in the loops over a
     /// batch's rows, inlined.
     #[inline(always)]

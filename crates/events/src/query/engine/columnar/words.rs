@@ -187,14 +187,17 @@ impl Builder<'_, '_> {
             let mut firsts = Vec::new();
             let accs = &mut pending.accs[..words];
             if tables.is_empty() && keys.null_count() == 0 && absent.is_none() {
-                // Every row has a key and a number: a loop without tests.
-                for row in rows {
-                    if let Some(acc) = accs.get_mut(codes[row] as usize) {
-                        if acc.count == 0 {
-                            firsts.push(row);
-                        }
-                        acc.count += 1;
-                        acc.add_number(numbers[row], stored());
+                // Every row has a key and a number: a loop without tests, and for a sum or an
+                // average without a match on the state's kind per row.
+                let (codes, numbers) = (&codes[rows.clone()], &numbers[rows.clone()]);
+                match kind {
+                    AnalysisType::Sum | AnalysisType::Average => {
+                        let add = |acc: &mut Acc, value| acc.add_moment(value, integer);
+                        add_every_row(accs, codes, numbers, rows.start, &mut firsts, add);
+                    }
+                    _ => {
+                        let add = |acc: &mut Acc, value| acc.add_number(value, stored());
+                        add_every_row(accs, codes, numbers, rows.start, &mut firsts, add);
                     }
                 }
             } else {
@@ -316,6 +319,29 @@ impl Builder<'_, '_> {
             (0..words).filter(|&key| used(key)).map(|key| (key, self.word_groups[base + key] as usize)),
         );
         Ok(groups)
+    }
+}
+
+/// Adds each row (`codes` and `numbers` from row `first` on, every row with a key and a
+/// number) to the aggregate of its key in `accs` with `add`, noting in `firsts` the rows whose
+/// key had none pending yet.
+#[inline(always)]
+fn add_every_row(
+    accs: &mut [Acc],
+    codes: &[i32],
+    numbers: &[f64],
+    first: usize,
+    firsts: &mut Vec<usize>,
+    add: impl Fn(&mut Acc, f64),
+) {
+    for (row, (&code, &number)) in codes.iter().zip(numbers).enumerate() {
+        if let Some(acc) = accs.get_mut(code as usize) {
+            if acc.count == 0 {
+                firsts.push(first + row);
+            }
+            acc.count += 1;
+            add(acc, number);
+        }
     }
 }
 
