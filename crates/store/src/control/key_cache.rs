@@ -8,7 +8,8 @@
 //! to `control.db-wal`), so a commit that returned before the request began is always seen,
 //! and any change to the database's files forgets every remembered key. A key looked up
 //! across a change is not remembered (`generation`), and neither is a key that does not
-//! exist. Where inotify is not available, nothing is remembered.
+//! exist. Where inotify is not available, nothing is remembered. A writer on another machine
+//! (a network filesystem) would not be seen, but SQLite's WAL mode does not support one either.
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
