@@ -129,16 +129,19 @@ async fn keys_are_found_by_hash_until_revoked(backend: &TestBackend) {
 
 /// The admin CLI opens the same data folder from another process while the server runs: a key
 /// it revokes is refused at the server's next lookup, even one the server just found (and, on
-/// SQLite, remembers), and a key it creates is found at once.
+/// SQLite, remembers), and listed as revoked; a key it creates is found at once.
 async fn keys_changed_by_another_process_take_effect_at_the_next_lookup(backend: &TestBackend) {
     let (server, cli) = (open(backend).await, open(backend).await);
     let acme = cli.create_workspace(&name("Acme"), None).await.unwrap();
     let key = cli.insert_api_key(new_key(acme.id, "h1")).await.unwrap();
     for _ in 0..2 {
         assert_eq!(server.active_api_key_by_hash("h1").await.unwrap(), Some(key.clone()));
+        assert_eq!(server.api_keys(acme.id).await.unwrap(), vec![key.clone()]);
     }
     cli.revoke_api_key(acme.id, key.id).await.unwrap();
     assert_eq!(server.active_api_key_by_hash("h1").await.unwrap(), None, "refused at the next lookup");
+    let listed = server.api_keys(acme.id).await.unwrap();
+    assert!(listed[0].revoked_at.is_some(), "listed as revoked at the next lookup");
     let other = cli.insert_api_key(new_key(acme.id, "h2")).await.unwrap();
     assert_eq!(server.active_api_key_by_hash("h2").await.unwrap(), Some(other.clone()));
     assert_eq!(server.active_api_key_by_hash("h2").await.unwrap(), Some(other));

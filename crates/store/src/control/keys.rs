@@ -4,7 +4,7 @@ use sb_types::{ApiKeyId, KeyKind, Timestamp, WorkspaceId};
 use sqlx::any::AnyRow;
 
 #[cfg(target_os = "linux")]
-use super::key_cache::Lookup;
+use super::key_cache::{Lookup, Subject};
 use crate::{Store, StoreError, col, conflict_as, parsed, parsed_opt};
 
 /// A key to insert. The caller generates the secret and computes its hash and prefix.
@@ -89,6 +89,13 @@ impl Store {
 
     /// The workspace's keys, revoked ones included, oldest first.
     pub async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let read = self.read_api_keys(workspace);
+        #[cfg(target_os = "linux")]
+        let read = self.remembered(Subject::Workspace(workspace), read);
+        read.await
+    }
+
+    async fn read_api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.workspace_id = $1 ORDER BY k.created_at, k.id"
         );
@@ -100,29 +107,19 @@ impl Store {
         rows.iter().map(key_from_row).collect()
     }
 
-    /// The active key whose secret hashes to `secret_hash`, if any: remembered while the
-    /// control database is unchanged, where it can be (`key_cache`).
+    /// The active key whose secret hashes to `secret_hash`, if any.
     pub async fn active_api_key_by_hash(
         &self,
         secret_hash: &str,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let read = self.read_active_key(secret_hash);
         #[cfg(target_os = "linux")]
-        if let Some(keys) = &self.keys {
-            let generation = match keys.get(secret_hash) {
-                Lookup::Remembered(record) => return Ok(Some(record)),
-                Lookup::Missing(generation) => generation,
-            };
-            let record = self.read_active_key(secret_hash).await?;
-            if let Some(record) = &record {
-                keys.remember(secret_hash, record, generation);
-            }
-            return Ok(record);
-        }
-        self.read_active_key(secret_hash).await
+        let read = self.remembered(Subject::Hash(secret_hash.to_owned()), read);
+        Ok(read.await?.pop())
     }
 
-    /// The active key whose secret hashes to `secret_hash`, read from the database.
-    async fn read_active_key(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    /// The active key whose secret hashes to `secret_hash` (one or none).
+    async fn read_active_key(&self, secret_hash: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let sql =
             format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.secret_hash = $1 AND k.revoked_at IS NULL");
         let row = sqlx::query(&sql)
@@ -130,7 +127,27 @@ impl Store {
             .fetch_optional(&self.control)
             .await
             .map_err(StoreError::from_sqlx)?;
-        row.as_ref().map(key_from_row).transpose()
+        row.as_ref().map(key_from_row).into_iter().collect()
+    }
+
+    /// The keys of `subject` as `read` reads them, remembered while the control database is
+    /// unchanged where it can be (`key_cache`); no keys are not remembered.
+    #[cfg(target_os = "linux")]
+    async fn remembered(
+        &self,
+        subject: Subject,
+        read: impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>>,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let Some(keys) = &self.keys else { return read.await };
+        let generation = match keys.get(&subject) {
+            Lookup::Remembered(records) => return Ok(records),
+            Lookup::Missing(generation) => generation,
+        };
+        let records = read.await?;
+        if !records.is_empty() {
+            keys.remember(&subject, &records, generation);
+        }
+        Ok(records)
     }
 
     /// Revokes a key of `workspace` (again is harmless). `NotFound` if the key is not the
