@@ -32,20 +32,28 @@ pub fn format_keen_timestamp(millis: i64) -> String {
     let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
     let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
     let instant = DateTime::from_timestamp_millis(millis.clamp(min, max)).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    // Every stored event is stamped twice, so the common years skip the format-string parser.
-    if (0..=9999).contains(&instant.year()) {
-        return format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            instant.year(),
-            instant.month(),
-            instant.day(),
-            instant.hour(),
-            instant.minute(),
-            instant.second(),
-            instant.timestamp_subsec_millis()
-        );
+    // Every stored event is stamped twice and every extracted one formatted twice, so the
+    // common years are written digit by digit.
+    if !(0..=9999).contains(&instant.year()) {
+        return instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     }
-    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    for (at, width, value) in [
+        (0, 4, instant.year().unsigned_abs()),
+        (5, 2, instant.month()),
+        (8, 2, instant.day()),
+        (11, 2, instant.hour()),
+        (14, 2, instant.minute()),
+        (17, 2, instant.second()),
+        (20, 3, instant.timestamp_subsec_millis()),
+    ] {
+        let mut value = value;
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    text.iter().map(|&byte| char::from(byte)).collect()
 }
 
 /// A timestamp as written: the wall-clock time (already truncated to milliseconds) and the offset
@@ -290,6 +298,22 @@ mod tests {
             "2015-01-01T00:00:00+05:60",
         ] {
             check(bad, None);
+        }
+    }
+
+    #[test]
+    fn formatting_writes_what_the_format_string_writes() {
+        // Instants from 1900 to 2100 by an odd step, and the edges of the four-digit years.
+        let (first, last) = (-2_208_988_800_000_i64, 4_102_444_800_000_i64);
+        let instants = (first..last).step_by(987_654_321_013).chain([
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+            253_402_300_799_999,
+            253_402_300_800_000,
+        ]);
+        for millis in instants {
+            let instant = DateTime::from_timestamp_millis(millis).unwrap();
+            assert_eq!(format_keen_timestamp(millis), instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
         }
     }
 

@@ -119,9 +119,8 @@ impl<'a> ColumnsView<'a> {
         })
     }
 
+    /// The event of `row`, whose shape is `shape`, as a JSON value.
     pub(super) fn rebuild(&self, shape: &Shape, row: usize, timestamp_ms: i64) -> io::Result<Value> {
-        let bad =
-            || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
         Ok(match shape {
             Shape::Null => Value::Null,
             Shape::Object(fields) => {
@@ -131,40 +130,104 @@ impl<'a> ColumnsView<'a> {
                 }
                 Value::Object(object)
             }
-            Shape::Raw => match self.columns.get(RAW) {
-                Some(Some(Typed::Json(a))) if a.is_valid(row) => {
-                    serde_json::from_str(a.value(row)).map_err(|_| bad())?
+            Shape::Raw => self.leaf(RAW, Mode::Plain, row, timestamp_ms)?.value()?,
+            Shape::Leaf { column, mode } => self.leaf(*column, *mode, row, timestamp_ms)?.value()?,
+        })
+    }
+
+    /// The event of `row`, whose shape is `shape`, written as JSON text to `out`: the text of
+    /// `rebuild`'s value, without making the value.
+    pub(super) fn write_json(
+        &self,
+        shape: &Shape,
+        row: usize,
+        timestamp_ms: i64,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        match shape {
+            Shape::Null => out.extend_from_slice(b"null"),
+            Shape::Object(fields) => {
+                out.push(b'{');
+                for (i, (name, inner)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, name)?;
+                    out.push(b':');
+                    self.write_json(inner, row, timestamp_ms, out)?;
                 }
-                _ => return Err(bad()),
-            },
-            Shape::Leaf { column: TIMESTAMP, .. } => Value::String(format_keen_timestamp(timestamp_ms)),
-            Shape::Leaf { column, mode } => {
-                let typed = self.columns.get(*column).and_then(Option::as_ref).ok_or_else(bad)?;
-                match typed {
-                    Typed::Timestamp(a) if a.is_valid(row) => {
-                        Value::String(format_keen_timestamp(a.value(row)))
-                    }
-                    Typed::Num(a) if a.is_valid(row) => {
-                        let n = a.value(row);
-                        match mode {
-                            Mode::Integer if n < 0.0 => Value::from(n as i64),
-                            Mode::Integer => Value::from(n as u64),
-                            _ => Number::from_f64(n).map(Value::Number).ok_or_else(bad)?,
-                        }
-                    }
-                    Typed::Bool(a) if a.is_valid(row) => Value::Bool(a.value(row)),
-                    Typed::Str(a) if a.is_valid(row) => Value::String(a.value(row).to_owned()),
-                    Typed::Words(words, values) if words.is_valid(row) => {
-                        let key = usize::try_from(words.keys().value(row)).map_err(|_| bad())?;
-                        Value::String(values.value(key).to_owned())
-                    }
-                    Typed::Json(a) if a.is_valid(row) => {
-                        serde_json::from_str(a.value(row)).map_err(|_| bad())?
-                    }
-                    _ => return Err(bad()),
+                out.push(b'}');
+            }
+            Shape::Raw => self.leaf(RAW, Mode::Plain, row, timestamp_ms)?.write(out)?,
+            Shape::Leaf { column, mode } => self.leaf(*column, *mode, row, timestamp_ms)?.write(out)?,
+        }
+        Ok(())
+    }
+
+    /// The value of leaf column `column` in `row`, read as `mode` says (the timestamp column
+    /// is `timestamp_ms`); an error when the row has none there.
+    fn leaf(&self, column: usize, mode: Mode, row: usize, timestamp_ms: i64) -> io::Result<Leaf<'a>> {
+        if column == TIMESTAMP {
+            return Ok(Leaf::Time(timestamp_ms));
+        }
+        Ok(match self.columns.get(column).and_then(Option::as_ref).ok_or_else(empty)? {
+            Typed::Timestamp(a) if a.is_valid(row) => Leaf::Time(a.value(row)),
+            Typed::Num(a) if a.is_valid(row) => {
+                let n = a.value(row);
+                match mode {
+                    Mode::Integer if n < 0.0 => Leaf::Number(Number::from(n as i64)),
+                    Mode::Integer => Leaf::Number(Number::from(n as u64)),
+                    _ => Leaf::Number(Number::from_f64(n).ok_or_else(empty)?),
                 }
             }
+            Typed::Bool(a) if a.is_valid(row) => Leaf::Bool(a.value(row)),
+            Typed::Str(a) if a.is_valid(row) => Leaf::Str(a.value(row)),
+            Typed::Words(words, values) if words.is_valid(row) => {
+                let key = usize::try_from(words.keys().value(row)).map_err(|_| empty())?;
+                Leaf::Str(values.value(key))
+            }
+            Typed::Json(a) if a.is_valid(row) => Leaf::Json(a.value(row)),
+            _ => return Err(empty()),
         })
+    }
+}
+
+fn empty() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value")
+}
+
+/// One leaf of an event as its column holds it.
+enum Leaf<'a> {
+    /// Unix milliseconds, written as a Keen timestamp.
+    Time(i64),
+    Number(Number),
+    Bool(bool),
+    Str(&'a str),
+    /// JSON text kept whole.
+    Json(&'a str),
+}
+
+impl Leaf<'_> {
+    fn value(self) -> io::Result<Value> {
+        Ok(match self {
+            Leaf::Time(ms) => Value::String(format_keen_timestamp(ms)),
+            Leaf::Number(n) => Value::Number(n),
+            Leaf::Bool(b) => Value::Bool(b),
+            Leaf::Str(text) => Value::String(text.to_owned()),
+            Leaf::Json(text) => serde_json::from_str(text).map_err(|_| empty())?,
+        })
+    }
+
+    fn write(self, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Leaf::Time(ms) => serde_json::to_writer(out, &format_keen_timestamp(ms))?,
+            Leaf::Number(n) => serde_json::to_writer(out, &n)?,
+            Leaf::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+            Leaf::Str(text) => serde_json::to_writer(out, text)?,
+            // Read and written again, as `rebuild`'s value would be.
+            Leaf::Json(_) => serde_json::to_writer(out, &self.value()?)?,
+        }
+        Ok(())
     }
 }
 

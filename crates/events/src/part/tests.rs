@@ -31,6 +31,18 @@ fn read_all(part: &PartFile, range: Option<TimeRange>) -> Vec<String> {
     part.events(range).unwrap().map(|e| serde_json::to_string(&e.unwrap().1).unwrap()).collect()
 }
 
+/// Requires `rows_json` to write every row, and every other row (odd numbers, then even),
+/// as `expected` (all rows' texts in order) has them.
+fn check_rows_json(part: &PartFile, expected: &[String]) {
+    let all: Vec<usize> = (0..expected.len()).collect();
+    assert_eq!(part.rows_json(&all).unwrap(), expected);
+    for parity in [1, 0] {
+        let some: Vec<usize> = all.iter().copied().filter(|row| row % 2 == parity).collect();
+        let texts: Vec<&String> = some.iter().map(|&row| &expected[row]).collect();
+        assert_eq!(part.rows_json(&some).unwrap().iter().collect::<Vec<_>>(), texts);
+    }
+}
+
 #[test]
 fn gives_back_exactly_the_stored_text_through_schema_drift() {
     let wide: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!(i))).collect();
@@ -56,6 +68,7 @@ fn gives_back_exactly_the_stored_text_through_schema_drift() {
     expected.sort_by_key(|(ts, _)| *ts);
     let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
     assert_eq!(read_all(&part, None), expected);
+    check_rows_json(&part, &expected);
     assert_eq!(info.rows, events.len() as u64);
     assert_eq!(info.max_created_ms, 1_700_000_000_007);
 }
@@ -103,7 +116,8 @@ proptest::proptest! {
         let mut expected = events;
         expected.sort_by_key(|(ts, _)| *ts);
         let expected: Vec<String> = expected.into_iter().map(|(_, text)| text).collect();
-        proptest::prop_assert_eq!(read_all(&part, None), expected);
+        proptest::prop_assert_eq!(read_all(&part, None), expected.clone());
+        check_rows_json(&part, &expected);
     }
 }
 

@@ -343,8 +343,8 @@ pub(crate) fn analyze(
     query.reach.may_read()?;
     let totals = scan(parts, tail, cache, &plans, &open, &paths, query)?;
     for (i, owner) in owners {
-        let answer = plans[i].present(&totals[owner]);
-        let (bytes, answer) = (answer_bytes(&answer), Answer::new(answer));
+        let answer = Answer::new(plans[i].present(&totals[owner]));
+        let bytes = answer_bytes(&answer);
         lock(cache).put(answer_keys[i].clone(), Cached::Answer(answer.clone(), bytes));
         answers[i] = Some(answer);
     }

@@ -97,6 +97,25 @@ impl Extraction {
         Ok(start..matched)
     }
 
+    /// `present` for events given as JSON text, as JSON text; an error when an event's text
+    /// is not JSON.
+    pub(crate) fn present_json(&self, events: impl Iterator<Item = String>) -> serde_json::Result<String> {
+        let mut out = String::from("[");
+        for (i, event) in events.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match &self.property_names {
+                None => out.push_str(&event),
+                Some(paths) => {
+                    out.push_str(&project(&serde_json::from_str(&event)?, paths).to_string());
+                }
+            }
+        }
+        out.push(']');
+        Ok(out)
+    }
+
     /// The `result`: the events, or only their `property_names`.
     pub fn present(&self, events: impl Iterator<Item = Value>) -> Value {
         let rows = events.map(|event| match &self.property_names {

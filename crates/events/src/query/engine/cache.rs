@@ -75,10 +75,14 @@ pub(super) fn lock(cache: &std::sync::Mutex<PartialCache>) -> std::sync::MutexGu
     cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// About how much memory the cached answer of `value` takes: the value, and its text once
-/// written (no longer than the value's estimate, short of strings full of escapes).
-pub(super) fn answer_bytes(value: &Value) -> usize {
-    2 * json_bytes(value)
+/// About how much memory a cached answer takes: the value, and its text once written (no
+/// longer than the value's estimate, short of strings full of escapes); for an answer made
+/// from its text, the text and the value it may be read into.
+pub(super) fn answer_bytes(answer: &Answer) -> usize {
+    match answer.made_value() {
+        Some(value) => 2 * json_bytes(value),
+        None => 3 * answer.text().len(),
+    }
 }
 
 /// About how much memory a JSON value takes.

@@ -5,8 +5,6 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
-
 use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
@@ -37,12 +35,13 @@ pub(crate) fn extract(
     let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
     cached_answer(cache, answer_key, query.reach, || {
-        Ok(Answer::new(find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
+        Ok(Answer::from_text(find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
     })
 }
 
-/// The extraction's result: the rows that pass `plan`'s filters (whose properties are at
-/// `paths`), found by their filter columns only, then just the events returned rebuilt.
+/// The extraction's result as JSON text: the rows that pass `plan`'s filters (whose
+/// properties are at `paths`), found by their filter columns only, then just the events
+/// returned written out.
 fn find_and_rebuild(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
@@ -50,7 +49,7 @@ fn find_and_rebuild(
     query: &Query<'_>,
     plan: &Plan<'_>,
     paths: &[Vec<String>],
-) -> Result<Value, AnalyzeError> {
+) -> Result<String, AnalyzeError> {
     let range = query.range;
     let mut memos = (0..plan.leaves).map(|_| Memo::default()).collect::<Vec<_>>();
     let mut key = Vec::new();
@@ -119,7 +118,7 @@ fn find_and_rebuild(
     }
     matched.sort_unstable();
     let chosen = &matched[extraction.window(matched.len())?];
-    let mut events: Vec<Option<Value>> = vec![None; chosen.len()];
+    let mut events: Vec<Option<String>> = vec![None; chosen.len()];
     for (source, part) in parts.iter().enumerate() {
         let mut picks: Vec<(usize, usize)> = chosen
             .iter()
@@ -132,14 +131,14 @@ fn find_and_rebuild(
         }
         picks.sort_unstable();
         let rows: Vec<usize> = picks.iter().map(|(row, _)| *row).collect();
-        for ((_, position), (_, body)) in picks.iter().zip(part.file.rows(&rows)?) {
+        for ((_, position), body) in picks.iter().zip(part.file.rows_json(&rows)?) {
             events[*position] = Some(body);
         }
     }
     for (position, (_, source, row)) in chosen.iter().enumerate() {
         if *source == parts.len() {
-            events[position] = Some(tail[*row].body());
+            events[position] = Some(tail[*row].body().to_string());
         }
     }
-    Ok(extraction.present(events.into_iter().flatten()))
+    Ok(extraction.present_json(events.into_iter().flatten()).map_err(std::io::Error::other)?)
 }
