@@ -123,8 +123,10 @@ fn any_element(found: Option<&Value>, test: impl Fn(&Value) -> bool) -> bool {
 
 fn scalar_equals(value: &Value, operand: &Operand) -> bool {
     match (value, &operand.value) {
+        // Unequal strings compare equal only as instants (a timestamp operand).
         (Value::String(left), Value::String(right)) => {
-            left == right || compare_strings(left, right, operand.instant).is_eq()
+            left == right
+                || (operand.instant.is_some() && compare_strings(left, right, operand.instant).is_eq())
         }
         (left, right) => json_equals(left, right),
     }
