@@ -341,35 +341,7 @@ pub(crate) fn analyze(
         return Ok(answers.into_iter().flatten().collect());
     }
     query.reach.may_read()?;
-    // The merged partials are kept under the data's version too, by identity: the same
-    // analysis with other filters on its group_by property (or a sum beside an average) is
-    // presented from them without merging the parts' partials again. A total that is one
-    // part's partial is in the cache already.
-    let total_key = |identity: &str, plan: &Plan<'_>| {
-        (query.version.to_owned(), format!("total|{identity}|{range:?}|{:?}", plan.buckets))
-    };
-    let mut totals: Vec<Option<Arc<Partial>>> = open
-        .iter()
-        .map(|&i| {
-            let find = |identity: &str| match lock(cache).get(&total_key(identity, &plans[i])) {
-                Some(Cached::Partial(total)) => Some(total),
-                _ => None,
-            };
-            find(&plans[i].identity).or_else(|| find(plans[i].unfiltered.as_deref()?))
-        })
-        .collect();
-    let merged: Vec<usize> = (0..open.len()).filter(|&o| totals[o].is_none()).collect();
-    if !merged.is_empty() {
-        let scanned: Vec<usize> = merged.iter().map(|&o| open[o]).collect();
-        for (&o, total) in merged.iter().zip(scan(parts, tail, cache, &plans, &scanned, &paths, query)?) {
-            if Arc::strong_count(&total) == 1 {
-                let plan = &plans[open[o]];
-                lock(cache).put(total_key(&plan.identity, plan), Cached::Partial(total.clone()));
-            }
-            totals[o] = Some(total);
-        }
-    }
-    let totals: Vec<Arc<Partial>> = totals.into_iter().flatten().collect();
+    let totals = scan(parts, tail, cache, &plans, &open, &paths, query)?;
     for (i, owner) in owners {
         let answer = Answer::new(plans[i].present(&totals[owner]));
         let bytes = answer_bytes(&answer);

@@ -384,44 +384,6 @@ async fn a_cached_multi_analysis_stays_exact_as_events_arrive() {
     assert_eq!(ask(&totals, &[], Reach::Compute(&no_stop)).unwrap(), after);
 }
 
-/// The merged partials of a collection are cached under its version: an average grouped like
-/// a sum already asked, filtered on the group_by property, is presented from the sum's, and a
-/// new event is in the next answer.
-#[tokio::test]
-async fn merged_partials_serve_other_filters_on_the_group_and_stay_exact() {
-    use crate::query::analysis::AnalysisType::{Average, Sum};
-    use crate::query::filter::parse_filters;
-    let dir = tempfile::tempdir().unwrap();
-    let store = EventStore::open(dir.path(), EventStoreOptions::default()).unwrap();
-    let write =
-        |events: Vec<Value>| store.write(vec![(purchases(), events.into_iter().map(event).collect())], 0);
-    write(vec![json!({"n": 1, "plan": "pro"}), json!({"n": 2, "plan": "free"})]).await.unwrap();
-    write(vec![json!({"n": 4, "plan": "pro"})]).await.unwrap();
-    let parameters = json!({"target_property": "n", "group_by": "plan"});
-    let analysis = |kind| Analysis::parse(kind, parameters.as_object().unwrap()).unwrap();
-    let only = |plan: &str| {
-        parse_filters(Some(&json!([{"property_name": "plan", "operator": "in", "property_value": [plan]}])))
-            .unwrap()
-    };
-    let no_stop = AtomicBool::new(false);
-    let ask = |kind, filters: &[crate::query::filter::Filter]| {
-        let answer = store.analyze(
-            &purchases(),
-            None,
-            Timezone::default(),
-            filters,
-            &analysis(kind),
-            Reach::Compute(&no_stop),
-        );
-        Value::clone(&answer.unwrap())
-    };
-    assert_eq!(ask(Sum, &[]), json!([{"plan": "pro", "result": 5}, {"plan": "free", "result": 2}]));
-    assert_eq!(ask(Average, &only("pro")), json!([{"plan": "pro", "result": 2.5}]));
-    write(vec![json!({"n": 6, "plan": "free"})]).await.unwrap();
-    assert_eq!(ask(Average, &only("free")), json!([{"plan": "free", "result": 4.0}]), "a new event");
-    assert_eq!(ask(Sum, &only("pro")), json!([{"plan": "pro", "result": 5}]));
-}
-
 #[tokio::test]
 async fn cached_only_answers_what_is_cached_for_the_data_as_it_is_now() {
     let dir = tempfile::tempdir().unwrap();
