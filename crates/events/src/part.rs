@@ -47,7 +47,7 @@ pub(crate) use shape::Found;
 use shape::{Mode, Shape, Slot};
 use time::time_bounds;
 pub(crate) use writer::PartBuilder;
-use writer::canonical_millis;
+use writer::{KEEN_ID, canonical_millis};
 
 /// Column 0: `keen.timestamp`, never null; the sort key.
 const TIMESTAMP: usize = 0;
@@ -462,7 +462,7 @@ impl PartFile {
         let fields: Vec<Field> = (self.words.schema().fields().iter())
             .zip(self.metadata.schema().fields())
             .zip(&self.paths)
-            .map(|((word, plain), path)| Field::clone(if path == "keen.id" { plain } else { word }))
+            .map(|((word, plain), path)| Field::clone(if path == KEEN_ID { plain } else { word }))
             .collect();
         let hint = Arc::new(Schema::new_with_metadata(fields, self.metadata.schema().metadata().clone()));
         let loaded =

@@ -26,7 +26,7 @@ use super::{
 };
 
 /// The column of `keen.id`, unique to each event (when it holds strings, as Keen's do).
-const KEEN_ID: &str = "keen.id";
+pub(super) const KEEN_ID: &str = "keen.id";
 
 enum Builder {
     Timestamp(TimestampMillisecondBuilder),
