@@ -10,9 +10,9 @@
 //!
 //! The analyses of one query (a multi-analysis) read each part in one scan, and those whose
 //! partials would be equal (a median and percentiles of one target, a sum and an average)
-//! share them. A filter on a group_by property is also tested per group once the partials are
-//! merged (`Plan::present`), so the partials of the query without it serve where cached (an
-//! average over the top groups of a sum reads the sum's).
+//! share them. A filter on a group_by property can also be tested per group, so the partials
+//! of the query without it serve where cached, with the groups that pass it picked out before
+//! they are merged (an average over the top groups of a sum reads the sum's).
 //!
 //! A scan reads only the columns the query's properties lead to. Where every shape in a part
 //! keeps each of those properties in one column (most collections), the part is read a batch of
@@ -161,14 +161,14 @@ struct Plan<'q> {
     target: Option<usize>,
     groups: Vec<usize>,
     checks: Vec<Check<'q>>,
-    /// The filters on a group_by property that are also tested per group once the partials
-    /// are merged: (position in `groups`, filter).
+    /// The filters on a group_by property that can also be tested per group, on the partials
+    /// of the query without them: (position in `groups`, filter).
     group_checks: Vec<(usize, &'q Filter)>,
     leaves: usize,
     /// What the partials depend on besides the part and its span (not the percentile).
     identity: String,
     /// With `group_checks`, the identity of the partials of the query without them, which
-    /// serve this query too (their groups are tested in `present`).
+    /// serve this query too (with the groups that pass them picked out, `Partial::select`).
     unfiltered: Option<String>,
 }
 
@@ -243,23 +243,20 @@ impl<'q> Plan<'q> {
         Ok(plan)
     }
 
-    /// The answer from the merged partial `total`, over the groups that pass the filters
-    /// tested per group (all of them, unless some partials were the unfiltered query's).
+    /// Whether a group with `values` passes the filters tested per group.
+    fn passes_group(&self, values: &[Value]) -> bool {
+        self.group_checks.iter().all(|(group, filter)| filter.passes(values.get(*group)))
+    }
+
+    /// The answer from the merged partial `total`. Its groups all pass the filters: the
+    /// partials of the query without those tested per group had the others picked out.
     fn present(&self, total: &Partial) -> Value {
         let analysis = self.analysis;
-        let (positions, groups): (Vec<usize>, Vec<&[Value]>) = total
-            .groups
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, values))| {
-                self.group_checks.iter().all(|(group, filter)| filter.passes(values.get(*group)))
-            })
-            .map(|(position, (_, values))| (position, values.as_slice()))
-            .unzip();
+        let groups: Vec<&[Value]> = total.groups.iter().map(|(_, values)| values.as_slice()).collect();
         let empty = Acc::new(analysis.kind);
         analysis.present(self.buckets.as_deref(), &groups, |bucket, group| {
             // Without group_by, the one cell is the partial's group 0.
-            let group = if self.groups.is_empty() { 0 } else { positions[group] };
+            let group = if self.groups.is_empty() { 0 } else { group };
             total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
         })
     }

@@ -43,7 +43,7 @@ use std::cmp::Ordering;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use compare::{Exact, Operand};
+use compare::{Exact, Members, Operand};
 
 /// The only property `within` may be used on.
 const GEO_PROPERTY: &str = "keen.location.coordinates";
@@ -74,7 +74,7 @@ enum Test {
     Ne(Operand),
     Compare(Comparison, Operand),
     Exists(bool),
-    In(Vec<Operand>),
+    In(Members),
     Contains(Operand),
     NotContains(Operand),
     StartsWith(String),
@@ -243,7 +243,7 @@ impl Test {
             Test::Ne(operand) => !compare::equals(found, operand),
             Test::Compare(comparison, operand) => compare::ordered(found, operand, |o| comparison.accepts(o)),
             Test::Exists(wanted) => found.is_some() == *wanted,
-            Test::In(operands) => operands.iter().any(|operand| compare::equals(found, operand)),
+            Test::In(members) => members.contain(found),
             Test::Contains(operand) => compare::contains(found, operand),
             Test::NotContains(operand) => !compare::contains(found, operand),
             Test::StartsWith(prefix) => compare::any_string(found, |s| s.starts_with(prefix.as_str())),
@@ -272,9 +272,9 @@ impl Test {
                 Exact::Inexact => return None,
             },
             Test::Exists(wanted) => *wanted,
-            Test::In(operands) => {
+            Test::In(members) => {
                 let mut any = false;
-                for operand in operands {
+                for operand in members.operands() {
                     any |= equals(operand)?;
                 }
                 any
@@ -418,7 +418,7 @@ fn parse_test(operator: Operator, value: &Value) -> Result<Test, FilterError> {
             _ => return Err(invalid("true or false")),
         }),
         Operator::In => match value {
-            Value::Array(items) => Test::In(items.iter().cloned().map(Operand::new).collect()),
+            Value::Array(items) => Test::In(Members::new(items)),
             _ => return Err(invalid("a list of values")),
         },
         Operator::Contains => Test::Contains(scalar()?),

@@ -70,6 +70,28 @@ impl Partial {
         &mut row[group]
     }
 
+    /// The partial of the groups whose values `keep` accepts, in their order, with their
+    /// aggregates (of an analysis of `kind`).
+    pub(super) fn select(&self, kind: AnalysisType, keep: impl Fn(&[Value]) -> bool) -> Partial {
+        let mut selected = Partial::new(self.buckets.clone());
+        for (position, (key, values)) in self.groups.iter().enumerate() {
+            if !keep(values) {
+                continue;
+            }
+            let at = selected.group(key.as_bytes(), || values.clone());
+            for (bucket, row) in self.cells.iter().enumerate() {
+                if let Some(acc) = row.get(position) {
+                    let cell = selected.cell(bucket, at, kind);
+                    let before = cell.bytes();
+                    *cell = acc.clone();
+                    let after = cell.bytes();
+                    selected.bytes = (selected.bytes + after).saturating_sub(before);
+                }
+            }
+        }
+        selected
+    }
+
     /// Whether nothing was added to the partial.
     fn is_empty(&self) -> bool {
         self.groups.is_empty() && self.cells.iter().all(Vec::is_empty)

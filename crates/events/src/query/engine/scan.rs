@@ -59,9 +59,13 @@ pub(super) fn scan(
                 Some(Cached::Partial(partial)) => Some(partial),
                 _ => None,
             };
-            // Else the partial of the query without the filters also tested per group.
+            // Else the groups that pass those filters, out of the partial of the query without
+            // the filters also tested per group.
             let (key, unfiltered) = (key_of(&plan.identity), plan.unfiltered.as_deref().map(key_of));
-            let cached = find(&key).or_else(|| find(unfiltered.as_ref()?));
+            let cached = find(&key).or_else(|| {
+                let broad = find(unfiltered.as_ref()?)?;
+                Some(Arc::new(broad.select(plan.analysis.kind, |values| plan.passes_group(values))))
+            });
             each.push((local, key, cached));
         }
         jobs.push((part, clip, each));

@@ -2,6 +2,7 @@
 //! instants for timestamp strings, list membership and great-circle distance.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde_json::{Number, Value};
 
@@ -45,6 +46,45 @@ impl Operand {
 
     pub(super) fn exact_number(&self) -> Exact {
         self.number
+    }
+}
+
+/// An `in` filter's operands, with those that are strings also in a set: a string found is
+/// looked up, not compared with each operand in turn.
+#[derive(Debug, Clone)]
+pub(super) struct Members {
+    operands: Vec<Operand>,
+    texts: HashSet<String, foldhash::fast::RandomState>,
+    /// The instants of the operands that read as timestamps.
+    instants: Vec<i64>,
+}
+
+impl Members {
+    pub(super) fn new(values: &[Value]) -> Members {
+        let operands: Vec<Operand> = values.iter().cloned().map(Operand::new).collect();
+        Members {
+            texts: values.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            instants: operands.iter().filter_map(|operand| operand.instant).collect(),
+            operands,
+        }
+    }
+
+    pub(super) fn operands(&self) -> &[Operand] {
+        &self.operands
+    }
+
+    /// Whether `found` equals one of the operands, as `equals` has it: a string equals a
+    /// string operand of the same text, or a timestamp operand of the same instant, and
+    /// nothing else.
+    pub(super) fn contain(&self, found: Option<&Value>) -> bool {
+        match found {
+            Some(Value::String(text)) => {
+                self.texts.contains(text.as_str())
+                    || (!self.instants.is_empty()
+                        && parse_keen_timestamp(text).is_some_and(|ms| self.instants.contains(&ms)))
+            }
+            _ => self.operands.iter().any(|operand| equals(found, operand)),
+        }
     }
 }
 

@@ -520,6 +520,53 @@ fn error_codes_and_messages() {
 }
 
 #[test]
+fn in_passes_where_eq_passes_with_one_of_its_operands() {
+    let found = [
+        None,
+        Some(json!("SKU-1")),
+        Some(json!("sku-1")),
+        Some(json!("")),
+        Some(json!("2015-05-27T22:44:50.722Z")),
+        Some(json!("2015-05-27T15:44:50.722-07:00")),
+        Some(json!("2015-05-27T22:44:50.723Z")),
+        Some(json!(10)),
+        Some(json!(10.0)),
+        Some(json!(null)),
+        Some(json!(true)),
+        Some(json!(["SKU-2", "x"])),
+        Some(json!(["2015-05-27T22:44:50.722+00:00"])),
+        Some(json!({"SKU-1": 1})),
+    ];
+    let operands = [
+        json!([]),
+        json!(["SKU-1"]),
+        json!(["SKU-3", "SKU-2", "SKU-1"]),
+        json!(["SKU-1 ", "Sku-1"]),
+        json!(["", null]),
+        json!(["2015-05-27T22:44:50.722+00:00"]),
+        json!(["x", "2015-05-27T23:44:50.722+01:00", 10]),
+        json!(["10", true]),
+        json!([["SKU-2", "x"], {"SKU-1": 1}]),
+    ];
+    let mut passed = 0;
+    for operands in &operands {
+        let members = parse_filters(Some(&json!([filter("p", "in", operands.clone())]))).unwrap();
+        for value in &found {
+            let event = match value {
+                Some(value) => json!({"p": value}),
+                None => json!({}),
+            };
+            let any_eq = operands.as_array().unwrap().iter().any(|operand| {
+                parse_filters(Some(&json!([filter("p", "eq", operand.clone())]))).unwrap()[0].matches(&event)
+            });
+            assert_eq!(members[0].matches(&event), any_eq, "{value:?} in {operands}");
+            passed += usize::from(any_eq);
+        }
+    }
+    assert!(passed >= 12, "the table tries values that are in the list: {passed}");
+}
+
+#[test]
 fn numbers_pass_as_their_json_does() {
     let numbers = [
         json!(0),

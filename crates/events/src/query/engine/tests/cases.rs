@@ -37,8 +37,9 @@ fn a_cached_query_stays_exact_as_events_arrive() {
 
 /// A filter on the group_by property is also tested per group, so an average filtered to
 /// some groups is answered from the partials of the unfiltered sum (sum and average keep the
-/// same ones): with the stop flag raised, it reads no part. A filter that tells a missing
-/// property from a null is not.
+/// same ones): with the stop flag raised, it reads no part. So is one with an interval, whose
+/// groups have aggregates in several buckets. A filter that tells a missing property from a
+/// null is not.
 #[test]
 fn a_filter_on_the_group_by_property_reads_the_unfiltered_partials() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,36 +55,39 @@ fn a_filter_on_the_group_by_property_reads_the_unfiltered_partials() {
         .collect();
     let (parts, tail) = store(dir.path(), &events, &[25, 60]);
     assert!(tail.is_empty());
-    let parse = |kind, params: Value| Analysis::parse(kind, params.as_object().unwrap()).unwrap();
-    let sum = parse(AnalysisType::Sum, json!({"target_property": "n", "group_by": "g"}));
-    let average = parse(AnalysisType::Average, json!({"target_property": "n", "group_by": "g"}));
-    let cache = Mutex::new(PartialCache::default());
-    let expected = reference(&parts, &tail, &sum, &[], None).unwrap();
-    assert_eq!(run(&parts, &tail, &cache, &sum, &[], None, "v1").unwrap(), expected);
-    let stop = AtomicBool::new(true);
-    let answer = |filters: &Value| {
-        let filters = parse_filters(Some(filters)).unwrap();
-        let query = Query {
-            filters: &filters,
-            range: None,
-            timezone: Timezone::Offset(0),
-            reach: Reach::Compute(&stop),
-            version: "v1",
+    let hour = TimeRange { start_ms: START_MS, end_ms: START_MS + 3_600_000 };
+    for (interval, range) in [(json!(null), None), (json!("every_10_minutes"), Some(hour))] {
+        let parse = |kind, params: Value| Analysis::parse(kind, params.as_object().unwrap()).unwrap();
+        let params = json!({"target_property": "n", "group_by": "g", "interval": interval});
+        let (sum, average) = (parse(AnalysisType::Sum, params.clone()), parse(AnalysisType::Average, params));
+        let cache = Mutex::new(PartialCache::default());
+        let expected = reference(&parts, &tail, &sum, &[], range).unwrap();
+        assert_eq!(run(&parts, &tail, &cache, &sum, &[], range, "v1").unwrap(), expected);
+        let stop = AtomicBool::new(true);
+        let answer = |filters: &Value| {
+            let filters = parse_filters(Some(filters)).unwrap();
+            let query = Query {
+                filters: &filters,
+                range,
+                timezone: Timezone::Offset(0),
+                reach: Reach::Compute(&stop),
+                version: "v1",
+            };
+            let got = analyze(&parts, &tail, &cache, &[&average], &query)
+                .map(|mut answers| answers.remove(0).into_value());
+            (got, reference(&parts, &tail, &average, &filters, range).unwrap())
         };
-        let got = analyze(&parts, &tail, &cache, &[&average], &query)
-            .map(|mut answers| answers.remove(0).into_value());
-        (got, reference(&parts, &tail, &average, &filters, None).unwrap())
-    };
-    for filters in [
-        json!([{"property_name": "g", "operator": "in", "property_value": ["blue", "green"]}]),
-        json!([{"property_name": "g", "operator": "ne", "property_value": "red"}]),
-    ] {
-        let (got, expected) = answer(&filters);
-        assert_eq!(got.unwrap(), expected, "{filters}");
+        for filters in [
+            json!([{"property_name": "g", "operator": "in", "property_value": ["blue", "green"]}]),
+            json!([{"property_name": "g", "operator": "ne", "property_value": "red"}]),
+        ] {
+            let (got, expected) = answer(&filters);
+            assert_eq!(got.unwrap(), expected, "{filters} {interval}");
+        }
+        // `exists` tells the rows without `g` from those where it is null, which share a group.
+        let (got, _) = answer(&json!([{"property_name": "g", "operator": "exists", "property_value": true}]));
+        assert!(matches!(got, Err(AnalyzeError::Stopped)), "{got:?}");
     }
-    // `exists` tells the rows without `g` from those where it is null, which share a group.
-    let (got, _) = answer(&json!([{"property_name": "g", "operator": "exists", "property_value": true}]));
-    assert!(matches!(got, Err(AnalyzeError::Stopped)), "{got:?}");
 }
 
 /// A distinct set's bytes shrink when the strings it gathered are added to its tables and most
