@@ -254,9 +254,8 @@ impl<'q> Plan<'q> {
         let analysis = self.analysis;
         let groups: Vec<&[Value]> = total.groups.iter().map(|(_, values)| values.as_slice()).collect();
         let empty = Acc::new(analysis.kind);
+        // Without group_by, the one cell is the partial's group 0, which `present` asks for.
         analysis.present(self.buckets.as_deref(), &groups, |bucket, group| {
-            // Without group_by, the one cell is the partial's group 0.
-            let group = if self.groups.is_empty() { 0 } else { group };
             total.cells.get(bucket).and_then(|row| row.get(group)).unwrap_or(&empty).result(analysis)
         })
     }
