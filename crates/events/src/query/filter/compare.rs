@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::fmt;
 
 use serde_json::{Number, Value};
 
@@ -50,13 +51,21 @@ impl Operand {
 }
 
 /// An `in` filter's operands, with those that are strings also in a set: a string found is
-/// looked up, not compared with each operand in turn.
-#[derive(Debug, Clone)]
+/// looked up, not compared with each operand in turn. Its `Debug` text is the operands' alone,
+/// in their order: cache keys are made of the filters' `Debug` text, and a set's order
+/// changes from one set to the next.
+#[derive(Clone)]
 pub(super) struct Members {
     operands: Vec<Operand>,
     texts: HashSet<String, foldhash::fast::RandomState>,
     /// The instants of the operands that read as timestamps.
     instants: Vec<i64>,
+}
+
+impl fmt::Debug for Members {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.operands.fmt(f)
+    }
 }
 
 impl Members {

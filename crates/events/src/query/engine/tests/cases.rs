@@ -90,6 +90,38 @@ fn a_filter_on_the_group_by_property_reads_the_unfiltered_partials() {
     }
 }
 
+/// Answers and partials are cached under keys made of the filters' text. An `in` filter
+/// (whose string operands are also kept in a set, in no fixed order) parsed anew for a query
+/// asked again must find them: with the stop flag raised, reading a part fails.
+#[test]
+fn a_query_with_an_in_filter_asked_again_is_answered_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let colours = ["red", "blue", "green", "cyan", "black", "white", "pink", "grey"];
+    let events: Vec<(i64, Value)> =
+        (0..40).map(|i| (START_MS + i * 60_000, json!({"n": i, "g": colours[i as usize % 8]}))).collect();
+    let (parts, tail) = store(dir.path(), &events, &[20, 40]);
+    let sum =
+        Analysis::parse(AnalysisType::Sum, json!({"target_property": "n"}).as_object().unwrap()).unwrap();
+    let filter = json!([{"property_name": "g", "operator": "in", "property_value": colours[1..]}]);
+    let cache = Mutex::new(PartialCache::default());
+    let ask = |stopped: bool, version: &str| {
+        let filters = parse_filters(Some(&filter)).unwrap();
+        let stop = AtomicBool::new(stopped);
+        let query = Query {
+            filters: &filters,
+            range: None,
+            timezone: Timezone::Offset(0),
+            reach: Reach::Compute(&stop),
+            version,
+        };
+        analyze(&parts, &tail, &cache, &[&sum], &query).map(|mut answers| answers.remove(0).into_value())
+    };
+    let expected = json!((0..40).filter(|i| i % 8 != 0).sum::<i64>());
+    assert_eq!(ask(false, "v1").unwrap(), expected);
+    assert_eq!(ask(true, "v1").unwrap(), expected, "the cached answer");
+    assert_eq!(ask(true, "v2").unwrap(), expected, "the cached partials");
+}
+
 /// A distinct set's bytes shrink when the strings it gathered are added to its tables and most
 /// were already there: a count_unique over many repeats of one value (here in the tail, read
 /// row by row) once underflowed the partial's byte count.
