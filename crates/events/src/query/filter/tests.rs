@@ -520,3 +520,28 @@ fn error_codes_and_messages() {
     let long = error(json!([filter("a", "in", json!("x".repeat(500)))])).to_string();
     assert!(long.len() < 300 && long.contains('…'), "{long}");
 }
+
+/// Cached partials and answers are keyed by the filters' `Debug` text, so a filter parsed
+/// again for a repeated query must print the same text.
+#[test]
+fn a_filter_parsed_twice_prints_the_same_debug_text() {
+    let colours: Vec<Value> = (0..16).map(|i| json!(format!("colour-{i}"))).collect();
+    let mixed: Vec<Value> =
+        colours.iter().cloned().chain([json!("2015-05-27T22:44:50.722Z"), json!(10), json!(null)]).collect();
+    let filters = json!([
+        filter("name", "eq", json!("Bob Smith")),
+        filter("price", "ne", json!(3)),
+        filter("price", "gte", json!(2.5)),
+        filter("keen.timestamp", "lt", json!("2015-05-27T22:44:50.722Z")),
+        filter("name", "exists", json!(true)),
+        filter("name", "in", json!(mixed)),
+        filter("tags", "contains", json!("red")),
+        filter("tags", "not_contains", json!("blue")),
+        filter("name", "starts_with", json!("Bo")),
+        filter("name", "regex", json!("^B(ob|en)")),
+        filter("keen.location.coordinates", "within", json!({"coordinates": [-122.4, 37.8], "max_distance_miles": 10})),
+        {"operator": "or", "operands": [filter("price", "lt", json!(1)), filter("name", "in", json!(colours))]},
+    ]);
+    let text = || format!("{:?}", parse_filters(Some(&filters)).unwrap());
+    assert_eq!(text(), text());
+}
