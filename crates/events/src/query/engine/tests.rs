@@ -14,7 +14,7 @@ use crate::part::{PartBuilder, PartFile, ROW_GROUP_ROWS};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
-use crate::query::filter::parse_filters;
+use crate::query::filter::{Filter, parse_filters};
 use crate::query::funnel::Funnel;
 use crate::query::timeframe::{TimeRange, Timezone};
 use crate::store::{Part, StoredEvent};
@@ -186,7 +186,7 @@ fn reference(
     parts: &[Arc<Part>],
     tail: &[StoredEvent],
     analysis: &Analysis,
-    filters: &[crate::query::filter::Filter],
+    filters: &[Filter],
     range: Option<TimeRange>,
 ) -> Result<Value, String> {
     let mut events = Vec::new();
@@ -242,18 +242,17 @@ fn same(left: &Value, right: &Value) -> bool {
     }
 }
 
-/// Whether the engine's answer (or error) is the reference's.
-/// A query of every event (no filters, no timeframe) of version "v1", stopped by `stop`.
-fn everything(stop: &AtomicBool) -> Query<'_> {
-    Query {
-        filters: &[],
-        range: None,
-        timezone: Timezone::Offset(0),
-        reach: Reach::Compute(stop),
-        version: "v1",
-    }
+/// A query with `filters` over `range` (in UTC) of the data's `version`, stopped by `stop`.
+fn asking<'a>(
+    filters: &'a [Filter],
+    range: Option<TimeRange>,
+    version: &'a str,
+    stop: &'a AtomicBool,
+) -> Query<'a> {
+    Query { filters, range, timezone: Timezone::Offset(0), reach: Reach::Compute(stop), version }
 }
 
+/// Whether the engine's answer (or error) is the reference's.
 fn agrees(got: &Result<Value, String>, expected: &Result<Value, String>) -> bool {
     match (got, expected) {
         (Ok(got), Ok(expected)) => same(got, expected),
@@ -266,13 +265,12 @@ fn run(
     tail: &[StoredEvent],
     cache: &Mutex<PartialCache>,
     analysis: &Analysis,
-    filters: &[crate::query::filter::Filter],
+    filters: &[Filter],
     range: Option<TimeRange>,
     version: &str,
 ) -> Result<Value, String> {
     let stop = AtomicBool::new(false);
-    let query =
-        Query { filters, range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version };
+    let query = asking(filters, range, version, &stop);
     analyze(parts, tail, cache, &[analysis], &query)
         .map(|mut answers| answers.remove(0).into_value())
         .map_err(|e| e.to_string())
@@ -310,13 +308,7 @@ fn answers_as_the_reference(
     // the second shares the first's partials), on a fresh cache.
     let count = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
     let stop = AtomicBool::new(false);
-    let query = Query {
-        filters: &filters,
-        range,
-        timezone: Timezone::Offset(0),
-        reach: Reach::Compute(&stop),
-        version: "v1",
-    };
+    let query = asking(&filters, range, "v1", &stop);
     let fresh = Mutex::new(PartialCache::default());
     let together = analyze(&parts, &tail, &fresh, &[&count, &analysis, &analysis], &query);
     for position in [1, 2] {
@@ -389,7 +381,7 @@ proptest! {
         matched.retain(|(_, body)| filters.iter().all(|f| f.matches(body)));
         let expected = extraction.evaluate(matched).unwrap();
         let stop = AtomicBool::new(false);
-        let query = Query { filters: &filters, range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version: "v1" };
+        let query = asking(&filters, range, "v1", &stop);
         let cache = Mutex::new(PartialCache::default());
         let got = extract(&parts, &tail, &cache, &extraction, &query).unwrap();
         prop_assert_eq!(&*got, &expected);
@@ -448,8 +440,7 @@ proptest! {
         let stop = AtomicBool::new(false);
         for (attempt, version) in [("first run", "v1"), ("cached partials", "v2"), ("cached sets", "v2")] {
             let got = funnel.count(|step| {
-                let query =
-                    Query { filters: &step.filters, range: step.range, timezone: Timezone::Offset(0), reach: Reach::Compute(&stop), version };
+                let query = asking(&step.filters, step.range, version, &stop);
                 actor_set(&parts, &tail, &cache, &step.actor_count(), &query).map_err(|e| e.to_string())
             });
             prop_assert_eq!(&got, &expected, "{}", attempt);

@@ -7,14 +7,14 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::{Map, Value, json};
 
-use super::{DAY_MS, START_MS, everything, reference, run, same, store};
+use super::{DAY_MS, START_MS, asking, reference, run, same, store};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::engine::pieces::Budget;
-use crate::query::engine::{AnalyzeError, MEMORY_LIMIT, PartialCache, Query, Reach, analyze, extract};
+use crate::query::engine::{AnalyzeError, MEMORY_LIMIT, PartialCache, analyze, extract};
 use crate::query::extraction::Extraction;
 use crate::query::filter::parse_filters;
-use crate::query::timeframe::{TimeRange, Timezone};
+use crate::query::timeframe::TimeRange;
 use crate::store::StoredEvent;
 
 #[test]
@@ -66,14 +66,7 @@ fn a_filter_on_the_group_by_property_reads_the_unfiltered_partials() {
         let stop = AtomicBool::new(true);
         let answer = |filters: &Value| {
             let filters = parse_filters(Some(filters)).unwrap();
-            let query = Query {
-                filters: &filters,
-                range,
-                timezone: Timezone::Offset(0),
-                reach: Reach::Compute(&stop),
-                version: "v1",
-            };
-            let got = analyze(&parts, &tail, &cache, &[&average], &query)
+            let got = analyze(&parts, &tail, &cache, &[&average], &asking(&filters, range, "v1", &stop))
                 .map(|mut answers| answers.remove(0).into_value());
             (got, reference(&parts, &tail, &average, &filters, range).unwrap())
         };
@@ -107,13 +100,7 @@ fn a_query_with_an_in_filter_asked_again_is_answered_from_the_cache() {
     let ask = |stopped: bool, version: &str| {
         let filters = parse_filters(Some(&filter)).unwrap();
         let stop = AtomicBool::new(stopped);
-        let query = Query {
-            filters: &filters,
-            range: None,
-            timezone: Timezone::Offset(0),
-            reach: Reach::Compute(&stop),
-            version,
-        };
+        let query = asking(&filters, None, version, &stop);
         analyze(&parts, &tail, &cache, &[&sum], &query).map(|mut answers| answers.remove(0).into_value())
     };
     let expected = json!((0..40).filter(|i| i % 8 != 0).sum::<i64>());
@@ -152,7 +139,7 @@ fn a_median_and_percentiles_read_together_rank_each_their_own() {
     };
     let (p95, p10) = (with(95.0), with(10.0));
     let stop = AtomicBool::new(false);
-    let query = everything(&stop);
+    let query = asking(&[], None, "v1", &stop);
     let cache = Mutex::new(PartialCache::default());
     let answers = analyze(&parts, &tail, &cache, &[&median, &p95, &p10], &query).unwrap();
     let answers: Vec<Value> = answers.into_iter().map(Answer::into_value).collect();
@@ -207,7 +194,7 @@ fn a_raised_stop_flag_stops_the_query() {
     let (parts, tail) = store(dir.path(), &events, &[5]);
     let analysis = Analysis::parse(AnalysisType::Count, &Map::new()).unwrap();
     let stop = AtomicBool::new(true);
-    let query = everything(&stop);
+    let query = asking(&[], None, "v1", &stop);
     let cache = Mutex::new(PartialCache::default());
     assert!(matches!(analyze(&parts, &tail, &cache, &[&analysis], &query), Err(AnalyzeError::Stopped)));
     let extraction = Extraction::parse(&Map::new()).unwrap();
