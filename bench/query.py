@@ -173,9 +173,15 @@ def run_switchboard(args, data_dir, suite):
     try:
         seconds = send_all(address, project, write_key, bodies, 4)
         del bodies
-        settle = wait_compacted(os.path.join(data_dir, "workspaces", project, "events"))
+        events_dir = os.path.join(data_dir, "workspaces", project, "events")
+        settle = wait_compacted(events_dir)
         print(f"switchboard: {events:,} events loaded in {seconds:.1f} s, all in parts {settle:.1f} s later",
               file=sys.stderr, flush=True)
+        with open(os.path.join(events_dir, "manifest.json")) as f:
+            collections = json.load(f)["collections"]
+        for name, collection in sorted(collections.items()):
+            rows = ", ".join(f"{part['rows']:,}" for part in collection["parts"])
+            print(f"switchboard: {name} in parts of {rows} events", file=sys.stderr, flush=True)
         client = Client(address, project, read_key(args.binary, data_dir, project))
         results = {}
         for name, run in suite.items():

@@ -35,6 +35,38 @@ fn a_cached_query_stays_exact_as_events_arrive() {
     assert_eq!(after[2], json!({"g": "green", "result": 1000}));
 }
 
+/// A part whose row groups are read in pieces in parallel (on a machine with more than one
+/// core), from a timeframe that takes a few rows of its first row group and from one that
+/// takes none: the groups come in the order of their first rows in the part.
+#[test]
+fn a_part_read_in_pieces_keeps_its_rows_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let colours = ["c", "b", "a"];
+    let events: Vec<(i64, Value)> = (0..120)
+        .map(|i| {
+            let colour = if i < 40 { colours[i as usize % 3] } else { colours[2 - i as usize % 3] };
+            (START_MS + i * 60_000, json!({"g": colour}))
+        })
+        .collect();
+    // One part (the third cut: row groups of 40 events). The first timeframe takes the last
+    // three events of the first row group (b, a, c) and all of the others (b, c, a, …); the
+    // second starts at the second row group, whose second half begins a, b, c.
+    let (parts, tail) = store(dir.path(), &events, &[0, 0, 120]);
+    assert_eq!((parts.len(), parts[0].file.row_groups(None).len()), (1, 3));
+    let analysis =
+        Analysis::parse(AnalysisType::Count, json!({"group_by": "g"}).as_object().unwrap()).unwrap();
+    let cache = Mutex::new(PartialCache::default());
+    for (first, expected) in [
+        (37, json!([{"g": "b", "result": 28}, {"g": "a", "result": 27}, {"g": "c", "result": 28}])),
+        (40, json!([{"g": "b", "result": 27}, {"g": "c", "result": 27}, {"g": "a", "result": 26}])),
+    ] {
+        let range = Some(TimeRange { start_ms: START_MS + first * 60_000, end_ms: START_MS + DAY_MS });
+        let answer = run(&parts, &tail, &cache, &analysis, &[], range, "v1").unwrap();
+        assert_eq!(answer, reference(&parts, &tail, &analysis, &[], range).unwrap());
+        assert_eq!(answer, expected, "from event {first}");
+    }
+}
+
 /// A filter on the group_by property is also tested per group, so an average filtered to
 /// some groups is answered from the partials of the unfiltered sum (sum and average keep the
 /// same ones): with the stop flag raised, it reads no part. So is one with an interval, whose
