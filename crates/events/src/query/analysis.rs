@@ -54,6 +54,9 @@ use crate::timestamp::format_keen_timestamp;
 
 /// The most buckets one series may have (keen-api.md §8).
 const MAX_INTERVALS: usize = 2_500;
+/// The fewest rows of a grouped result with a limit kept before all but the first `limit` of
+/// them are dropped (`Analysis::rows`).
+const ROWS_BUFFERED: usize = 1024;
 
 /// The analyses computed over single values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -394,8 +397,6 @@ impl Analysis {
         if self.group_by.is_empty() {
             return result(0);
         }
-        let mut rows: Vec<(usize, &[Value], Value)> =
-            groups.iter().enumerate().map(|(index, key)| (index, *key, result(index))).collect();
         // By the order keys, then by position: a total order, so that the first `limit` rows
         // can be picked out before only those are sorted.
         let ordered = |left: &(usize, &[Value], Value), right: &(usize, &[Value], Value)| {
@@ -413,12 +414,26 @@ impl Analysis {
                 .then(left.0.cmp(&right.0))
         };
         let limit = self.limit.unwrap_or(usize::MAX);
-        if limit < rows.len() {
-            if let Some(last) = limit.checked_sub(1) {
-                rows.select_nth_unstable_by(last, ordered);
+        let keep_first = |rows: &mut Vec<(usize, &[Value], Value)>| {
+            if limit < rows.len() {
+                if let Some(last) = limit.checked_sub(1) {
+                    rows.select_nth_unstable_by(last, ordered);
+                }
+                rows.truncate(limit);
             }
-            rows.truncate(limit);
+        };
+        // With a limit, the rows wait in a buffer of twice as many (at least `ROWS_BUFFERED`):
+        // each time it fills, only the first `limit` stay. Thousands of groups then take a
+        // buffer reused from query to query rather than fresh memory for a row per group.
+        let room = limit.saturating_mul(2).max(ROWS_BUFFERED);
+        let mut rows = Vec::with_capacity(room.min(groups.len()));
+        for (index, key) in groups.iter().enumerate() {
+            rows.push((index, *key, result(index)));
+            if rows.len() == room {
+                keep_first(&mut rows);
+            }
         }
+        keep_first(&mut rows);
         rows.sort_unstable_by(ordered);
         let objects = rows
             .into_iter()

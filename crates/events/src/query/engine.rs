@@ -48,6 +48,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use arrow_array::{Array, StringArray};
 use serde_json::Value;
 
 use super::analysis::{Analysis, AnalysisError, AnalysisType};
@@ -58,7 +59,7 @@ use super::timeframe::{TimeRange, Timezone};
 use crate::EventStoreError;
 use crate::part::Found;
 use crate::store::{Part, StoredEvent};
-use aggregate::{Acc, Partial};
+use aggregate::{Acc, GroupWords, Partial};
 pub(crate) use cache::PartialCache;
 use cache::{Cached, answer_bytes, lock};
 use columnar::PendingWords;
@@ -429,6 +430,9 @@ struct Builder<'p, 'q> {
     key_counts: Vec<u32>,
     /// Per word of a group's dictionaries, the aggregate of a bucket's rows (`add_by_words`).
     pending: PendingWords,
+    /// The first dictionary the one group_by property was read from, and its word number
+    /// for key 0 (`note_group_words`).
+    group_words: Option<(StringArray, usize)>,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -443,6 +447,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             last_cells: Vec::new(),
             key_counts: Vec::new(),
             pending: PendingWords::default(),
+            group_words: None,
         }
     }
 
@@ -457,6 +462,12 @@ impl<'p, 'q> Builder<'p, 'q> {
     /// The partial, its ranked values sorted.
     fn finish(mut self) -> Partial {
         self.flush_words();
+        if let Some((dictionary, base)) = self.group_words.take() {
+            let groups = (base..base + dictionary.len())
+                .map(|word| self.word_groups.get(word).copied().unwrap_or(u32::MAX))
+                .collect();
+            self.partial.words = Some(GroupWords { dictionary, groups });
+        }
         for cell in self.partial.cells.iter_mut().flatten() {
             let before = cell.bytes();
             cell.seal();

@@ -406,6 +406,31 @@ fn order_by_and_limit() {
     );
 }
 
+/// With a limit, the rows of many groups wait in a buffer that keeps only the first `limit`
+/// each time it fills (`ROWS_BUFFERED`): the answer must still be the start of the whole
+/// ordered answer, ties in first-seen order.
+#[test]
+fn a_limit_over_many_groups_is_the_start_of_the_whole_order() {
+    let events: Vec<Value> =
+        (0..5_000).map(|i| json!({"user": format!("u{i}"), "price": i * 7_919 % 100})).collect();
+    for direction in ["ASC", "DESC"] {
+        let ordered = json!({
+            "target_property": "price",
+            "group_by": "user",
+            "order_by": {"property_name": "result", "direction": direction},
+        });
+        let whole = analysis("sum", &ordered)
+            .evaluate(events.iter().map(|event| (0, event)), None, Timezone::default())
+            .unwrap_or_else(|e| panic!("{ordered}: {e}"));
+        let whole = whole.as_array().expect("grouped rows");
+        assert_eq!(whole.len(), events.len());
+        for limit in [1, 25, 1_000, 1_500, 4_999] {
+            let expected = Value::Array(whole[..limit].to_vec());
+            check("sum", with(ordered.clone(), &json!({"limit": limit})), &events, expected);
+        }
+    }
+}
+
 #[test]
 fn parse_errors() {
     use AnalysisError as E;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::StringArray;
 use serde_json::Value;
 
 use super::distinct::Distinct;
@@ -28,6 +29,19 @@ pub(crate) struct Partial {
     pub(super) cells: Vec<Vec<Acc>>,
     /// About how much memory the partial holds.
     pub(super) bytes: usize,
+    /// The groups of the words of the first dictionary the one group_by property was read
+    /// from, when it was: for merging the partials of pieces of one row group.
+    pub(super) words: Option<GroupWords>,
+}
+
+/// The group of each word of a dictionary a partial's one group_by property was read from.
+/// The pieces of one row group read the same dictionary, so their partials merge word by word
+/// (`Partial::absorb`), without finding each group again by its key.
+#[derive(Clone)]
+pub(super) struct GroupWords {
+    pub(super) dictionary: StringArray,
+    /// Per key of the dictionary, its group's position (`u32::MAX`: none).
+    pub(super) groups: Vec<u32>,
 }
 
 impl Partial {
@@ -39,6 +53,7 @@ impl Partial {
             positions: FastMap::default(),
             cells: (0..rows).map(|_| Vec::new()).collect(),
             bytes: 512,
+            words: None,
         }
     }
 
@@ -92,6 +107,43 @@ impl Partial {
         selected
     }
 
+    /// The position here of each group of `other`, added (in its order) where new: by word
+    /// where both partials hold the groups of the same dictionary's words, else by key.
+    fn positions_of(&mut self, other: &Partial) -> Vec<usize> {
+        let mut words = self
+            .words
+            .take()
+            .filter(|mine| other.words.as_ref().is_some_and(|theirs| theirs.dictionary == mine.dictionary));
+        // Per group of `other`, its word's key in the shared dictionary (`u32::MAX`: none).
+        let mut keys = vec![u32::MAX; other.groups.len()];
+        if let (Some(_), Some(theirs)) = (&words, &other.words) {
+            for (key, &group) in theirs.groups.iter().enumerate() {
+                if let Some(slot) = keys.get_mut(group as usize) {
+                    *slot = key as u32;
+                }
+            }
+        }
+        let positions = other
+            .groups
+            .iter()
+            .zip(keys)
+            .map(|((key, values), word)| {
+                let mine = words.as_mut().and_then(|words| words.groups.get_mut(word as usize));
+                match mine {
+                    Some(&mut position) if position != u32::MAX => position as usize,
+                    Some(slot) => {
+                        let position = self.group(key.as_bytes(), || values.clone());
+                        *slot = position as u32;
+                        position
+                    }
+                    None => self.group(key.as_bytes(), || values.clone()),
+                }
+            })
+            .collect();
+        self.words = words;
+        positions
+    }
+
     /// Whether nothing was added to the partial.
     fn is_empty(&self) -> bool {
         self.groups.is_empty() && self.cells.iter().all(Vec::is_empty)
@@ -123,14 +175,14 @@ impl Partial {
             self.groups.clone_from(&other.groups);
             self.positions.clone_from(&other.positions);
             self.cells.clone_from(&other.cells);
+            self.words.clone_from(&other.words);
             self.bytes += other.bytes;
             return match self.bytes > MEMORY_LIMIT {
                 true => Err(AnalysisError::MemoryLimit),
                 false => Ok(()),
             };
         }
-        let positions: Vec<usize> =
-            other.groups.iter().map(|(key, values)| self.group(key.as_bytes(), || values.clone())).collect();
+        let positions = self.positions_of(other);
         for (local, row) in other.cells.iter().enumerate() {
             let bucket = match other.buckets.get(local) {
                 None => 0,

@@ -37,6 +37,7 @@ pub(super) fn add_batch(
         if builder.stop.load(Ordering::Relaxed) {
             return Err(AnalyzeError::Stopped);
         }
+        builder.note_group_words(batch);
         if builder.add_by_words(batch)? {
             continue;
         }
@@ -55,6 +56,17 @@ pub(super) fn add_batch(
 }
 
 impl Builder<'_, '_> {
+    /// Notes the first dictionary with word numbers the one group_by property is read from,
+    /// so that the partial can give the groups of its words (`Partial::words`).
+    fn note_group_words(&mut self, batch: &Batch<'_>) {
+        if self.group_words.is_none()
+            && let [path] = self.plan.groups.as_slice()
+            && let Values::Words { words, base: Some(base), .. } = &batch.columns[*path]
+        {
+            self.group_words = Some(((*words).clone(), *base as usize));
+        }
+    }
+
     /// The rows of `batch` in each of the plan's buckets (the one bucket without an interval),
     /// as (bucket number, rows), in time order.
     fn segments(&self, batch: &Batch<'_>) -> Vec<(usize, Range<usize>)> {

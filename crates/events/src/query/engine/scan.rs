@@ -1,8 +1,8 @@
 //! Reading the parts a query's cached partials do not cover, in parallel, and merging every
 //! part's partial (cached or read) and then the tail's, in scan order (`scan`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::aggregate::Partial;
 use super::cache::{Cached, lock};
@@ -11,6 +11,13 @@ use super::{AnalyzeError, Builder, MEMORY_CHECK_ROWS, PIECE_ROWS, PartialCache, 
 use crate::part::GroupRows;
 use crate::query::timeframe::TimeRange;
 use crate::store::{Part, StoredEvent};
+
+/// The threads a scan reads with: one per core, looked up once (the lookup reads the process's
+/// cgroup files: about 0.15 ms a query on the 2-core machine, bench/README.md).
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
 
 /// The merged partials of the `open` plans (positions in `plans`, whose properties are at
 /// `paths`) over `parts` and then `tail`: each part's from the cache, or read (in parallel, in
@@ -77,7 +84,7 @@ pub(super) fn scan(
     // and its partial is its pieces' merged in order.
     let missing: Vec<usize> =
         (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     let mut pieces: Vec<(usize, Vec<GroupRows>)> = Vec::new();
     for &job in &missing {
         let (part, clip, _) = &jobs[job];
@@ -165,7 +172,10 @@ pub(super) fn scan(
                 let partial = match cached {
                     Some(partial) => partial.clone(),
                     None => {
-                        let partial = Arc::new(fresh.next().expect("a partial per analysis scanned"));
+                        let mut partial = fresh.next().expect("a partial per analysis scanned");
+                        // The words served the merge of the part's pieces.
+                        partial.words = None;
+                        let partial = Arc::new(partial);
                         lock(cache).put(key.clone(), Cached::Partial(partial.clone()));
                         partial
                     }

@@ -67,6 +67,12 @@ impl Builder<'_, '_> {
                 _ => return Ok(false),
             },
         };
+        if let Some(group) = &group
+            && self.partial.groups.is_empty()
+        {
+            // The dictionary's words are about the groups to come.
+            self.partial.reserve(group.words);
+        }
         let segments = self.segments(batch);
         for &(leaf, filter, _, words, base) in &tests {
             self.memos[leaf].test_words(filter, words, base);
@@ -260,6 +266,9 @@ impl Builder<'_, '_> {
     pub(in crate::query::engine) fn flush_words(&mut self) {
         let kind = self.plan.analysis.kind;
         let pending = &mut self.pending;
+        // Room for a cell per group at once, rather than as each group comes.
+        let row = &mut self.partial.cells[pending.bucket];
+        row.reserve(self.partial.groups.len().saturating_sub(row.len()));
         for key in pending.touched.drain(..) {
             let acc = std::mem::replace(&mut pending.accs[key], Acc::new(kind));
             let group = self.word_groups[pending.base + key] as usize;
