@@ -19,13 +19,15 @@
 //! columns at a time (`PartFile::scan_batches`, `columnar`); otherwise row by row
 //! (`PartFile::scan_groups`). Filters are tested once per distinct value in a part (per
 //! dictionary word for strings), so a filter on a low-cardinality property costs a lookup per
-//! row. Parts are read in parallel, one thread per core (each row group on its own when there
-//! are few parts), while this thread merges their partials in scan order (parts as the store
-//! lists them, then the tail), which keeps every order-dependent answer (groups and
-//! `select_unique` values in first-seen order, ties in minimum, maximum and percentiles) equal
-//! to the reference evaluator's (`Analysis::evaluate` over parsed events); the property tests
-//! in `tests` check this. Sums of floats, averages and standard deviations are added in another
-//! order, so they can differ from the reference's in the last bits.
+//! row. Parts are read in parallel, one thread per core (each row group in pieces when there
+//! are few parts; the pieces of a row group read the same dictionaries, so their groups of one
+//! property are matched by word number, `Partial::words`), while this thread merges their
+//! partials in scan order (parts as the store lists them, then the tail), which keeps every
+//! order-dependent answer (groups and `select_unique` values in first-seen order, ties in
+//! minimum, maximum and percentiles) equal to the reference evaluator's (`Analysis::evaluate`
+//! over parsed events); the property tests in `tests` check this. Sums of floats, averages and
+//! standard deviations are added in another order, so they can differ from the reference's in
+//! the last bits.
 //!
 //! Memory is bounded: a query whose aggregates (distinct values, ranked values for medians,
 //! groups) would pass `MEMORY_LIMIT` fails with `QueryMemoryLimitError` instead of taking the
