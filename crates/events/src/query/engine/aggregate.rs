@@ -114,9 +114,11 @@ impl Partial {
             .words
             .take()
             .filter(|mine| other.words.as_ref().is_some_and(|theirs| theirs.dictionary == mine.dictionary));
-        // Per group of `other`, its word's key in the shared dictionary (`u32::MAX`: none).
-        let mut keys = vec![u32::MAX; other.groups.len()];
+        // Per group of `other`, its word's key in the shared dictionary (`u32::MAX`: none);
+        // empty when no dictionary is shared.
+        let mut keys = Vec::new();
         if let (Some(_), Some(theirs)) = (&words, &other.words) {
+            keys.resize(other.groups.len(), u32::MAX);
             for (key, &group) in theirs.groups.iter().enumerate() {
                 if let Some(slot) = keys.get_mut(group as usize) {
                     *slot = key as u32;
@@ -126,9 +128,10 @@ impl Partial {
         let positions = other
             .groups
             .iter()
-            .zip(keys)
-            .map(|((key, values), word)| {
-                let mine = words.as_mut().and_then(|words| words.groups.get_mut(word as usize));
+            .enumerate()
+            .map(|(group, (key, values))| {
+                let word = keys.get(group).map_or(usize::MAX, |&word| word as usize);
+                let mine = words.as_mut().and_then(|words| words.groups.get_mut(word));
                 match mine {
                     Some(&mut position) if position != u32::MAX => position as usize,
                     Some(slot) => {
