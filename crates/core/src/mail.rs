@@ -338,8 +338,10 @@ impl Switchboard {
 
     /// Sends `claimed` with at most `IN_FLIGHT` at once, recording outcomes as soon as they are
     /// known: whatever finished while the last record was being written goes in the next one
-    /// transaction (group commit, so the disk's flush does not bound the rate). A crash loses
-    /// at most the outcomes not yet written; those messages go out again after the lease.
+    /// transaction (group commit, so the disk's flush does not bound the rate). A message holds
+    /// its slot until its outcome is written, so at most `IN_FLIGHT` messages are sent or being
+    /// sent without a written outcome. A crash loses only those outcomes; those messages go out
+    /// again after the lease (under their Message-IDs), so at most `IN_FLIGHT` repeat.
     async fn send_claimed(
         &self,
         db: &WorkspaceDb,
@@ -354,19 +356,22 @@ impl Switchboard {
             let (relay, throttle, done, slots) =
                 (relay.clone(), setup.throttle.clone(), done.clone(), slots.clone());
             tokio::spawn(async move {
-                let Ok(_slot) = slots.acquire_owned().await else { return };
+                let Ok(slot) = slots.acquire_owned().await else { return };
                 let outcome = attempt(&relay, &throttle, &mail).await;
-                let _ = done.send((mail, outcome));
+                let _ = done.send((mail, outcome, slot));
             });
         }
         drop(done);
         let mut states = Vec::new();
-        while let Some(first) = finished.recv().await {
-            let mut batch = vec![first];
-            while let Ok(more) = finished.try_recv() {
-                batch.push(more);
+        while let Some((mail, outcome, slot)) = finished.recv().await {
+            let (mut batch, mut held) = (vec![(mail, outcome)], vec![slot]);
+            while let Ok((mail, outcome, slot)) = finished.try_recv() {
+                batch.push((mail, outcome));
+                held.push(slot);
             }
             let recorded = db.finish_mail(&batch, owner, Timestamp::now()).await?;
+            // Written: their slots go to the next messages.
+            drop(held);
             if recorded < batch.len() {
                 tracing::warn!(
                     lost = batch.len() - recorded,
