@@ -29,13 +29,19 @@ pub fn parse_keen_timestamp(text: &str) -> Option<i64> {
 ///
 /// Values beyond chrono's range (about ±262,000 years) are clamped to it rather than panicking.
 pub fn format_keen_timestamp(millis: i64) -> String {
-    let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
-    let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
-    let instant = DateTime::from_timestamp_millis(millis.clamp(min, max)).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    // Every stored event is stamped twice and every extracted one formatted twice, so the
-    // common years are written digit by digit.
+    match keen_timestamp_text(millis) {
+        Some(text) => text.iter().map(|&byte| char::from(byte)).collect(),
+        None => clamped(millis).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    }
+}
+
+/// `format_keen_timestamp`'s text as bytes, for the years 0 to 9999; None for the others.
+/// Every stored event is stamped twice and every extracted one formatted twice, so the common
+/// years are written digit by digit.
+pub(crate) fn keen_timestamp_text(millis: i64) -> Option<[u8; 24]> {
+    let instant = clamped(millis);
     if !(0..=9999).contains(&instant.year()) {
-        return instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        return None;
     }
     let mut text = *b"0000-00-00T00:00:00.000Z";
     for (at, width, value) in [
@@ -53,7 +59,14 @@ pub fn format_keen_timestamp(millis: i64) -> String {
             value /= 10;
         }
     }
-    text.iter().map(|&byte| char::from(byte)).collect()
+    Some(text)
+}
+
+/// The instant `millis` names, clamped to chrono's range.
+fn clamped(millis: i64) -> DateTime<Utc> {
+    let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
+    let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
+    DateTime::from_timestamp_millis(millis.clamp(min, max)).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// A timestamp as written: the wall-clock time (already truncated to milliseconds) and the offset

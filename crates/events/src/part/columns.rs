@@ -11,7 +11,7 @@ use serde_json::{Map, Number, Value};
 
 use super::batches::Values;
 use super::{Found, Kind, Mode, RAW, Shape, TIMESTAMP};
-use crate::timestamp::format_keen_timestamp;
+use crate::timestamp::{format_keen_timestamp, keen_timestamp_text};
 
 /// A record batch's columns, typed once.
 pub(super) struct ColumnsView<'a> {
@@ -43,10 +43,18 @@ impl<'a> ColumnsView<'a> {
     /// The view of a batch read with a projection: `columns` are the file columns it holds,
     /// in order; the others are absent.
     pub(super) fn projected(batch: &'a RecordBatch, kinds: &[Kind], columns: &[usize]) -> ColumnsView<'a> {
+        Self::joined(&[(batch, columns)], kinds)
+    }
+
+    /// The view of batches of the same rows, each read with a projection and given with the
+    /// file columns it holds, in order; the columns none of them holds are absent.
+    pub(super) fn joined(batches: &[(&'a RecordBatch, &[usize])], kinds: &[Kind]) -> ColumnsView<'a> {
         let mut view =
             ColumnsView { columns: (0..kinds.len()).map(|_| None).collect(), bases: vec![None; kinds.len()] };
-        for (position, &column) in columns.iter().enumerate() {
-            view.columns[column] = Self::typed(kinds[column], batch.column(position));
+        for (batch, columns) in batches {
+            for (position, &column) in columns.iter().enumerate() {
+                view.columns[column] = Self::typed(kinds[column], batch.column(position));
+            }
         }
         view
     }
@@ -152,7 +160,7 @@ impl<'a> ColumnsView<'a> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    serde_json::to_writer(&mut *out, name)?;
+                    write_str(out, name)?;
                     out.push(b':');
                     self.write_json(inner, row, timestamp_ms, out)?;
                 }
@@ -220,15 +228,38 @@ impl Leaf<'_> {
 
     fn write(self, out: &mut Vec<u8>) -> io::Result<()> {
         match self {
-            Leaf::Time(ms) => serde_json::to_writer(out, &format_keen_timestamp(ms))?,
+            Leaf::Time(ms) => match keen_timestamp_text(ms) {
+                Some(text) => write_plain(out, &text),
+                None => serde_json::to_writer(out, &format_keen_timestamp(ms))?,
+            },
             Leaf::Number(n) => serde_json::to_writer(out, &n)?,
             Leaf::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-            Leaf::Str(text) => serde_json::to_writer(out, text)?,
+            Leaf::Str(text) => write_str(out, text)?,
             // Read and written again, as `rebuild`'s value would be.
             Leaf::Json(_) => serde_json::to_writer(out, &self.value()?)?,
         }
         Ok(())
     }
+}
+
+/// Writes `text` as a JSON string, as serde_json writes it: between quotes as it is when it
+/// holds nothing to escape (a quote, a backslash or a control character), through serde_json
+/// otherwise.
+fn write_str(out: &mut Vec<u8>, text: &str) -> io::Result<()> {
+    if text.bytes().any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\') {
+        serde_json::to_writer(out, text)?;
+    } else {
+        write_plain(out, text.as_bytes());
+    }
+    Ok(())
+}
+
+/// Writes `text`, which holds nothing to escape, between quotes.
+fn write_plain(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
 }
 
 /// Whether two dictionaries are the same strings in the same memory: the reader hands each
@@ -245,5 +276,32 @@ fn same_words(seen: &ArrayRef, values: &ArrayRef) -> bool {
                 && std::ptr::eq(seen.value_offsets().as_ptr(), values.value_offsets().as_ptr())
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_str;
+
+    /// `write_str` writes every string as serde_json does, those it must escape among them.
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let texts = [
+            "",
+            "plain",
+            "ünïcödé ✓",
+            "a \"quote\"",
+            "back\\slash",
+            "tab\there",
+            "nul \u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "</p>",
+        ];
+        for text in texts {
+            let mut out = Vec::new();
+            write_str(&mut out, text).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::panic::resume_unwind;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt32Type};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSelector};
@@ -12,6 +14,14 @@ use serde_json::Value;
 use super::columns::ColumnsView;
 use super::{PartFile, SHAPE, TIMESTAMP};
 use crate::query::timeframe::TimeRange;
+
+/// The least bytes of pages `rows_json` must read (as the footer's sizes tell) before it
+/// reads the columns on more than one thread: starting a thread takes tens of microseconds,
+/// about as long as reading a few dozen KiB of pages. A byte in tests, whose parts are small.
+#[cfg(not(test))]
+const SPLIT_BYTES: u64 = 256 * 1024;
+#[cfg(test)]
+const SPLIT_BYTES: u64 = 1;
 
 impl PartFile {
     /// The events in `range` (all when `None`) in timestamp order, as (timestamp, event),
@@ -22,14 +32,15 @@ impl PartFile {
     }
 
     /// The events at row numbers `rows` (ascending, as `scan_groups` numbers them) as JSON
-    /// text, in that order.
-    pub(crate) fn rows_json(&self, rows: &[usize]) -> io::Result<Vec<String>> {
+    /// text, in that order. The columns are read on up to `threads` threads at once, each
+    /// reading a share of them of about equal bytes (`column_sets`).
+    pub(crate) fn rows_json(&self, rows: &[usize], threads: usize) -> io::Result<Vec<String>> {
         // Only the row groups holding those rows are read, and in each one the run from the
         // first of them to the last (the page index skips the pages before and after): a
         // selector per row would skip and read each column a row at a time. `keep` numbers
-        // the rows asked for among the rows read.
+        // the rows asked for among the rows read; `runs` has each group's rows read.
         let metadata = self.metadata.metadata();
-        let (mut groups, mut selectors, mut keep) = (Vec::new(), Vec::new(), Vec::with_capacity(rows.len()));
+        let (mut runs, mut selectors, mut keep) = (Vec::new(), Vec::new(), Vec::with_capacity(rows.len()));
         let (mut first, mut read, mut wanted) = (0, 0, rows.iter().peekable());
         for group in 0..metadata.num_row_groups() {
             let end = first + metadata.row_group(group).num_rows() as usize;
@@ -39,7 +50,7 @@ impl PartFile {
                     keep.push(read + row - start);
                     last = row;
                 }
-                groups.push(group);
+                runs.push((group, last + 1 - start));
                 selectors.extend([
                     RowSelector::skip(start - first),
                     RowSelector::select(last + 1 - start),
@@ -49,22 +60,95 @@ impl PartFile {
             }
             first = end;
         }
-        let reader = self.reader_with(self.indexed()?, groups, None, Some(RowSelection::from(selectors)))?;
+        let sets = self.column_sets(&runs, threads);
+        let (indexed, selection) = (self.indexed()?, RowSelection::from(selectors));
+        let groups: Vec<usize> = runs.iter().map(|&(group, _)| group).collect();
+        let read_set = |columns: &[usize]| -> io::Result<Vec<RecordBatch>> {
+            let reader =
+                self.reader_with(indexed, groups.clone(), Some(columns.to_vec()), Some(selection.clone()))?;
+            reader.map(|batch| batch.map_err(io::Error::other)).collect()
+        };
+        // Every set reads the same rows in batches of the same size: batch i of each set holds
+        // the same rows.
+        let sets_read = std::thread::scope(|scope| {
+            let others: Vec<_> = sets[1..].iter().map(|set| scope.spawn(|| read_set(set))).collect();
+            let mut all = vec![read_set(&sets[0])];
+            all.extend(
+                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
+            );
+            all.into_iter().collect::<io::Result<Vec<_>>>()
+        })?;
         let (mut texts, mut keep, mut read) =
             (Vec::with_capacity(rows.len()), keep.into_iter().peekable(), 0);
-        for batch in reader {
-            let batch = batch.map_err(io::Error::other)?;
-            let columns = ColumnsView::new(&batch, &self.kinds);
-            let timestamps = batch.column(TIMESTAMP).as_primitive::<TimestampMillisecondType>();
-            let shapes = batch.column(SHAPE).as_primitive::<UInt32Type>();
+        for (i, batch) in sets_read[0].iter().enumerate() {
+            let joined = (sets_read.iter().zip(&sets))
+                .map(|(batches, columns)| {
+                    let same = batches.get(i).filter(|other| other.num_rows() == batch.num_rows());
+                    Ok((
+                        same.ok_or_else(|| io::Error::other("the column sets read different batches"))?,
+                        &columns[..],
+                    ))
+                })
+                .collect::<io::Result<Vec<_>>>()?;
+            let columns = ColumnsView::joined(&joined, &self.kinds);
+            // The first set holds the timestamps and the shapes, first and second.
+            let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
+            let shapes = batch.column(1).as_primitive::<UInt32Type>();
             while let Some(row) = keep.next_if(|&at| at < read + batch.num_rows()).map(|at| at - read) {
-                let mut text = Vec::new();
+                // Room for as long a text as the last event's.
+                let mut text = Vec::with_capacity(texts.last().map_or(0, String::len));
                 columns.write_json(self.shape(shapes.value(row))?, row, timestamps.value(row), &mut text)?;
                 texts.push(String::from_utf8(text).map_err(io::Error::other)?);
             }
             read += batch.num_rows();
         }
         Ok(texts)
+    }
+
+    /// The part's columns in at most `threads` sets of about equal bytes to read for `runs`
+    /// (row groups, each with the rows read from it): a column's dictionary page whole, and of
+    /// its other pages the share of the group's rows read. Columns go, the largest first, to
+    /// the set with the fewest bytes so far; the first set starts with the timestamps and the
+    /// shapes. One set when there is less than `SPLIT_BYTES` to read. Each set is in file
+    /// order.
+    fn column_sets(&self, runs: &[(usize, usize)], threads: usize) -> Vec<Vec<usize>> {
+        let metadata = self.metadata.metadata();
+        let bytes = |column: usize| -> u64 {
+            let each = runs.iter().map(|&(group, rows)| {
+                let group = metadata.row_group(group);
+                let chunk = group.column(column);
+                let whole = u64::try_from(chunk.compressed_size()).unwrap_or_default();
+                let dictionary = chunk.dictionary_page_offset().map_or(0, |at| {
+                    u64::try_from(chunk.data_page_offset() - at).unwrap_or_default().min(whole)
+                });
+                let group_rows = u64::try_from(group.num_rows()).unwrap_or_default().max(1);
+                dictionary + (whole - dictionary) * rows as u64 / group_rows
+            });
+            each.sum()
+        };
+        let mut columns: Vec<(u64, usize)> =
+            (0..self.kinds.len()).map(|column| (bytes(column), column)).collect();
+        let total: u64 = columns.iter().map(|(bytes, _)| bytes).sum();
+        let threads = if total < SPLIT_BYTES { 1 } else { threads.clamp(1, columns.len().max(1)) };
+        let mut sets = vec![(0, Vec::new()); threads];
+        for fixed in [TIMESTAMP, SHAPE] {
+            sets[0].0 += columns[fixed].0;
+            sets[0].1.push(fixed);
+        }
+        columns.retain(|&(_, column)| column != TIMESTAMP && column != SHAPE);
+        columns.sort_unstable_by(|a, b| b.cmp(a));
+        for (bytes, column) in columns {
+            let lightest = sets.iter_mut().min_by_key(|(bytes, _)| *bytes).expect("at least one set");
+            lightest.0 += bytes;
+            lightest.1.push(column);
+        }
+        sets.into_iter()
+            .filter(|(_, columns)| !columns.is_empty())
+            .map(|(_, mut columns)| {
+                columns.sort_unstable();
+                columns
+            })
+            .collect()
     }
 
     /// The `limit` newest events (by timestamp), newest first; reads only the last rows.

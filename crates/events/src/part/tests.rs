@@ -32,14 +32,17 @@ fn read_all(part: &PartFile, range: Option<TimeRange>) -> Vec<String> {
 }
 
 /// Requires `rows_json` to write every row, and every other row (odd numbers, then even),
-/// as `expected` (all rows' texts in order) has them.
+/// as `expected` (all rows' texts in order) has them, with its columns read on one to three
+/// threads (in tests, a byte to read is enough to read on as many threads as asked).
 fn check_rows_json(part: &PartFile, expected: &[String]) {
     let all: Vec<usize> = (0..expected.len()).collect();
-    assert_eq!(part.rows_json(&all).unwrap(), expected);
-    for parity in [1, 0] {
-        let some: Vec<usize> = all.iter().copied().filter(|row| row % 2 == parity).collect();
-        let texts: Vec<&String> = some.iter().map(|&row| &expected[row]).collect();
-        assert_eq!(part.rows_json(&some).unwrap().iter().collect::<Vec<_>>(), texts);
+    for threads in 1..=3 {
+        assert_eq!(part.rows_json(&all, threads).unwrap(), expected, "{threads} threads");
+        for parity in [1, 0] {
+            let some: Vec<usize> = all.iter().copied().filter(|row| row % 2 == parity).collect();
+            let texts: Vec<&String> = some.iter().map(|&row| &expected[row]).collect();
+            assert_eq!(part.rows_json(&some, threads).unwrap().iter().collect::<Vec<_>>(), texts);
+        }
     }
 }
 

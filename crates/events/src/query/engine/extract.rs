@@ -1,11 +1,16 @@
 //! Extraction over parts and the tail: the matching rows are found by their filter columns
-//! only, then just the events returned are rebuilt.
+//! only (a chunk of many rows in one run per core), then just the events returned are rebuilt
+//! (their columns read in one set per core, `PartFile::rows_json`).
 
 use std::collections::BinaryHeap;
+use std::ops::Range;
+use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes};
+use super::{
+    AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes, scan,
+};
 use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
@@ -17,6 +22,14 @@ use crate::store::{Part, StoredEvent};
 const FIRST_CHUNK: usize = 32;
 #[cfg(test)]
 const FIRST_CHUNK: usize = 1;
+
+/// Rows of a chunk per thread, at least, before its scan is cut among threads: starting a
+/// thread takes tens of microseconds, about as long as scanning a few thousand rows. One in
+/// tests, so that their small chunks are cut too.
+#[cfg(not(test))]
+const SPLIT_ROWS: usize = 8 * 1024;
+#[cfg(test)]
+const SPLIT_ROWS: usize = 1;
 
 /// Runs `extraction` over `parts` and `tail` (as for `analyze`, answers cached alike): finds
 /// the matching rows by their filter columns only, then rebuilds just the events returned.
@@ -98,20 +111,54 @@ fn find_and_rebuild(
             }
         }
         let start = if wanted.is_some() { end.saturating_sub(rows) } else { 0 };
+        // The rows matched in `rows` of the chunk's group, and the earliest timestamp read.
+        let scan_rows = |rows: Range<usize>, memos: &mut [Memo], key: &mut Vec<u8>| {
+            let (mut found_here, mut earliest) = (Vec::new(), latest);
+            parts[source].file.scan_groups(
+                vec![(group, rows)],
+                range,
+                paths,
+                |row, timestamp_ms, found| {
+                    if query.reach.stop().load(Ordering::Relaxed) {
+                        return Err(AnalyzeError::Stopped);
+                    }
+                    earliest = earliest.min(timestamp_ms);
+                    if plan.checks.iter().all(|check| passes(check, found, memos, key)) {
+                        found_here.push((timestamp_ms, source, row));
+                    }
+                    Ok::<_, AnalyzeError>(())
+                },
+            )?;
+            Ok::<_, AnalyzeError>((found_here, earliest))
+        };
         // Word numbers are per scan.
         memos.iter_mut().for_each(Memo::forget_words);
+        // A chunk of many rows is cut into one run per core, each scanned on a thread of its
+        // own with memos of its own.
+        let threads = scan::cores().min((end - start) / SPLIT_ROWS).max(1);
+        let cuts: Vec<usize> = (0..=threads).map(|i| start + (end - start) * i / threads).collect();
+        let scanned = std::thread::scope(|scope| {
+            let others: Vec<_> = (cuts.windows(2).skip(1))
+                .map(|cut| {
+                    let rows = cut[0]..cut[1];
+                    scope.spawn(|| {
+                        let mut memos: Vec<Memo> = (0..plan.leaves).map(|_| Memo::default()).collect();
+                        scan_rows(rows, &mut memos, &mut Vec::new())
+                    })
+                })
+                .collect();
+            let mut all = vec![scan_rows(cuts[0]..cuts[1], &mut memos, &mut key)];
+            all.extend(
+                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
+            );
+            all
+        });
         let mut earliest = latest;
-        let file = &parts[source].file;
-        file.scan_groups(vec![(group, start..end)], range, paths, |row, timestamp_ms, found| {
-            if query.reach.stop().load(Ordering::Relaxed) {
-                return Err(AnalyzeError::Stopped);
-            }
-            earliest = earliest.min(timestamp_ms);
-            if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
-                matched.push((timestamp_ms, source, row));
-            }
-            Ok::<_, AnalyzeError>(())
-        })?;
+        for run in scanned {
+            let (found_here, earliest_here) = run?;
+            matched.extend(found_here);
+            earliest = earliest.min(earliest_here);
+        }
         if start > 0 {
             chunks.push((earliest, source, group, start, (4 * rows).min(PIECE_ROWS)));
         }
@@ -131,7 +178,7 @@ fn find_and_rebuild(
         }
         picks.sort_unstable();
         let rows: Vec<usize> = picks.iter().map(|(row, _)| *row).collect();
-        for ((_, position), body) in picks.iter().zip(part.file.rows_json(&rows)?) {
+        for ((_, position), body) in picks.iter().zip(part.file.rows_json(&rows, scan::cores())?) {
             events[*position] = Some(body);
         }
     }

@@ -14,7 +14,7 @@ use crate::store::{Part, StoredEvent};
 
 /// The threads a scan reads with: one per core, looked up once (the lookup reads the process's
 /// cgroup files: about 0.15 ms a query on the 2-core machine, bench/README.md).
-fn cores() -> usize {
+pub(super) fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
