@@ -33,7 +33,8 @@ impl PartFile {
 
     /// The events at row numbers `rows` (ascending, as `scan_groups` numbers them) as JSON
     /// text, in that order. The columns are read on up to `threads` threads at once, each
-    /// reading a share of them of about equal bytes (`column_sets`).
+    /// reading a share of them of about equal bytes (`column_sets`); then as many threads
+    /// write a run of the events each.
     pub(crate) fn rows_json(&self, rows: &[usize], threads: usize) -> io::Result<Vec<String>> {
         // Only the row groups holding those rows are read, and in each one the run from the
         // first of them to the last (the page index skips the pages before and after): a
@@ -78,7 +79,10 @@ impl PartFile {
             );
             all.into_iter().collect::<io::Result<Vec<_>>>()
         })?;
-        let (mut texts, mut keep, mut read) =
+        // Each batch's columns, joined, with its timestamps and shapes (the first set holds
+        // them, first and second); and the rows asked for, as (batch, row in it).
+        let mut views = Vec::with_capacity(sets_read[0].len());
+        let (mut picked, mut keep, mut read) =
             (Vec::with_capacity(rows.len()), keep.into_iter().peekable(), 0);
         for (i, batch) in sets_read[0].iter().enumerate() {
             let joined = (sets_read.iter().zip(&sets))
@@ -90,17 +94,39 @@ impl PartFile {
                     ))
                 })
                 .collect::<io::Result<Vec<_>>>()?;
-            let columns = ColumnsView::joined(&joined, &self.kinds);
-            // The first set holds the timestamps and the shapes, first and second.
             let timestamps = batch.column(0).as_primitive::<TimestampMillisecondType>();
             let shapes = batch.column(1).as_primitive::<UInt32Type>();
+            views.push((ColumnsView::joined(&joined, &self.kinds), timestamps, shapes));
             while let Some(row) = keep.next_if(|&at| at < read + batch.num_rows()).map(|at| at - read) {
+                picked.push((i, row));
+            }
+            read += batch.num_rows();
+        }
+        // The texts are written in as many runs of the rows as column sets were read, each on
+        // a thread of its own.
+        let write = |rows: &[(usize, usize)]| -> io::Result<Vec<String>> {
+            let mut texts: Vec<String> = Vec::with_capacity(rows.len());
+            for &(batch, row) in rows {
+                let (columns, timestamps, shapes) = &views[batch];
                 // Room for as long a text as the last event's.
                 let mut text = Vec::with_capacity(texts.last().map_or(0, String::len));
                 columns.write_json(self.shape(shapes.value(row))?, row, timestamps.value(row), &mut text)?;
                 texts.push(String::from_utf8(text).map_err(io::Error::other)?);
             }
-            read += batch.num_rows();
+            Ok(texts)
+        };
+        let runs = picked.chunks(picked.len().div_ceil(sets.len()).max(1)).collect::<Vec<_>>();
+        let written = std::thread::scope(|scope| {
+            let others: Vec<_> = runs.iter().skip(1).map(|run| scope.spawn(|| write(run))).collect();
+            let mut all = vec![write(runs.first().copied().unwrap_or_default())];
+            all.extend(
+                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
+            );
+            all
+        });
+        let mut texts = Vec::with_capacity(rows.len());
+        for run in written {
+            texts.extend(run?);
         }
         Ok(texts)
     }
