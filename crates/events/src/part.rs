@@ -32,7 +32,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
     RowSelection,
@@ -194,6 +194,25 @@ impl io::Read for PositionedReader {
     }
 }
 
+/// A part's footer with the page index, as each kind of read takes its strings.
+struct Indexed {
+    /// As `PartFile::metadata`: strings as strings.
+    plain: ArrowReaderMetadata,
+    /// As `PartFile::words`: strings as dictionaries.
+    words: ArrowReaderMetadata,
+    /// For the rows picked out (`rows_json`): strings as dictionaries, except keen.id.
+    picked: ArrowReaderMetadata,
+}
+
+/// How a read takes the part's string columns.
+#[derive(Clone, Copy)]
+enum Strings {
+    /// As strings.
+    Plain,
+    /// As dictionaries, whose words a scan numbers.
+    Words,
+}
+
 /// An open part: its file (kept open, so a part merged away and deleted stays readable by the
 /// scans that started before) and its decoded footer.
 pub(crate) struct PartFile {
@@ -204,9 +223,10 @@ pub(crate) struct PartFile {
     kinds: Vec<Kind>,
     paths: Vec<String>,
     shapes: Vec<Shape>,
-    /// The footer with the page index, loaded the first time a range is cut or rows are
-    /// picked out (`time_rows`, `rows`), by one thread while the others wait (`loading`).
-    indexed: std::sync::OnceLock<ArrowReaderMetadata>,
+    /// The footer with the page index, loaded the first time a range is cut, rows are picked
+    /// out or a read skips rows (`time_rows`, `rows_json`, `footer_for`), by one thread while
+    /// the others wait (`loading`).
+    indexed: std::sync::OnceLock<Indexed>,
     loading: std::sync::Mutex<()>,
     /// What `first_row_at` found by reading timestamps, by its arguments (a part never
     /// changes), so that a timeframe's edges are read once: repeated and dashboard queries
@@ -385,8 +405,8 @@ impl PartFile {
         // Word numbers: each dictionary met gets the next `len` numbers, while they last.
         let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
         let mut next_word = 0u32;
-        let words_read = if whole { &self.metadata } else { &self.words };
-        for batch in self.reader_with(words_read, groups, Some(columns.clone()), Some(selection))? {
+        let footer = self.footer_for(if whole { Strings::Plain } else { Strings::Words }, &selection)?;
+        for batch in self.reader_with(footer, groups, Some(columns.clone()), Some(selection))? {
             let batch = batch.map_err(io::Error::other)?;
             let mut view = ColumnsView::projected(&batch, &self.kinds, &columns);
             view.number_words(&mut dictionaries, &mut next_word);
@@ -443,7 +463,7 @@ impl PartFile {
     }
 
     /// The footer with the page index, loaded the first time it is needed.
-    fn indexed(&self) -> io::Result<&ArrowReaderMetadata> {
+    fn indexed(&self) -> io::Result<&Indexed> {
         if let Some(indexed) = self.indexed.get() {
             return Ok(indexed);
         }
@@ -456,7 +476,11 @@ impl PartFile {
             ParquetMetaDataReader::new_with_metadata(ParquetMetaData::clone(self.metadata.metadata()))
                 .with_page_index_policy(PageIndexPolicy::Optional);
         reader.read_page_indexes(&self.file).map_err(io::Error::other)?;
-        let footer = reader.finish().map_err(io::Error::other)?;
+        let footer = Arc::new(reader.finish().map_err(io::Error::other)?);
+        let with = |schema: SchemaRef| {
+            ArrowReaderMetadata::try_new(footer.clone(), ArrowReaderOptions::new().with_schema(schema))
+                .map_err(io::Error::other)
+        };
         // Strings are read as dictionaries (the rows picked out are written from their words,
         // not copied out of them first), except keen.id, which has no dictionary.
         let fields: Vec<Field> = (self.words.schema().fields().iter())
@@ -464,11 +488,32 @@ impl PartFile {
             .zip(&self.paths)
             .map(|((word, plain), path)| Field::clone(if path == KEEN_ID { plain } else { word }))
             .collect();
-        let hint = Arc::new(Schema::new_with_metadata(fields, self.metadata.schema().metadata().clone()));
-        let loaded =
-            ArrowReaderMetadata::try_new(Arc::new(footer), ArrowReaderOptions::new().with_schema(hint))
-                .map_err(io::Error::other)?;
+        let picked = Arc::new(Schema::new_with_metadata(fields, self.metadata.schema().metadata().clone()));
+        let loaded = Indexed {
+            plain: with(self.metadata.schema().clone())?,
+            words: with(self.words.schema().clone())?,
+            picked: with(picked)?,
+        };
         Ok(self.indexed.get_or_init(|| loaded))
+    }
+
+    /// The footer to read `selection` with, its strings read as `strings` says: `metadata` or
+    /// `words`, or the same with the page index when the selection skips rows before rows it
+    /// selects. The page index lets the reader pass whole pages by unread; without it, every
+    /// page up to the first row selected is decoded (a piece at the end of a large row group
+    /// read the whole group).
+    fn footer_for(&self, strings: Strings, selection: &RowSelection) -> io::Result<&ArrowReaderMetadata> {
+        let mut skipped = false;
+        let skips = selection.iter().any(|selector| {
+            skipped |= selector.skip && selector.row_count > 0;
+            skipped && !selector.skip && selector.row_count > 0
+        });
+        Ok(match (skips, strings) {
+            (false, Strings::Plain) => &self.metadata,
+            (false, Strings::Words) => &self.words,
+            (true, Strings::Plain) => &self.indexed()?.plain,
+            (true, Strings::Words) => &self.indexed()?.words,
+        })
     }
 
     /// The `keen.uniqueness_token`s in the part with their events' `keen.created_at`.

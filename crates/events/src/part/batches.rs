@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, DictionaryArray, Float64Array, StringArray};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use super::columns::ColumnsView;
-use super::{Found, Mode, PartFile, Slot, TIMESTAMP, time_bounds};
+use super::{Found, Mode, PartFile, Slot, Strings, TIMESTAMP, time_bounds};
 use crate::query::timeframe::TimeRange;
 
 /// A row group, and rows within it (numbered from the group's first).
@@ -119,7 +119,8 @@ impl PartFile {
         let selection = self.selection(&cut);
         let mut dictionaries: Vec<Option<(ArrayRef, u32)>> = vec![None; self.kinds.len()];
         let mut next_word = 0u32;
-        for batch in self.reader_with(&self.words, groups, Some(columns.clone()), Some(selection))? {
+        let footer = self.footer_for(Strings::Words, &selection)?;
+        for batch in self.reader_with(footer, groups, Some(columns.clone()), Some(selection))? {
             let batch = batch.map_err(std::io::Error::other)?;
             let timestamps = match timed {
                 true => batch.column(0).as_primitive::<TimestampMillisecondType>().values(),

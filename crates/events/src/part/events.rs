@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSe
 use serde_json::Value;
 
 use super::columns::ColumnsView;
-use super::{PartFile, SHAPE, TIMESTAMP};
+use super::{PartFile, SHAPE, Strings, TIMESTAMP};
 use crate::query::timeframe::TimeRange;
 
 /// The least bytes of pages `rows_json` must read (as the footer's sizes tell) before it
@@ -62,7 +62,7 @@ impl PartFile {
             first = end;
         }
         let sets = self.column_sets(&runs, threads);
-        let (indexed, selection) = (self.indexed()?, RowSelection::from(selectors));
+        let (indexed, selection) = (&self.indexed()?.picked, RowSelection::from(selectors));
         let groups: Vec<usize> = runs.iter().map(|&(group, _)| group).collect();
         let read_set = |columns: &[usize]| -> io::Result<Vec<RecordBatch>> {
             let reader =
@@ -182,7 +182,8 @@ impl PartFile {
         let total = usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or_default();
         let skip = total.saturating_sub(limit);
         let selection = RowSelection::from(vec![RowSelector::skip(skip), RowSelector::select(total - skip)]);
-        let reader = self.reader(self.row_groups(None), None, Some(selection))?;
+        let footer = self.footer_for(Strings::Plain, &selection)?;
+        let reader = self.reader_with(footer, self.row_groups(None), None, Some(selection))?;
         let mut events = PartEvents { part: self, reader, range: None, buffer: VecDeque::new() }
             .collect::<io::Result<Vec<_>>>()?;
         events.reverse();

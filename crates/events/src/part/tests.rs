@@ -347,7 +347,7 @@ fn counts_read_only_the_pages_that_hold_the_range_edges() {
     let path = dir.path().join("p.parquet");
     builder.write(&path).unwrap();
     let part = PartFile::open(&path).unwrap();
-    let metadata = part.indexed().unwrap().metadata();
+    let metadata = part.indexed().unwrap().picked.metadata();
     let pages = metadata.offset_index().unwrap()[0][TIMESTAMP].page_locations().len();
     assert!(pages > 2, "the test needs a row group of several pages, not {pages}");
     // The first event at or after the middle one is found within one page of it.

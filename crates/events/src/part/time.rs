@@ -90,7 +90,7 @@ impl PartFile {
     /// (`rows.end` when there is none): found in the page index down to the page holding it,
     /// whose timestamps alone are then read.
     fn first_row_at(&self, group: usize, rows: Range<usize>, ms: i64) -> io::Result<usize> {
-        let indexed = self.indexed()?;
+        let indexed = &self.indexed()?.picked;
         let page = page_holding(indexed.metadata(), group, rows, ms, self.group_rows(group));
         if page.is_empty() {
             return Ok(page.start);
