@@ -315,6 +315,11 @@ impl PartFile {
         self.metadata.metadata().row_group(group).num_rows() as usize
     }
 
+    /// The number (in the part, as `scan_groups` numbers rows) of row group `group`'s first row.
+    pub(crate) fn group_start(&self, group: usize) -> usize {
+        (0..group).map(|g| self.group_rows(g)).sum()
+    }
+
     /// Each column's property path and kind, in file order.
     pub(crate) fn columns(&self) -> impl Iterator<Item = (&str, Kind)> {
         self.paths.iter().map(String::as_str).zip(self.kinds.iter().copied())
@@ -390,15 +395,9 @@ impl PartFile {
         }
         let bad =
             || io::Error::new(io::ErrorKind::InvalidData, "event part: a shape points at an empty value");
-        let metadata = self.metadata.metadata();
         // (first row in the part, rows) of each piece read, to number the rows.
-        let spans: Vec<(usize, usize)> = pieces
-            .iter()
-            .map(|(g, rows)| {
-                let first: usize = (0..*g).map(|i| metadata.row_group(i).num_rows() as usize).sum();
-                (first + rows.start, rows.len())
-            })
-            .collect();
+        let spans: Vec<(usize, usize)> =
+            pieces.iter().map(|(g, rows)| (self.group_start(*g) + rows.start, rows.len())).collect();
         let selection = self.selection(&pieces);
         let groups = pieces.into_iter().map(|(group, _)| group).collect();
         let (mut span, mut within) = (0, 0);

@@ -19,7 +19,7 @@ use arrow_array::{Array, DictionaryArray, Float64Array, PrimitiveArray};
 use serde_json::Value;
 
 use super::values::{RANKED_BYTES, Stored, text_key, to_json};
-use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, cell_mark, passes};
+use super::{AnalyzeError, Builder, Check, MEMORY_LIMIT, Memo, cell_mark, passes};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::{AnalysisError, AnalysisType};
 use crate::query::filter::NumberTest;
@@ -94,80 +94,7 @@ impl Builder<'_, '_> {
 
     /// Keeps the rows of `selection` that pass `check`.
     fn keep(&mut self, check: &Check<'_>, batch: &Batch<'_>, selection: &mut Vec<u32>) {
-        if selection.is_empty() {
-            return;
-        }
-        if let Check::Property { path, leaf, filter } = check {
-            let memo = &mut self.memos[*leaf];
-            match &batch.columns[*path] {
-                Values::Missing => {
-                    if !filter.passes(None) {
-                        selection.clear();
-                    }
-                    return;
-                }
-                Values::Words { keys, words, base: Some(base) } => {
-                    let missing = filter.passes(None);
-                    let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
-                    if words.len() <= 2 * batch.rows.len() {
-                        // Each word tested up front, then a lookup per row, as `add_by_words`.
-                        memo.test_words(filter, words, *base);
-                        let table = Table {
-                            passed: &memo.words[*base as usize..*base as usize + words.len()],
-                            codes,
-                            nulls: nulls.then(|| keys.keys()),
-                            missing,
-                        };
-                        selection.retain(|&row| passing(std::slice::from_ref(&table), row as usize));
-                        return;
-                    }
-                    selection.retain(|&row| {
-                        let row = row as usize;
-                        if nulls && keys.is_null(row) {
-                            return missing;
-                        }
-                        let key = codes[row] as usize;
-                        let word = *base as usize + key;
-                        if let Some(&known @ 1..) = memo.words.get(word) {
-                            return known == 2;
-                        }
-                        let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
-                        if memo.words.len() <= word {
-                            memo.words.resize(word + 1, 0);
-                        }
-                        memo.words[word] = 1 + u8::from(passed);
-                        passed
-                    });
-                    return;
-                }
-                Values::Nums { values, integer } => {
-                    let missing = filter.passes(None);
-                    let (numbers, nulls) = (values.values(), values.null_count() > 0);
-                    if let Some(test) = filter.number_test() {
-                        keep_numbers(selection, values, missing, test);
-                        return;
-                    }
-                    selection.retain(|&row| {
-                        let row = row as usize;
-                        if nulls && values.is_null(row) {
-                            return missing;
-                        }
-                        let number = numbers[row];
-                        filter
-                            .passes_number(number)
-                            .unwrap_or_else(|| filter.passes(to_json(&Found::Num(number, *integer)).as_ref()))
-                    });
-                    return;
-                }
-                Values::Words { base: None, .. } | Values::Other => {}
-            }
-        }
-        let (memos, key) = (&mut self.memos, &mut self.key);
-        let mut found = Vec::with_capacity(batch.columns.len());
-        selection.retain(|&row| {
-            fill(batch, row as usize, &mut found);
-            passes(check, &found, memos, key)
-        });
+        keep(check, batch, selection, &mut self.memos, &mut self.key);
     }
 
     /// Adds the selected rows, bucket by bucket.
@@ -388,6 +315,91 @@ impl Builder<'_, '_> {
         }
         Ok(groups)
     }
+}
+
+/// Keeps the rows of `selection` that pass `check` (a string filter tested once per word of a
+/// dictionary with word numbers, a number filter on the float), with `memos` and `key` as
+/// `passes` takes them.
+pub(super) fn keep(
+    check: &Check<'_>,
+    batch: &Batch<'_>,
+    selection: &mut Vec<u32>,
+    memos: &mut [Memo],
+    key: &mut Vec<u8>,
+) {
+    if selection.is_empty() {
+        return;
+    }
+    if let Check::Property { path, leaf, filter } = check {
+        let memo = &mut memos[*leaf];
+        match &batch.columns[*path] {
+            Values::Missing => {
+                if !filter.passes(None) {
+                    selection.clear();
+                }
+                return;
+            }
+            Values::Words { keys, words, base: Some(base) } => {
+                let missing = filter.passes(None);
+                let (codes, nulls) = (keys.keys().values(), keys.null_count() > 0);
+                if words.len() <= 2 * batch.rows.len() {
+                    // Each word tested up front, then a lookup per row, as `add_by_words`.
+                    memo.test_words(filter, words, *base);
+                    let table = Table {
+                        passed: &memo.words[*base as usize..*base as usize + words.len()],
+                        codes,
+                        nulls: nulls.then(|| keys.keys()),
+                        missing,
+                    };
+                    selection.retain(|&row| passing(std::slice::from_ref(&table), row as usize));
+                    return;
+                }
+                selection.retain(|&row| {
+                    let row = row as usize;
+                    if nulls && keys.is_null(row) {
+                        return missing;
+                    }
+                    let key = codes[row] as usize;
+                    let word = *base as usize + key;
+                    if let Some(&known @ 1..) = memo.words.get(word) {
+                        return known == 2;
+                    }
+                    let passed = filter.passes(Some(&Value::String(words.value(key).to_owned())));
+                    if memo.words.len() <= word {
+                        memo.words.resize(word + 1, 0);
+                    }
+                    memo.words[word] = 1 + u8::from(passed);
+                    passed
+                });
+                return;
+            }
+            Values::Nums { values, integer } => {
+                let missing = filter.passes(None);
+                let (numbers, nulls) = (values.values(), values.null_count() > 0);
+                if let Some(test) = filter.number_test() {
+                    keep_numbers(selection, values, missing, test);
+                    return;
+                }
+                selection.retain(|&row| {
+                    let row = row as usize;
+                    if nulls && values.is_null(row) {
+                        return missing;
+                    }
+                    let number = numbers[row];
+                    filter
+                        .passes_number(number)
+                        .unwrap_or_else(|| filter.passes(to_json(&Found::Num(number, *integer)).as_ref()))
+                });
+                return;
+            }
+            Values::Words { base: None, .. } | Values::Other => {}
+        }
+    }
+    let mut found = Vec::with_capacity(batch.columns.len());
+    selection.retain(|&row| {
+        fill(batch, row as usize, &mut found);
+        passes(check, &found, memos, key)
+    });
 }
 
 /// Keeps the rows of `selection` whose number in `values` passes `test` (rows without one:

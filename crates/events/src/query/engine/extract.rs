@@ -1,6 +1,7 @@
 //! Extraction over parts and the tail: the matching rows are found by their filter columns
-//! only (a chunk of many rows in one run per core), then just the events returned are rebuilt
-//! (their columns read in one set per core, `PartFile::rows_json`).
+//! only (a chunk of many rows in one run per core, tested column by column where the part's
+//! shapes allow it), then just the events returned are rebuilt (their columns read in one set
+//! per core, `PartFile::rows_json`).
 
 use std::collections::BinaryHeap;
 use std::ops::Range;
@@ -8,6 +9,7 @@ use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::columnar::keep;
 use super::{
     AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes, scan,
 };
@@ -111,24 +113,46 @@ fn find_and_rebuild(
             }
         }
         let start = if wanted.is_some() { end.saturating_sub(rows) } else { 0 };
-        // The rows matched in `rows` of the chunk's group, and the earliest timestamp read.
+        // The rows matched in `rows` of the chunk's group, and the earliest timestamp read:
+        // column by column where the part's shapes allow it (`PartFile::scan_batches`), row
+        // by row otherwise.
         let scan_rows = |rows: Range<usize>, memos: &mut [Memo], key: &mut Vec<u8>| {
             let (mut found_here, mut earliest) = (Vec::new(), latest);
-            parts[source].file.scan_groups(
-                vec![(group, rows)],
-                range,
-                paths,
-                |row, timestamp_ms, found| {
+            let file = &parts[source].file;
+            if let Some(range) = range {
+                let rows = file.rows_in(group, rows.clone(), range)?;
+                let (mut number, mut selection) = (file.group_start(group) + rows.start, Vec::new());
+                let columnar = file.scan_batches(vec![(group, rows)], range, paths, true, |batch| {
                     if query.reach.stop().load(Ordering::Relaxed) {
                         return Err(AnalyzeError::Stopped);
                     }
-                    earliest = earliest.min(timestamp_ms);
-                    if plan.checks.iter().all(|check| passes(check, found, memos, key)) {
-                        found_here.push((timestamp_ms, source, row));
+                    selection.clear();
+                    selection.extend(batch.rows.start as u32..batch.rows.end as u32);
+                    for check in &plan.checks {
+                        keep(check, batch, &mut selection, memos, key);
                     }
+                    if let Some(&first) = batch.timestamps.get(batch.rows.start) {
+                        earliest = earliest.min(first);
+                    }
+                    let at = |row: u32| (batch.timestamps[row as usize], source, number + row as usize);
+                    found_here.extend(selection.iter().map(|&row| at(row)));
+                    number += batch.rows.len();
                     Ok::<_, AnalyzeError>(())
-                },
-            )?;
+                })?;
+                if columnar {
+                    return Ok((found_here, earliest));
+                }
+            }
+            file.scan_groups(vec![(group, rows)], range, paths, |row, timestamp_ms, found| {
+                if query.reach.stop().load(Ordering::Relaxed) {
+                    return Err(AnalyzeError::Stopped);
+                }
+                earliest = earliest.min(timestamp_ms);
+                if plan.checks.iter().all(|check| passes(check, found, memos, key)) {
+                    found_here.push((timestamp_ms, source, row));
+                }
+                Ok::<_, AnalyzeError>(())
+            })?;
             Ok::<_, AnalyzeError>((found_here, earliest))
         };
         // Word numbers are per scan.
