@@ -23,6 +23,14 @@ const SPLIT_BYTES: u64 = 256 * 1024;
 #[cfg(test)]
 const SPLIT_BYTES: u64 = 1;
 
+/// The most rows `rows_json` reads at once, from its window's first row to its last: 128 Ki
+/// rows of every column are some tens of MiB (a window's dictionaries are decoded anew).
+/// Fewer in tests, so that their small parts are read in several windows.
+#[cfg(not(test))]
+const WINDOW_ROWS: usize = 128 * 1024;
+#[cfg(test)]
+const WINDOW_ROWS: usize = 7;
+
 impl PartFile {
     /// The events in `range` (all when `None`) in timestamp order, as (timestamp, event),
     /// decoded a batch of rows at a time.
@@ -32,10 +40,23 @@ impl PartFile {
     }
 
     /// The events at row numbers `rows` (ascending, as `scan_groups` numbers them) as JSON
-    /// text, in that order. The columns are read on up to `threads` threads at once, each
-    /// reading a share of them of about equal bytes (`column_sets`); then as many threads
-    /// write a run of the events each.
+    /// text, in that order, read a window of at most `WINDOW_ROWS` rows at a time (every
+    /// column of a window's rows is held until its events are written).
     pub(crate) fn rows_json(&self, rows: &[usize], threads: usize) -> io::Result<Vec<String>> {
+        let mut texts = Vec::with_capacity(rows.len());
+        let mut rest = rows;
+        while let Some(&first) = rest.first() {
+            let window = rest.partition_point(|&row| row - first < WINDOW_ROWS);
+            texts.extend(self.window_json(&rest[..window], threads)?);
+            rest = &rest[window..];
+        }
+        Ok(texts)
+    }
+
+    /// `rows_json` for one window. The columns are read on up to `threads` threads at once,
+    /// each reading a share of them of about equal bytes (`column_sets`); then as many threads
+    /// write a run of the events each.
+    fn window_json(&self, rows: &[usize], threads: usize) -> io::Result<Vec<String>> {
         // Only the row groups holding those rows are read, and in each one the run from the
         // first of them to the last (the page index skips the pages before and after): a
         // selector per row would skip and read each column a row at a time. `keep` numbers
