@@ -11,6 +11,7 @@ pub mod query;
 mod schema;
 mod sql;
 mod store;
+mod threads;
 pub mod timestamp;
 mod wal;
 

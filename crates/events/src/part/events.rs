@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::panic::resume_unwind;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
@@ -14,6 +13,7 @@ use serde_json::Value;
 use super::columns::ColumnsView;
 use super::{PartFile, SHAPE, Strings, TIMESTAMP};
 use crate::query::timeframe::TimeRange;
+use crate::threads::on_threads;
 
 /// The least bytes of pages `rows_json` must read (as the footer's sizes tell) before it
 /// reads the columns on more than one thread: starting a thread takes tens of microseconds,
@@ -92,14 +92,7 @@ impl PartFile {
         };
         // Every set reads the same rows in batches of the same size: batch i of each set holds
         // the same rows.
-        let sets_read = std::thread::scope(|scope| {
-            let others: Vec<_> = sets[1..].iter().map(|set| scope.spawn(|| read_set(set))).collect();
-            let mut all = vec![read_set(&sets[0])];
-            all.extend(
-                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
-            );
-            all.into_iter().collect::<io::Result<Vec<_>>>()
-        })?;
+        let sets_read = on_threads(&sets, |set| read_set(set)).into_iter().collect::<io::Result<Vec<_>>>()?;
         // Each batch's columns, joined, with its timestamps and shapes (the first set holds
         // them, first and second); and the rows asked for, as (batch, row in it).
         let mut views = Vec::with_capacity(sets_read[0].len());
@@ -137,16 +130,8 @@ impl PartFile {
             Ok(texts)
         };
         let runs = picked.chunks(picked.len().div_ceil(sets.len()).max(1)).collect::<Vec<_>>();
-        let written = std::thread::scope(|scope| {
-            let others: Vec<_> = runs.iter().skip(1).map(|run| scope.spawn(|| write(run))).collect();
-            let mut all = vec![write(runs.first().copied().unwrap_or_default())];
-            all.extend(
-                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
-            );
-            all
-        });
         let mut texts = Vec::with_capacity(rows.len());
-        for run in written {
+        for run in on_threads(&runs, |run| write(run)) {
             texts.extend(run?);
         }
         Ok(texts)

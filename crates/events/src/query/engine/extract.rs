@@ -5,7 +5,6 @@
 
 use std::collections::BinaryHeap;
 use std::ops::Range;
-use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,6 +16,7 @@ use crate::query::analysis::{Analysis, AnalysisType};
 use crate::query::answer::Answer;
 use crate::query::extraction::Extraction;
 use crate::store::{Part, StoredEvent};
+use crate::threads::on_threads;
 
 /// Rows in a row group's first chunk per event wanted: enough when a thirty-second of the
 /// events match the filters (fewer in tests, so that chunks grow within their small parts).
@@ -116,8 +116,10 @@ fn find_and_rebuild(
         // The rows matched in `rows` of the chunk's group, and the earliest timestamp read:
         // column by column where the part's shapes allow it (`PartFile::scan_batches`), row
         // by row otherwise.
-        let scan_rows = |rows: Range<usize>, memos: &mut [Memo], key: &mut Vec<u8>| {
+        let scan_rows = |rows: Range<usize>| {
             let (mut found_here, mut earliest) = (Vec::new(), latest);
+            let (mut memos, mut key): (Vec<Memo>, _) =
+                ((0..plan.leaves).map(|_| Memo::default()).collect(), Vec::new());
             let file = &parts[source].file;
             if let Some(range) = range {
                 let rows = file.rows_in(group, rows.clone(), range)?;
@@ -129,7 +131,7 @@ fn find_and_rebuild(
                     selection.clear();
                     selection.extend(batch.rows.start as u32..batch.rows.end as u32);
                     for check in &plan.checks {
-                        keep(check, batch, &mut selection, memos, key);
+                        keep(check, batch, &mut selection, &mut memos, &mut key);
                     }
                     if let Some(&first) = batch.timestamps.get(batch.rows.start) {
                         earliest = earliest.min(first);
@@ -148,35 +150,20 @@ fn find_and_rebuild(
                     return Err(AnalyzeError::Stopped);
                 }
                 earliest = earliest.min(timestamp_ms);
-                if plan.checks.iter().all(|check| passes(check, found, memos, key)) {
+                if plan.checks.iter().all(|check| passes(check, found, &mut memos, &mut key)) {
                     found_here.push((timestamp_ms, source, row));
                 }
                 Ok::<_, AnalyzeError>(())
             })?;
             Ok::<_, AnalyzeError>((found_here, earliest))
         };
-        // Word numbers are per scan.
-        memos.iter_mut().for_each(Memo::forget_words);
         // A chunk of many rows is cut into one run per core, each scanned on a thread of its
-        // own with memos of its own.
+        // own with memos of its own (word numbers are per scan).
         let threads = scan::cores().min((end - start) / SPLIT_ROWS).max(1);
-        let cuts: Vec<usize> = (0..=threads).map(|i| start + (end - start) * i / threads).collect();
-        let scanned = std::thread::scope(|scope| {
-            let others: Vec<_> = (cuts.windows(2).skip(1))
-                .map(|cut| {
-                    let rows = cut[0]..cut[1];
-                    scope.spawn(|| {
-                        let mut memos: Vec<Memo> = (0..plan.leaves).map(|_| Memo::default()).collect();
-                        scan_rows(rows, &mut memos, &mut Vec::new())
-                    })
-                })
-                .collect();
-            let mut all = vec![scan_rows(cuts[0]..cuts[1], &mut memos, &mut key)];
-            all.extend(
-                others.into_iter().map(|other| other.join().unwrap_or_else(|panic| resume_unwind(panic))),
-            );
-            all
-        });
+        let runs: Vec<Range<usize>> = (0..threads)
+            .map(|i| start + (end - start) * i / threads..start + (end - start) * (i + 1) / threads)
+            .collect();
+        let scanned = on_threads(&runs, |rows| scan_rows(rows.clone()));
         let mut earliest = latest;
         for run in scanned {
             let (found_here, earliest_here) = run?;

@@ -20,12 +20,6 @@ pub(super) struct Memo {
 }
 
 impl Memo {
-    /// Forgets what was answered by word number (word numbers are per scan).
-    pub(super) fn forget_words(&mut self) {
-        self.words.clear();
-        self.tested = None;
-    }
-
     /// Tests with `filter` each word of a dictionary whose first word is numbered `base`, if
     /// not tested yet.
     pub(super) fn test_words(&mut self, filter: &Filter, words: &arrow_array::StringArray, base: u32) {
