@@ -83,11 +83,11 @@ impl PartFile {
             first = end;
         }
         let sets = self.column_sets(&runs, threads);
-        let (indexed, selection) = (&self.indexed()?.picked, RowSelection::from(selectors));
+        let (picked, selection) = (&self.indexed()?.picked, RowSelection::from(selectors));
         let groups: Vec<usize> = runs.iter().map(|&(group, _)| group).collect();
         let read_set = |columns: &[usize]| -> io::Result<Vec<RecordBatch>> {
             let reader =
-                self.reader_with(indexed, groups.clone(), Some(columns.to_vec()), Some(selection.clone()))?;
+                self.reader_with(picked, groups.clone(), Some(columns.to_vec()), Some(selection.clone()))?;
             reader.map(|batch| batch.map_err(io::Error::other)).collect()
         };
         // Every set reads the same rows in batches of the same size: batch i of each set holds

@@ -43,11 +43,7 @@ pub(super) fn add_batch(
         }
         builder.flush_words();
         if !selected {
-            selection.clear();
-            selection.extend(batch.rows.start as u32..batch.rows.end as u32);
-            for check in &builder.plan.checks {
-                builder.keep(check, batch, selection);
-            }
+            select(&builder.plan.checks, batch, selection, &mut builder.memos, &mut builder.key);
             selected = true;
         }
         builder.add_selected(batch, selection)?;
@@ -90,11 +86,6 @@ impl Builder<'_, '_> {
             done = end;
         }
         segments
-    }
-
-    /// Keeps the rows of `selection` that pass `check`.
-    fn keep(&mut self, check: &Check<'_>, batch: &Batch<'_>, selection: &mut Vec<u32>) {
-        keep(check, batch, selection, &mut self.memos, &mut self.key);
     }
 
     /// Adds the selected rows, bucket by bucket.
@@ -317,10 +308,25 @@ impl Builder<'_, '_> {
     }
 }
 
+/// Makes `selection` the rows of `batch` that pass every one of `checks` (`keep`).
+pub(super) fn select(
+    checks: &[Check<'_>],
+    batch: &Batch<'_>,
+    selection: &mut Vec<u32>,
+    memos: &mut [Memo],
+    key: &mut Vec<u8>,
+) {
+    selection.clear();
+    selection.extend(batch.rows.start as u32..batch.rows.end as u32);
+    for check in checks {
+        keep(check, batch, selection, memos, key);
+    }
+}
+
 /// Keeps the rows of `selection` that pass `check` (a string filter tested once per word of a
 /// dictionary with word numbers, a number filter on the float), with `memos` and `key` as
 /// `passes` takes them.
-pub(super) fn keep(
+fn keep(
     check: &Check<'_>,
     batch: &Batch<'_>,
     selection: &mut Vec<u32>,

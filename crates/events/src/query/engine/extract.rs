@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::columnar::keep;
+use super::columnar::select;
 use super::{
     AnalyzeError, Memo, PIECE_ROWS, PartialCache, Plan, Query, cached_answer, look_up, passes, scan,
 };
@@ -128,11 +128,7 @@ fn find_and_rebuild(
                     if query.reach.stop().load(Ordering::Relaxed) {
                         return Err(AnalyzeError::Stopped);
                     }
-                    selection.clear();
-                    selection.extend(batch.rows.start as u32..batch.rows.end as u32);
-                    for check in &plan.checks {
-                        keep(check, batch, &mut selection, &mut memos, &mut key);
-                    }
+                    select(&plan.checks, batch, &mut selection, &mut memos, &mut key);
                     if let Some(&first) = batch.timestamps.get(batch.rows.start) {
                         earliest = earliest.min(first);
                     }
