@@ -435,6 +435,10 @@ struct Builder<'p, 'q> {
     /// The first dictionary the one group_by property was read from, and its word number
     /// for key 0 (`note_group_words`).
     group_words: Option<(StringArray, usize)>,
+    /// Whether the partial may leave the aggregates of its words by key, without groups
+    /// (`Partial::keyed`): for a piece after the first of its row group, whose partial is
+    /// merged into the first piece's.
+    by_key: bool,
 }
 
 impl<'p, 'q> Builder<'p, 'q> {
@@ -450,6 +454,7 @@ impl<'p, 'q> Builder<'p, 'q> {
             key_counts: Vec::new(),
             pending: PendingWords::default(),
             group_words: None,
+            by_key: false,
         }
     }
 
@@ -461,9 +466,12 @@ impl<'p, 'q> Builder<'p, 'q> {
         self.word_groups[word] = group as u32;
     }
 
-    /// The partial, its ranked values sorted.
+    /// The partial, its ranked values sorted, and its pending words in their groups or, where
+    /// the builder may, kept by key (`keep_by_key`).
     fn finish(mut self) -> Partial {
-        self.flush_words();
+        if !self.keep_by_key() {
+            self.flush_words();
+        }
         if let Some((dictionary, base)) = self.group_words.take() {
             let groups = (base..base + dictionary.len())
                 .map(|word| self.word_groups.get(word).copied().unwrap_or(u32::MAX))

@@ -32,6 +32,20 @@ pub(crate) struct Partial {
     /// The groups of the words of the first dictionary the one group_by property was read
     /// from, when it was: for merging the partials of pieces of one row group.
     pub(super) words: Option<GroupWords>,
+    /// A piece's aggregates per word of its group's dictionary, not in groups yet: only in
+    /// the partial of a piece after the first of its row group, which is merged into the
+    /// first piece's (`absorb`), where each word finds its group.
+    pub(super) keyed: Option<KeyedAccs>,
+}
+
+/// Aggregates per key of a dictionary of the one group_by property, without groups.
+#[derive(Clone)]
+pub(super) struct KeyedAccs {
+    pub(super) dictionary: StringArray,
+    /// The keys with rows, in the order of their first.
+    pub(super) keys: Vec<usize>,
+    /// Per key of the dictionary, its aggregate (of no rows unless the key is in `keys`).
+    pub(super) accs: Vec<Acc>,
 }
 
 /// The group of each word of a dictionary a partial's one group_by property was read from.
@@ -54,6 +68,7 @@ impl Partial {
             cells: (0..rows).map(|_| Vec::new()).collect(),
             bytes: 512,
             words: None,
+            keyed: None,
         }
     }
 
@@ -149,7 +164,7 @@ impl Partial {
 
     /// Whether nothing was added to the partial.
     fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.cells.iter().all(Vec::is_empty)
+        self.groups.is_empty() && self.cells.iter().all(Vec::is_empty) && self.keyed.is_none()
     }
 
     /// Merges `other` into the total `shared` (whose buckets are the query's): while the total
@@ -173,6 +188,9 @@ impl Partial {
     /// Merges a later partial into this one (whose buckets are the query's). Its groups come
     /// after the groups already seen, in its own first-seen order.
     pub(super) fn absorb(&mut self, other: &Partial, analysis: &Analysis) -> Result<(), AnalysisError> {
+        if let Some(keyed) = &other.keyed {
+            return self.absorb_keyed(keyed, analysis.kind);
+        }
         if self.is_empty() && self.buckets == other.buckets {
             // Nothing to merge with: a copy, without finding each group again.
             self.groups.clone_from(&other.groups);
@@ -210,6 +228,41 @@ impl Partial {
             }
         }
         Ok(())
+    }
+}
+
+impl Partial {
+    /// Merges a later piece's aggregates per word (of a partial without an interval): each
+    /// word into its group, found by word where this partial holds the groups of the same
+    /// dictionary's words, else by key, and added (in the order of the words' first rows)
+    /// where new.
+    fn absorb_keyed(&mut self, keyed: &KeyedAccs, kind: AnalysisType) -> Result<(), AnalysisError> {
+        let mut words = self.words.take().filter(|mine| mine.dictionary == keyed.dictionary);
+        let mut bytes = Vec::new();
+        for &key in &keyed.keys {
+            let position = match words.as_mut().and_then(|words| words.groups.get_mut(key)) {
+                Some(&mut position) if position != u32::MAX => position as usize,
+                slot => {
+                    let found = Found::Str(keyed.dictionary.value(key));
+                    bytes.clear();
+                    group_key(&found, &mut bytes);
+                    let position = self.group(&bytes, || vec![to_json(&found).unwrap_or(Value::Null)]);
+                    if let Some(slot) = slot {
+                        *slot = position as u32;
+                    }
+                    position
+                }
+            };
+            let cell = self.cell(0, position, kind);
+            let before = cell.bytes();
+            cell.absorb(&keyed.accs[key]);
+            self.bytes += cell.bytes().saturating_sub(before);
+        }
+        self.words = words;
+        match self.bytes > MEMORY_LIMIT {
+            true => Err(AnalysisError::MemoryLimit),
+            false => Ok(()),
+        }
     }
 }
 

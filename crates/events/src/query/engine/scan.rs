@@ -80,8 +80,9 @@ pub(super) fn scan(
     // The parts some open analysis has no partial of are read in parallel, one thread per core,
     // each in one scan for all those analyses. With fewer parts than twice the threads, each
     // row group is read in pieces of about `PIECE_ROWS` rows, at most one per thread and all
-    // alike in size (each piece builds every group it sees, and the merge finds them again),
-    // and its partial is its pieces' merged in order.
+    // alike in size (the first builds every group it sees; the others, where they add per word
+    // of a dictionary, leave their words for the merge to find in the first's groups), and its
+    // partial is its pieces' merged in order.
     let missing: Vec<usize> =
         (0..jobs.len()).filter(|&j| jobs[j].2.iter().any(|(_, _, cached)| cached.is_none())).collect();
     let cores = cores();
@@ -121,11 +122,20 @@ pub(super) fn scan(
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((job, piece)) = pieces.get(i) else { break };
             let (part, clip, each) = &jobs[*job];
+            // A piece after the first of its row group is merged into the first piece's
+            // partial, so its words need no groups of their own.
+            let later = i.checked_sub(1).and_then(|before| pieces.get(before)).is_some_and(|(of, before)| {
+                *of == *job && before.first().map(|(group, _)| group) == piece.first().map(|(group, _)| group)
+            });
             let builders = open
                 .iter()
                 .zip(each)
                 .filter(|(_, (_, _, cached))| cached.is_none())
-                .map(|(&plan, (local, _, _))| Builder::new(&plans[plan], local.clone(), query.reach.stop()))
+                .map(|(&plan, (local, _, _))| {
+                    let mut builder = Builder::new(&plans[plan], local.clone(), query.reach.stop());
+                    builder.by_key = later;
+                    builder
+                })
                 .collect();
             let partials = part_partials(builders, paths, &part.file, *clip, piece.clone(), &budget);
             if sender.send((i, partials)).is_err() {

@@ -4,18 +4,20 @@
 //! into their groups' cells after each batch; the other analyses' aggregates are kept across
 //! the batches that share a dictionary (a row group's) until the bucket changes, so that a
 //! group_by property of thousands of words costs one move per word and bucket, not per batch.
-//! Keys new to the partial take their groups in the order of their first rows.
+//! Keys new to the partial take their groups in the order of their first rows, made from the
+//! dictionary's words when the aggregates move into cells.
 
 use std::ops::Range;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, DictionaryArray, Float64Array};
+use arrow_array::{Array, DictionaryArray, Float64Array, StringArray};
+use serde_json::Value;
 
-use super::{Table, fill, passing};
-use crate::part::{Batch, Values};
+use super::{Table, passing};
+use crate::part::{Batch, Found, Values};
 use crate::query::analysis::AnalysisType;
-use crate::query::engine::aggregate::Acc;
-use crate::query::engine::values::Stored;
+use crate::query::engine::aggregate::{Acc, KeyedAccs};
+use crate::query::engine::values::{Stored, group_key, to_json};
 use crate::query::engine::{AnalyzeError, Builder, Check};
 
 impl Builder<'_, '_> {
@@ -62,15 +64,16 @@ impl Builder<'_, '_> {
             None => None,
             Some(&path) => match &batch.columns[path] {
                 Values::Words { keys, words, base: Some(base) } if words.len() <= 2 * batch.rows.len() => {
-                    Some(Words { keys, words: words.len(), base: *base as usize })
+                    Some(Words { keys, dictionary: words, words: words.len(), base: *base as usize })
                 }
                 _ => return Ok(false),
             },
         };
         if let Some(group) = &group
             && self.partial.groups.is_empty()
+            && !self.by_key
         {
-            // The dictionary's words are about the groups to come.
+            // The dictionary's words are about the groups to come (unless they stay by key).
             self.partial.reserve(group.words);
         }
         let segments = self.segments(batch);
@@ -89,23 +92,22 @@ impl Builder<'_, '_> {
             })
             .collect();
         // Numbers come with a group (above).
-        let added = match numbers.zip(group.as_ref()) {
-            Some((numbers, group)) => self.add_passing(batch, segments, &tables, group, numbers),
-            None => self.count_passing(batch, segments, &tables, group.as_ref()),
-        };
+        match numbers.zip(group.as_ref()) {
+            Some((numbers, group)) => self.add_passing(segments, &tables, group, numbers),
+            None => self.count_passing(segments, &tables, group.as_ref()),
+        }
         self.memos = memos;
-        added.map(|()| true)
+        Ok(true)
     }
 
     /// Counts the rows of `batch` that pass `tables`, per bucket, and per key of `group` when
     /// there is one.
     fn count_passing(
         &mut self,
-        batch: &Batch<'_>,
         segments: Vec<(usize, Range<usize>)>,
         tables: &[Table<'_>],
         group: Option<&Words<'_>>,
-    ) -> Result<(), AnalyzeError> {
+    ) {
         let kind = self.plan.analysis.kind;
         for (bucket, rows) in segments {
             let Some(group) = group else {
@@ -150,16 +152,11 @@ impl Builder<'_, '_> {
                     }
                 }
             }
-            let groups = self.key_groups(batch, tables, rows, group, |key| counts[key] > 0);
-            let cells = groups.map(|groups| {
-                for (key, group) in groups {
-                    self.partial.cell(bucket, group, kind).count += u64::from(counts[key]);
-                }
-            });
+            for (key, group) in self.key_groups(tables, rows, group, |key| counts[key] > 0) {
+                self.partial.cell(bucket, group, kind).count += u64::from(counts[key]);
+            }
             self.key_counts = counts;
-            cells?;
         }
-        Ok(())
     }
 
     /// Adds the numbers of `values` (integers or not) in the rows of `batch` that pass
@@ -169,21 +166,22 @@ impl Builder<'_, '_> {
     /// their first rows.
     fn add_passing(
         &mut self,
-        batch: &Batch<'_>,
         segments: Vec<(usize, Range<usize>)>,
         tables: &[Table<'_>],
         group: &Words<'_>,
         (values, integer): (&Float64Array, bool),
-    ) -> Result<(), AnalyzeError> {
+    ) {
         let kind = self.plan.analysis.kind;
         let stored = || if integer { Stored::Integer } else { Stored::Float };
-        let Words { keys, words, base } = *group;
+        let Words { keys, dictionary, words, base } = *group;
         let (codes, numbers) = (keys.keys().values(), values.values());
         let absent = values.nulls().filter(|nulls| nulls.null_count() > 0);
         for (bucket, rows) in segments {
-            if (self.pending.bucket, self.pending.base) != (bucket, base) {
+            let pending = &self.pending;
+            if pending.dictionary.is_none() || (pending.bucket, pending.base) != (bucket, base) {
                 self.flush_words();
-                (self.pending.bucket, self.pending.base) = (bucket, base);
+                let pending = &mut self.pending;
+                (pending.bucket, pending.base, pending.dictionary) = (bucket, base, Some(dictionary.clone()));
             }
             let mut pending = std::mem::take(&mut self.pending);
             if pending.accs.len() < words {
@@ -211,7 +209,7 @@ impl Builder<'_, '_> {
                     let key = group.key_of(row);
                     let acc = match accs.get_mut(key) {
                         Some(acc) => acc,
-                        None => &mut pending.missing.get_or_insert_with(|| (usize::MAX, Acc::new(kind))).1,
+                        None => pending.missing.get_or_insert_with(|| Acc::new(kind)),
                     };
                     if acc.count == 0 {
                         firsts.push(row);
@@ -222,75 +220,98 @@ impl Builder<'_, '_> {
                     }
                 }
             }
-            let made = self.first_groups(batch, group, &firsts, &mut pending);
+            // The keys with rows now, in the order of their first.
+            pending.touched.extend(firsts.iter().map(|&row| group.key_of(row)));
             self.pending = pending;
-            made?;
         }
-        Ok(())
-    }
-
-    /// Notes the words of the rows `firsts` as pending, and gives each word new to the partial,
-    /// and the rows without the property, a group (in the rows' order).
-    fn first_groups(
-        &mut self,
-        batch: &Batch<'_>,
-        group: &Words<'_>,
-        firsts: &[usize],
-        pending: &mut PendingWords,
-    ) -> Result<(), AnalyzeError> {
-        let mut found = Vec::with_capacity(batch.columns.len());
-        for &row in firsts {
-            let key = group.key_of(row);
-            // The word's number; none for a row without the property.
-            let word = (key < group.words).then_some(group.base + key);
-            if let Some(word) = word {
-                pending.touched.push(key);
-                if self.word_groups.get(word).is_some_and(|&group| group != u32::MAX) {
-                    continue;
-                }
-            }
-            fill(batch, row, &mut found);
-            let position = self.group_of(&found)?;
-            match (word, &mut pending.missing) {
-                (Some(word), _) => self.set_word_group(word, position),
-                (None, Some((missing, _))) => *missing = position,
-                (None, None) => {}
-            }
-        }
-        Ok(())
     }
 
     /// Moves the pending aggregates of words (and of rows without the group's property) into
-    /// their groups' cells, in the order of their first rows; before the rows of a batch are
-    /// added another way, and once the piece is read.
+    /// their groups' cells, in the order of their first rows, giving each word new to the
+    /// partial, and the rows without the property, a group in that order; before the rows of a
+    /// batch are added another way, and once the piece is read.
     pub(in crate::query::engine) fn flush_words(&mut self) {
         let kind = self.plan.analysis.kind;
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut touched = std::mem::take(&mut pending.touched);
+        // Room for the groups and a cell per group at once, rather than as each group comes.
+        let (groups, row) = (&mut self.partial.groups, &mut self.partial.cells[pending.bucket]);
+        groups.reserve(touched.len());
+        row.reserve((groups.len() + touched.len()).saturating_sub(row.len()));
+        for key in touched.drain(..) {
+            let (group, acc) = match (&pending.dictionary, pending.accs.get_mut(key)) {
+                (Some(dictionary), Some(acc)) if key < dictionary.len() => {
+                    let acc = std::mem::replace(acc, Acc::new(kind));
+                    (self.word_group(dictionary, pending.base, key), acc)
+                }
+                _ => match pending.missing.take() {
+                    Some(acc) => (self.group_of_one(&Found::Missing), acc),
+                    None => continue,
+                },
+            };
+            self.partial.cell(pending.bucket, group, kind).absorb(&acc);
+        }
+        pending.touched = touched;
+        self.pending = pending;
+    }
+
+    /// Moves the pending aggregates into the partial by key (`Partial::keyed`) when the
+    /// builder may (`by_key`), every row read was added per key of one dictionary, in one
+    /// bucket, and every row had the property; true when it did.
+    pub(in crate::query::engine) fn keep_by_key(&mut self) -> bool {
         let pending = &mut self.pending;
-        // Room for a cell per group at once, rather than as each group comes.
-        let row = &mut self.partial.cells[pending.bucket];
-        row.reserve(self.partial.groups.len().saturating_sub(row.len()));
-        for key in pending.touched.drain(..) {
-            let acc = std::mem::replace(&mut pending.accs[key], Acc::new(kind));
-            let group = self.word_groups[pending.base + key] as usize;
-            self.partial.cell(pending.bucket, group, kind).absorb(&acc);
+        let partial = &mut self.partial;
+        if !self.by_key
+            || self.plan.buckets.is_some()
+            || pending.missing.is_some()
+            || !partial.groups.is_empty()
+            || partial.cells.iter().any(|row| !row.is_empty())
+        {
+            return false;
         }
-        if let Some((group, acc)) = pending.missing.take() {
-            self.partial.cell(pending.bucket, group, kind).absorb(&acc);
+        let Some(dictionary) = pending.dictionary.take() else { return false };
+        let (keys, mut accs) = (std::mem::take(&mut pending.touched), std::mem::take(&mut pending.accs));
+        for &key in &keys {
+            accs[key].seal();
+            partial.bytes += accs[key].bytes();
         }
+        partial.keyed = Some(KeyedAccs { dictionary, keys, accs });
+        true
+    }
+
+    /// The group of the word of key `key` in `dictionary` (whose key 0 is word number `base`),
+    /// made from the word when new to the partial.
+    fn word_group(&mut self, dictionary: &StringArray, base: usize, key: usize) -> usize {
+        let word = base + key;
+        if let Some(&group) = self.word_groups.get(word).filter(|&&group| group != u32::MAX) {
+            return group as usize;
+        }
+        let group = self.group_of_one(&Found::Word(dictionary.value(key), word as u32));
+        self.set_word_group(word, group);
+        group
+    }
+
+    /// The group of the rows whose one group_by property holds `found`, a string or nothing.
+    fn group_of_one(&mut self, found: &Found<'_>) -> usize {
+        self.key.clear();
+        group_key(found, &mut self.key);
+        let key = std::mem::take(&mut self.key);
+        let group = self.partial.group(&key, || vec![to_json(found).unwrap_or(Value::Null)]);
+        self.key = key;
+        group
     }
 
     /// The group of each key of `group` that has rows among `rows` (`used`), by key; keys
     /// whose group is not known yet take one in the order their first passing rows come. The
-    /// key one past the dictionary's (rows without the property) has its group made anew from
-    /// its first row each time; the others are remembered by word number.
+    /// key one past the dictionary's (rows without the property) has its group looked up by
+    /// its key each time; the others are remembered by word number.
     fn key_groups(
         &mut self,
-        batch: &Batch<'_>,
         tables: &[Table<'_>],
         rows: Range<usize>,
         group: &Words<'_>,
         used: impl Fn(usize) -> bool,
-    ) -> Result<Vec<(usize, usize)>, AnalyzeError> {
+    ) -> Vec<(usize, usize)> {
         let Words { words, base, .. } = *group;
         let known = |key: usize, word_groups: &[u32]| {
             key < words && word_groups.get(base + key).is_some_and(|&group| group != u32::MAX)
@@ -308,26 +329,22 @@ impl Builder<'_, '_> {
             }
             let key = group.key_of(row);
             if new[key] && passing(tables, row) {
-                firsts.push((key, row));
+                firsts.push(key);
                 new[key] = false;
                 left -= 1;
             }
         }
         let mut groups = Vec::with_capacity(words + 1);
-        let mut found = Vec::with_capacity(batch.columns.len());
-        for (key, row) in firsts {
-            fill(batch, row, &mut found);
-            let group = self.group_of(&found)?;
-            if key < words {
-                self.set_word_group(base + key, group);
-            } else {
-                groups.push((key, group));
+        for key in firsts {
+            match key < words {
+                true => _ = self.word_group(group.dictionary, base, key),
+                false => groups.push((key, self.group_of_one(&Found::Missing))),
             }
         }
         groups.extend(
             (0..words).filter(|&key| used(key)).map(|key| (key, self.word_groups[base + key] as usize)),
         );
-        Ok(groups)
+        groups
     }
 }
 
@@ -354,10 +371,11 @@ fn add_every_row(
     }
 }
 
-/// The one group_by property of a query, read from a dictionary column: its keys, how many
-/// words its dictionary holds, and the word number of key 0.
+/// The one group_by property of a query, read from a dictionary column: its keys, its
+/// dictionary, how many words that holds, and the word number of key 0.
 struct Words<'a> {
     keys: &'a DictionaryArray<Int32Type>,
+    dictionary: &'a StringArray,
     words: usize,
     base: usize,
 }
@@ -381,12 +399,14 @@ pub(in crate::query::engine) struct PendingWords {
     /// Per key of the dictionary, the aggregate of its rows; empty unless the key is in
     /// `touched`.
     accs: Vec<Acc>,
-    /// The keys with rows, in the order of their first.
+    /// The keys with rows, in the order of their first (the number of words for the rows
+    /// without the property).
     touched: Vec<usize>,
-    /// The group and aggregate of the rows without the property.
-    missing: Option<(usize, Acc)>,
+    /// The aggregate of the rows without the property.
+    missing: Option<Acc>,
     /// The bucket the rows are in.
     bucket: usize,
-    /// The word number of the dictionary's key 0.
+    /// The dictionary, once rows are pending, and the word number of its key 0.
+    dictionary: Option<StringArray>,
     base: usize,
 }

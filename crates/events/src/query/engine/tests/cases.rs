@@ -251,6 +251,9 @@ fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
             if !i.is_multiple_of(4) {
                 event["price"] = json!((i % 9) as f64 + 0.25);
             }
+            // A shop on every event, two of them first seen late in each part: in the second
+            // piece of a row group read in two, in the order of their first rows.
+            event["shop"] = json!(["north", "south", "west", "east"][i % 2 + usize::from(i % 100 >= 60) * 2]);
             (ts, event)
         })
         .collect();
@@ -271,6 +274,8 @@ fn string_columns_read_as_numbered_words_answer_as_the_reference_does() {
         json!({"kind": "minimum", "target_property": "price", "group_by": "team"}),
         json!({"kind": "maximum", "target_property": "n", "group_by": "plan", "interval": "daily"}),
         json!({"kind": "standard_deviation", "target_property": "price", "group_by": "user"}),
+        json!({"kind": "sum", "target_property": "n", "group_by": "shop"}),
+        json!({"kind": "average", "target_property": "price", "group_by": "shop"}),
     ] {
         let params = params.as_object().unwrap().clone();
         let analysis =
