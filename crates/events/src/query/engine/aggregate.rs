@@ -91,6 +91,14 @@ impl Partial {
         position
     }
 
+    /// The position of the group of the rows whose one group_by property holds `found` (a
+    /// string or nothing), added if new; `key` is room for the group's key.
+    pub(super) fn group_of_one(&mut self, found: &Found<'_>, key: &mut Vec<u8>) -> usize {
+        key.clear();
+        group_key(found, key);
+        self.group(key, || vec![to_json(found).unwrap_or(Value::Null)])
+    }
+
     pub(super) fn cell(&mut self, bucket: usize, group: usize, kind: AnalysisType) -> &mut Acc {
         let row = &mut self.cells[bucket];
         if row.len() <= group {
@@ -243,10 +251,7 @@ impl Partial {
             let position = match words.as_mut().and_then(|words| words.groups.get_mut(key)) {
                 Some(&mut position) if position != u32::MAX => position as usize,
                 slot => {
-                    let found = Found::Str(keyed.dictionary.value(key));
-                    bytes.clear();
-                    group_key(&found, &mut bytes);
-                    let position = self.group(&bytes, || vec![to_json(&found).unwrap_or(Value::Null)]);
+                    let position = self.group_of_one(&Found::Str(keyed.dictionary.value(key)), &mut bytes);
                     if let Some(slot) = slot {
                         *slot = position as u32;
                     }

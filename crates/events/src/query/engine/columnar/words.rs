@@ -11,13 +11,12 @@ use std::ops::Range;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray, Float64Array, StringArray};
-use serde_json::Value;
 
 use super::{Table, passing};
 use crate::part::{Batch, Found, Values};
 use crate::query::analysis::AnalysisType;
 use crate::query::engine::aggregate::{Acc, KeyedAccs};
-use crate::query::engine::values::{Stored, group_key, to_json};
+use crate::query::engine::values::Stored;
 use crate::query::engine::{AnalyzeError, Builder, Check};
 
 impl Builder<'_, '_> {
@@ -245,7 +244,7 @@ impl Builder<'_, '_> {
                     (self.word_group(dictionary, pending.base, key), acc)
                 }
                 _ => match pending.missing.take() {
-                    Some(acc) => (self.group_of_one(&Found::Missing), acc),
+                    Some(acc) => (self.partial.group_of_one(&Found::Missing, &mut self.key), acc),
                     None => continue,
                 },
             };
@@ -286,18 +285,9 @@ impl Builder<'_, '_> {
         if let Some(&group) = self.word_groups.get(word).filter(|&&group| group != u32::MAX) {
             return group as usize;
         }
-        let group = self.group_of_one(&Found::Word(dictionary.value(key), word as u32));
+        let group =
+            self.partial.group_of_one(&Found::Word(dictionary.value(key), word as u32), &mut self.key);
         self.set_word_group(word, group);
-        group
-    }
-
-    /// The group of the rows whose one group_by property holds `found`, a string or nothing.
-    fn group_of_one(&mut self, found: &Found<'_>) -> usize {
-        self.key.clear();
-        group_key(found, &mut self.key);
-        let key = std::mem::take(&mut self.key);
-        let group = self.partial.group(&key, || vec![to_json(found).unwrap_or(Value::Null)]);
-        self.key = key;
         group
     }
 
@@ -338,7 +328,7 @@ impl Builder<'_, '_> {
         for key in firsts {
             match key < words {
                 true => _ = self.word_group(group.dictionary, base, key),
-                false => groups.push((key, self.group_of_one(&Found::Missing))),
+                false => groups.push((key, self.partial.group_of_one(&Found::Missing, &mut self.key))),
             }
         }
         groups.extend(
