@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use sb_events::query::analysis::{Analysis, AnalysisType};
 use sb_events::query::answer::Answer;
 use sb_events::query::extraction::Extraction;
@@ -59,11 +60,11 @@ impl QueryResponse {
         }
     }
 
-    /// The body as JSON.
-    pub fn to_json(&self) -> String {
+    /// The body as JSON text, sharing the cached answer's memory (not copied).
+    pub fn to_json(&self) -> Bytes {
         match &self.0 {
-            Body::Result(result) => format!("{{\"result\":{}}}", result.text()),
-            Body::Whole(body) => body.text().to_owned(),
+            Body::Result(result) => result.result_body(),
+            Body::Whole(body) => body.text_bytes(),
         }
     }
 
@@ -464,14 +465,14 @@ mod tests {
             (QueryResponse(Body::Result(Answer::new(json!([{"a\"b": 1.5}])))), json!([{"a\"b": 1.5}])),
             (QueryResponse(Body::Whole(Answer::new(funnel.clone()))), json!([3, 2])),
         ] {
-            let written: Value = serde_json::from_str(&response.to_json()).unwrap();
+            let written: Value = serde_json::from_slice(&response.to_json()).unwrap();
             assert_eq!(serde_json::from_str::<Value>(&response.result_text()).unwrap(), result);
             assert_eq!(written["result"], result);
             assert_eq!(written, Value::Object(response.into_map()));
         }
         let whole = QueryResponse(Body::Whole(Answer::new(funnel.clone()))).to_json();
         assert_eq!(
-            serde_json::from_str::<Value>(&whole).unwrap(),
+            serde_json::from_slice::<Value>(&whole).unwrap(),
             funnel,
             "a funnel's body is written whole"
         );

@@ -50,7 +50,7 @@ pub(crate) fn extract(
     let plan = Plan::new(&count, query.filters, range, query.timezone, &mut paths)?;
     let answer_key = (query.version.to_owned(), format!("{}|{range:?}|{extraction:?}", plan.identity));
     cached_answer(cache, answer_key, query.reach, || {
-        Ok(Answer::from_text(find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
+        Ok(Answer::from_text(&find_and_rebuild(parts, tail, extraction, query, &plan, &paths)?))
     })
 }
 
