@@ -136,7 +136,7 @@ mod tests {
         assert!(std::ptr::eq(body[BEFORE.len()..].as_ptr(), answer.text().as_ptr()), "the text, not a copy");
         drop(answer);
         assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), json!({"steps": [1], "result": [3, 2]}));
-        assert_eq!(&body[..], br#"{"result":{"result":[3,2],"steps":[1]}}"#);
+        assert_eq!(&body[..], br#"{"result":{"steps":[1],"result":[3,2]}}"#);
     }
 
     #[test]
