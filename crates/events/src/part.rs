@@ -19,6 +19,7 @@
 mod batches;
 mod columns;
 mod events;
+mod keys;
 mod shape;
 mod time;
 mod writer;
@@ -43,6 +44,7 @@ use serde_json::Value;
 use crate::query::timeframe::TimeRange;
 pub(crate) use batches::{Batch, GroupRows, Values};
 use columns::ColumnsView;
+pub(crate) use keys::WordCounts;
 pub(crate) use shape::Found;
 use shape::{Mode, Shape, Slot};
 use time::time_bounds;

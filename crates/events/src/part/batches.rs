@@ -59,7 +59,7 @@ impl<'a> Batch<'a> {
 impl PartFile {
     /// Where each of `paths` leads in every shape of the part: one column (with how its
     /// values print) or nowhere (None); None overall when some path leads anywhere else.
-    fn uniform_slots(&self, paths: &[Vec<String>]) -> Option<Vec<Option<(usize, Mode)>>> {
+    pub(super) fn uniform_slots(&self, paths: &[Vec<String>]) -> Option<Vec<Option<(usize, Mode)>>> {
         paths
             .iter()
             .map(|path| {

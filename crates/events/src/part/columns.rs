@@ -21,7 +21,7 @@ pub(super) struct ColumnsView<'a> {
 }
 
 /// The most word numbers one scan hands out (past it, strings come without one).
-const MAX_WORDS: u32 = 1 << 22;
+pub(super) const MAX_WORDS: u32 = 1 << 22;
 
 enum Typed<'a> {
     Timestamp(&'a arrow_array::TimestampMillisecondArray),

@@ -456,3 +456,70 @@ fn parts_are_lz4_and_zstd_parts_still_read() {
     assert!(codecs(&old).iter().all(|codec| matches!(codec, Compression::ZSTD(_))), "{:?}", codecs(&old));
     assert_eq!(read_all(&PartFile::open(&old).unwrap(), None), read_all(&part, None));
 }
+
+/// Issue 4 (event queries as fast as DuckDB): a count grouped by one string property reads
+/// the rows per word straight from the column's pages (`PartFile::count_words`). Over several
+/// pages, with dictionaries of one word (keys of no bits), two and 300 (keys wider than a
+/// byte), long runs of one word, a word first seen in the last page, and rows without the
+/// property first met among the first rows of other words or in a later page: the counts,
+/// and the order of first rows, are the events'.
+#[test]
+fn words_are_counted_from_the_pages_as_the_events_hold_them() {
+    let (start, rows) = (1_700_000_000_000i64, 45_000usize);
+    // The first 300 rows hold each of the 300 words once.
+    let country = |i: usize| match i {
+        _ if i % 997 == 5 => None,
+        10_000..10_200 => Some("steady".to_owned()),
+        _ if i == 40_000 => Some("late".to_owned()),
+        _ => Some(format!("c{}", i * 7919 % 300)),
+    };
+    let one = |i: usize| (i % 4_001 != 2_000).then(|| "x".to_owned());
+    let tier = |i: usize| match i {
+        _ if i >= 25_013 && i % 5_000 == 13 => None,
+        _ => Some(if i >= 10_000 && i.is_multiple_of(3) { "b" } else { "a" }.to_owned()),
+    };
+    let events: Vec<(i64, String)> = (0..rows)
+        .map(|i| {
+            let mut event = json!({"keen": {"timestamp": format_keen_timestamp(start + i as i64)}, "n": i});
+            for (name, value) in [("country", country(i)), ("one", one(i)), ("tier", tier(i))] {
+                if let Some(value) = value {
+                    event[name] = json!(value);
+                }
+            }
+            stored(event, start)
+        })
+        .collect();
+    let (_dir, part, _) = write(&events);
+    let pages = part.indexed().unwrap().picked.metadata().offset_index().unwrap()[0][TIMESTAMP]
+        .page_locations()
+        .len();
+    assert!(pages >= 3, "the test needs a row group of several pages, not {pages}");
+    let everything = TimeRange { start_ms: 0, end_ms: i64::MAX };
+    type Property<'a> = (&'a str, &'a dyn Fn(usize) -> Option<String>);
+    let properties: [Property<'_>; 3] = [("country", &country), ("one", &one), ("tier", &tier)];
+    for (name, value) in properties {
+        let mut expected: Vec<(Option<String>, u32)> = Vec::new();
+        for value in (0..rows).map(value) {
+            match expected.iter_mut().find(|(seen, _)| *seen == value) {
+                Some((_, count)) => *count += 1,
+                None => expected.push((value, 1)),
+            }
+        }
+        let counted = part.count_words(&whole_groups(&part, None), everything, &[name.to_owned()]).unwrap();
+        let [counted] = &counted.expect("a dictionary column read from its pages")[..] else {
+            panic!("one row group")
+        };
+        let word =
+            |key: usize| (key < counted.dictionary.len()).then(|| counted.dictionary.value(key).to_owned());
+        let found: Vec<(Option<String>, u32)> =
+            counted.firsts.iter().map(|&key| (word(key), counted.counts[key])).collect();
+        assert_eq!(found, expected, "{name}");
+        assert_eq!(counted.counts.iter().filter(|&&count| count > 0).count(), expected.len(), "{name}");
+    }
+    // What a scan reads instead: part of a row group, a row group cut by the range, numbers.
+    let path = ["country".to_owned()];
+    assert!(part.count_words(&[(0, 1..rows)], everything, &path).unwrap().is_none());
+    let cut = TimeRange { start_ms: start + 1, end_ms: i64::MAX };
+    assert!(part.count_words(&whole_groups(&part, None), cut, &path).unwrap().is_none());
+    assert!(part.count_words(&whole_groups(&part, None), everything, &["n".to_owned()]).unwrap().is_none());
+}

@@ -1,13 +1,14 @@
 //! Reading one piece of a part (some of its row groups) into partials, and the memory budget
 //! the threads reading a query's pieces share with the thread merging them.
 
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::aggregate::Partial;
 use super::columnar::add_batch;
 use super::{AnalyzeError, Builder, MEMORY_CHECK_ROWS, MEMORY_LIMIT};
-use crate::part::{GroupRows, PartFile};
-use crate::query::analysis::AnalysisError;
+use crate::part::{GroupRows, PartFile, WordCounts};
+use crate::query::analysis::{AnalysisError, AnalysisType};
 use crate::query::timeframe::TimeRange;
 
 /// The bytes one query's aggregates hold across threads: the partials being built, those
@@ -71,6 +72,14 @@ pub(super) fn part_partials(
         let now = builders.iter().map(|builder| builder.partial.bytes).sum();
         budget.change(std::mem::replace(&mut held, now), now)
     };
+    if let Some(counted) = word_counts(&builders, paths, file, clip, &pieces)? {
+        for (builder, counted) in builders.iter_mut().zip(&counted) {
+            builder.add_word_counts(counted)?;
+        }
+        let partials: Vec<Partial> = builders.into_iter().map(Builder::finish).collect();
+        budget.change(held, partials.iter().map(|partial| partial.bytes).sum())?;
+        return Ok(partials);
+    }
     // Interval buckets are cut out of a batch by its rows' timestamps.
     let times = builders.iter().any(|builder| builder.plan.buckets.is_some());
     let mut selection = Vec::new();
@@ -93,6 +102,36 @@ pub(super) fn part_partials(
     let partials: Vec<Partial> = builders.into_iter().map(Builder::finish).collect();
     budget.change(held, partials.iter().map(|partial| partial.bytes).sum())?;
     Ok(partials)
+}
+
+/// Where every builder counts the rows per value of one property, without filters or an
+/// interval, and the pieces are whole row groups inside `clip`: per builder, the rows of each
+/// row group per word of the property's dictionary, read from the column's pages without a
+/// scan (`PartFile::count_words`); else None.
+fn word_counts(
+    builders: &[Builder<'_, '_>],
+    paths: &[Vec<String>],
+    file: &PartFile,
+    clip: TimeRange,
+    pieces: &[GroupRows],
+) -> io::Result<Option<Vec<Vec<WordCounts>>>> {
+    let mut counted = Vec::with_capacity(builders.len());
+    for builder in builders {
+        let plan = builder.plan;
+        let [group] = plan.groups[..] else { return Ok(None) };
+        if plan.analysis.kind != AnalysisType::Count
+            || !plan.checks.is_empty()
+            || plan.buckets.is_some()
+            || builder.by_key
+        {
+            return Ok(None);
+        }
+        match file.count_words(pieces, clip, &paths[group])? {
+            Some(counts) => counted.push(counts),
+            None => return Ok(None),
+        }
+    }
+    Ok((!counted.is_empty()).then_some(counted))
 }
 
 /// Fails once the aggregates of one query's analyses together pass `MEMORY_LIMIT` (each

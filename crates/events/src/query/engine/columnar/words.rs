@@ -8,12 +8,13 @@
 //! dictionary's words when the aggregates move into cells.
 
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray, Float64Array, StringArray};
 
 use super::{Table, passing};
-use crate::part::{Batch, Found, Values};
+use crate::part::{Batch, Found, Values, WordCounts};
 use crate::query::analysis::AnalysisType;
 use crate::query::engine::aggregate::{Acc, KeyedAccs};
 use crate::query::engine::values::Stored;
@@ -276,6 +277,32 @@ impl Builder<'_, '_> {
         }
         partial.keyed = Some(KeyedAccs { dictionary, keys, accs });
         true
+    }
+
+    /// Adds a count's rows per word of the group_by property's dictionaries, row group by row
+    /// group (`PartFile::count_words`); words new to the partial take their groups in the order
+    /// of their first rows.
+    pub(in crate::query::engine) fn add_word_counts(
+        &mut self,
+        counted: &[WordCounts],
+    ) -> Result<(), AnalyzeError> {
+        let kind = self.plan.analysis.kind;
+        for WordCounts { dictionary, base, counts, firsts } in counted {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(AnalyzeError::Stopped);
+            }
+            if self.group_words.is_none() {
+                self.group_words = Some((dictionary.clone(), *base));
+            }
+            for &key in firsts {
+                let group = match key < dictionary.len() {
+                    true => self.word_group(dictionary, *base, key),
+                    false => self.partial.group_of_one(&Found::Missing, &mut self.key),
+                };
+                self.partial.cell(0, group, kind).count += u64::from(counts[key]);
+            }
+        }
+        Ok(())
     }
 
     /// The group of the word of key `key` in `dictionary` (whose key 0 is word number `base`),
