@@ -86,6 +86,10 @@ impl PartFile {
         }
         let optional = descriptor.max_def_level() == 1;
         let rows = self.group_rows(group);
+        // Counted in 32 bits.
+        if u32::try_from(rows).is_err() {
+            return Ok(None);
+        }
         let mut pages = SerializedPageReader::new(Arc::new(self.file.clone()), chunk, rows, None)
             .map_err(io::Error::other)?;
         let Some(Page::DictionaryPage { buf, num_values, encoding, .. }) =
@@ -108,6 +112,9 @@ impl PartFile {
                 return Ok(None);
             }
             let levels = num_values as usize;
+            if tally.rows + levels > rows {
+                return Err(corrupt("more rows than the row group's"));
+            }
             let (present, keys) = match optional {
                 true => {
                     let (length, rest) = split_length(&buf)?;

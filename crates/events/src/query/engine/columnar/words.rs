@@ -5,7 +5,9 @@
 //! the batches that share a dictionary (a row group's) until the bucket changes, so that a
 //! group_by property of thousands of words costs one move per word and bucket, not per batch.
 //! Keys new to the partial take their groups in the order of their first rows, made from the
-//! dictionary's words when the aggregates move into cells.
+//! dictionary's words when the aggregates move into cells. A count without filters or an
+//! interval over whole row groups comes counted per key from the column's pages instead
+//! (`add_word_counts`, `PartFile::count_words`).
 
 use std::ops::Range;
 use std::sync::atomic::Ordering;
