@@ -57,8 +57,9 @@ impl Drop for Abandon<'_> {
 }
 
 /// The partials of `pieces` of one part (each a row group and rows within it) within `clip`,
-/// one per builder, from one scan of `paths`; their bytes stay in `budget` (the merge takes
-/// them over).
+/// one per builder, from one scan of `paths` (or, for counts per word of one property, from
+/// the pages of its column: `word_counts`); their bytes stay in `budget` (the merge takes them
+/// over).
 pub(super) fn part_partials(
     mut builders: Vec<Builder<'_, '_>>,
     paths: &[Vec<String>],
@@ -76,28 +77,26 @@ pub(super) fn part_partials(
         for (builder, counted) in builders.iter_mut().zip(&counted) {
             builder.add_word_counts(counted)?;
         }
-        let partials: Vec<Partial> = builders.into_iter().map(Builder::finish).collect();
-        budget.change(held, partials.iter().map(|partial| partial.bytes).sum())?;
-        return Ok(partials);
-    }
-    // Interval buckets are cut out of a batch by its rows' timestamps.
-    let times = builders.iter().any(|builder| builder.plan.buckets.is_some());
-    let mut selection = Vec::new();
-    let columnar = file.scan_batches(pieces.clone(), clip, paths, times, |batch| {
-        add_batch(&mut builders, batch, &mut selection)?;
-        report(&builders)?;
-        Ok::<_, AnalyzeError>(())
-    })?;
-    if !columnar {
-        let mut rows = 0usize;
-        file.scan_groups(pieces, Some(clip), paths, |_, timestamp_ms, found| {
-            builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
-            rows += 1;
-            if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
-                report(&builders)?;
-            }
+    } else {
+        // Interval buckets are cut out of a batch by its rows' timestamps.
+        let times = builders.iter().any(|builder| builder.plan.buckets.is_some());
+        let mut selection = Vec::new();
+        let columnar = file.scan_batches(pieces.clone(), clip, paths, times, |batch| {
+            add_batch(&mut builders, batch, &mut selection)?;
+            report(&builders)?;
             Ok::<_, AnalyzeError>(())
         })?;
+        if !columnar {
+            let mut rows = 0usize;
+            file.scan_groups(pieces, Some(clip), paths, |_, timestamp_ms, found| {
+                builders.iter_mut().try_for_each(|builder| builder.add(timestamp_ms, found))?;
+                rows += 1;
+                if rows.is_multiple_of(MEMORY_CHECK_ROWS) {
+                    report(&builders)?;
+                }
+                Ok::<_, AnalyzeError>(())
+            })?;
+        }
     }
     let partials: Vec<Partial> = builders.into_iter().map(Builder::finish).collect();
     budget.change(held, partials.iter().map(|partial| partial.bytes).sum())?;
