@@ -1,6 +1,6 @@
 //! The engine on worked examples: caching as events arrive, partials shared between
-//! analyses and with filters on a group_by property, the stop flag, dictionary words, events
-//! kept whole, and the memory budget.
+//! analyses and with filters on a group_by property, the stop flag, the latest events of parts
+//! that overlap in time, dictionary words, events kept whole, and the memory budget.
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -231,6 +231,38 @@ fn a_raised_stop_flag_stops_the_query() {
     assert!(matches!(analyze(&parts, &tail, &cache, &[&analysis], &query), Err(AnalyzeError::Stopped)));
     let extraction = Extraction::parse(&Map::new()).unwrap();
     assert!(matches!(extract(&parts, &tail, &cache, &extraction, &query), Err(AnalyzeError::Stopped)));
+}
+
+/// The latest events come from parts that overlap in time. The rows of a part are read in
+/// chunks from its end, and what is left of it is bounded by the earliest timestamp read: the
+/// reading stops once the newest matches are newer than every bound left. Here the newest
+/// match is the row before the first chunk of the first part, a millisecond under its bound,
+/// and the second part holds an older match; a bound understated by more than two
+/// milliseconds would stop before the newer. Asked of the columnar scan (one shape per
+/// property) and of the row scan (a property of two types).
+#[test]
+fn the_latest_are_found_in_parts_that_overlap_in_time() {
+    for two_types in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |ms: i64, id: &str, g: Value| (START_MS + ms, json!({"id": id, "g": g}));
+        let mut first = vec![at(1_000, "newest match", json!("red")), at(1_001, "newest", json!("blue"))];
+        let mut second = vec![at(999, "older match", json!("red"))];
+        if two_types {
+            first.insert(0, at(1, "a number", json!(5)));
+            second.insert(0, at(2, "another number", json!(5)));
+        }
+        let events = [first.clone(), second].concat();
+        let (parts, tail) = store(dir.path(), &events, &[first.len(), events.len()]);
+        assert_eq!((parts.len(), tail.len()), (2, 0));
+        let red = json!([{"property_name": "g", "operator": "eq", "property_value": "red"}]);
+        let filters = parse_filters(Some(&red)).unwrap();
+        let range = Some(TimeRange { start_ms: START_MS, end_ms: START_MS + DAY_MS });
+        let extraction = Extraction::parse(json!({"latest": 1}).as_object().unwrap()).unwrap();
+        let stop = AtomicBool::new(false);
+        let cache = Mutex::new(PartialCache::default());
+        let got = extract(&parts, &tail, &cache, &extraction, &asking(&filters, range, "v1", &stop)).unwrap();
+        assert_eq!(got.into_value(), json!([{"id": "newest match", "g": "red"}]), "two types: {two_types}");
+    }
 }
 
 #[test]
