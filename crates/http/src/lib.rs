@@ -2,7 +2,8 @@
 //! and the one mapping from error kinds to HTTP statuses.
 //!
 //! `router(state)` builds everything; handlers parse, call one `sb-core` service, and convert
-//! the answer. Tests drive the router with `tower::ServiceExt::oneshot`.
+//! the answer; `serve` runs it on a listener. Tests drive the router with
+//! `tower::ServiceExt::oneshot`.
 
 mod api;
 mod assets;
@@ -12,6 +13,7 @@ mod error;
 mod inbound;
 mod keen;
 mod pages;
+mod serve;
 mod ui;
 
 use std::time::Duration;
@@ -26,6 +28,7 @@ use tower_http::trace::TraceLayer;
 pub use error::{ApiError, error_code};
 pub use inbound::InboundAuth;
 pub use keen::MAX_KEEN_BODY_BYTES;
+pub use serve::serve;
 
 /// Largest request body accepted, in bytes, outside `/3.0` (see `keen::MAX_KEEN_BODY_BYTES`).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -58,10 +58,9 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
         .with_inbound_auth(inbound);
     let app = sb_http::router(state);
     let mut shutdown = stop_rx.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        });
+    let server = sb_http::serve(listener, app, async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    });
     let signals = tokio::spawn(async move {
         signal.await;
         tracing::info!("shutting down: finishing requests in flight");
