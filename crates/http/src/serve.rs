@@ -37,7 +37,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// Serves `app` on `listener` until `shutdown` ends, then finishes the requests in flight and
 /// returns once every connection has closed.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
     // Connections hold a receiver each: `closed` ends once all have gone.
     let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -60,7 +60,6 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     stop.send_replace(true);
     drop(stopping);
     stop.closed().await;
-    Ok(())
 }
 
 /// Serves one connection until it closes, or until `stopping` turns true and the request in
@@ -282,7 +281,7 @@ mod tests {
         assert!(length.ends_with("\r\n\r\n100000"), "{length}");
 
         stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
         assert!(TcpStream::connect(address).await.is_err(), "no longer listening");
     }
 
@@ -326,6 +325,6 @@ mod tests {
         release.send(()).unwrap();
         let answer = tokio::time::timeout(Duration::from_secs(10), slow).await.unwrap().unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.ends_with("finished"), "{answer}");
-        tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
     }
 }

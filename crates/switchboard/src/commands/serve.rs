@@ -66,7 +66,7 @@ pub(crate) async fn run(config: sb_config::Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
-    server.await.context("the HTTP server failed")?;
+    server.await;
     signals.abort();
     let _ = purger.await;
     let _ = webhooks.await;
